@@ -1,0 +1,1 @@
+"""ClassSight cloud side: a shared core and one thin handler per function."""

@@ -1,0 +1,1 @@
+"""The body_match function."""

@@ -1,0 +1,1 @@
+"""Domain rules, ports and adapters shared by every function and the API."""

@@ -1,0 +1,74 @@
+"""Engines that survive Lambda container reuse.
+
+An engine (and its pool) is built once per URL per process and kept at module level, so a
+warm container reuses its connections. ``pool_pre_ping`` replaces connections the server
+dropped while the container was frozen; ``pool_recycle`` retires them before MySQL's
+``wait_timeout`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from cloud_functions.core.errors import DatabaseUnavailableError
+
+_engines: dict[str, Engine] = {}
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_engine(url: str, *, pool_size: int = 2, pool_recycle_s: int = 280) -> Engine:
+    """A new engine for ``url`` with settings fit for short-lived, reused processes."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=pool_recycle_s,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 5, "charset": "utf8mb4"},
+    )
+
+
+def get_engine(url: str, *, pool_size: int = 2, pool_recycle_s: int = 280) -> Engine:
+    """The process-wide engine for ``url``, created on first use."""
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines[url] = create_engine(url, pool_size=pool_size, pool_recycle_s=pool_recycle_s)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, and processes about to fork)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction; connection failures become ``DatabaseUnavailableError`` (retryable)."""
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except OperationalError as e:
+        raise DatabaseUnavailableError(f"database unavailable: {e.orig}") from e
+    except DBAPIError as e:
+        if e.connection_invalidated:
+            raise DatabaseUnavailableError(f"database connection lost: {e.orig}") from e
+        raise

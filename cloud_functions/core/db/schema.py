@@ -1,0 +1,215 @@
+"""The relational schema, in SQLAlchemy Core.
+
+It runs on MySQL 8 / MariaDB (production is RDS MySQL) and on SQLite (the embedded default).
+Every timestamp is stored in UTC; ``UtcDateTime`` makes that explicit at the boundary.
+Migrations under ``infra/migrations`` create exactly this schema (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+# Constraint names are fixed so migrations can refer to them on every dialect.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime stored as a naive UTC value.
+
+    MySQL's DATETIME and SQLite keep no offset; accepting only aware values on the way in
+    stops local times from being stored by accident.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "mysql":
+            from sqlalchemy.dialects.mysql import DATETIME
+
+            return dialect.type_descriptor(DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; pass an aware (UTC) datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+USN = sa.String(32)
+COURSE_CODE = sa.String(32)
+ROOM_ID = sa.String(32)
+CAMERA_ID = sa.String(64)
+OBJECT_KEY = sa.String(512)  # utf8mb4 unique index limit on MySQL is 3072 bytes
+
+students = sa.Table(
+    "students",
+    metadata,
+    sa.Column("usn", USN, primary_key=True, comment="University seat number"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("section", sa.String(32), nullable=True),
+    sa.Column("consent_given_at", UtcDateTime(), nullable=True),
+    sa.Column("consent_given_by", sa.String(200), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+)
+
+# One row per enrollment photo: its source (an image URL from the seed's data, or an object
+# key in the bucket) and what enrollment made of it.
+enrollments = sa.Table(
+    "enrollments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("pose", sa.String(32), nullable=False),
+    sa.Column("source_url", sa.String(2048), nullable=True),
+    sa.Column("object_key", OBJECT_KEY, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("reason", sa.String(255), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, default=_now, onupdate=_now),
+    sa.UniqueConstraint("usn", "pose"),
+    sa.CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+)
+
+faceprints = sa.Table(
+    "faceprints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("pose", sa.String(32), nullable=False),
+    sa.Column("model_id", sa.String(128), nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("embedding", sa.LargeBinary, nullable=False, comment="float32, L2-normalised"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.UniqueConstraint("usn", "pose", "model_id"),
+    sa.Index(None, "model_id"),
+)
+
+courses = sa.Table(
+    "courses",
+    metadata,
+    sa.Column("course_code", COURSE_CODE, primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("teacher_email", sa.String(254), nullable=True),
+)
+
+rooms = sa.Table(
+    "rooms",
+    metadata,
+    sa.Column("room_id", ROOM_ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("cam1_id", CAMERA_ID, nullable=True, unique=True),
+    sa.Column("cam2_id", CAMERA_ID, nullable=True, unique=True),
+    sa.Column("timezone", sa.String(64), nullable=False, default="UTC"),
+)
+
+timetable = sa.Table(
+    "timetable",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "course_code", COURSE_CODE, sa.ForeignKey("courses.course_code", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("weekday", sa.SmallInteger, nullable=False, comment="0 = Monday … 6 = Sunday"),
+    sa.Column("start_time", sa.Time, nullable=False, comment="room-local time"),
+    sa.Column("end_time", sa.Time, nullable=False, comment="room-local time"),
+    sa.Column("valid_from", sa.Date, nullable=True),
+    sa.Column("valid_to", sa.Date, nullable=True),
+    sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+    sa.CheckConstraint("start_time < end_time", name="times"),
+    sa.Index(None, "room_id", "weekday"),
+)
+
+attendance = sa.Table(
+    "attendance",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "course_code", COURSE_CODE, sa.ForeignKey("courses.course_code", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("class_date", sa.Date, nullable=False, comment="room-local date of the class"),
+    sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id"), nullable=False),
+    sa.Column("first_seen_at", UtcDateTime(), nullable=True, comment="first door sighting"),
+    sa.Column("confirmed_at", UtcDateTime(), nullable=True, comment="presence confirmed in the room"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("similarity", sa.Float, nullable=True),
+    sa.Column("capture_id", sa.String(64), nullable=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, default=_now, onupdate=_now),
+    sa.UniqueConstraint("usn", "course_code", "class_date"),
+    sa.CheckConstraint("status IN ('entered', 'late', 'present', 'absent', 'excused')", name="status"),
+    sa.CheckConstraint("source IN ('face', 'body', 'manual')", name="source"),
+    sa.Index(None, "course_code", "class_date"),
+)
+
+recognition_events = sa.Table(
+    "recognition_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("object_key", OBJECT_KEY, nullable=False, unique=True),
+    sa.Column("capture_id", sa.String(64), nullable=True),
+    sa.Column("camera_id", CAMERA_ID, nullable=True),
+    sa.Column("room_id", ROOM_ID, nullable=True),
+    sa.Column("captured_at", UtcDateTime(), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="SET NULL"), nullable=True),
+    sa.Column("similarity", sa.Float, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("detail", sa.String(255), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Index(None, "room_id", "captured_at"),
+)
+
+handoffs = sa.Table(
+    "handoffs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("capture_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id"), nullable=False),
+    sa.Column("course_code", COURSE_CODE, nullable=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("captured_at", UtcDateTime(), nullable=False),
+    sa.Column("similarity", sa.Float, nullable=True),
+    sa.Column("message_id", sa.String(128), nullable=True, comment="SNS message id once published"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime(), nullable=False, default=_now),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("entity_id", sa.String(128), nullable=False),
+    sa.Column("detail", sa.Text, nullable=True, comment="JSON: before/after values"),
+    sa.Index(None, "entity", "entity_id"),
+)

@@ -1,0 +1,186 @@
+"""One validated settings object per deployable.
+
+Values come from the environment (prefix ``CLASSSIGHT_``) or a ``.env`` file. Required values
+have no default: a function that starts without them fails at once with a message naming the
+missing variables, instead of failing on the first event.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cloud_functions.core.errors import ConfigurationError
+
+ENV_PREFIX = "CLASSSIGHT_"
+
+# Where the repository keeps nothing but points at: weights shipped beside the checkout for
+# tests and local runs. A deployment sets its own paths.
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "models"
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class AwsSettings(_Base):
+    """Where the AWS-shaped services live."""
+
+    aws_endpoint_url: str = Field(
+        "",
+        description="Endpoint of an AWS-compatible service (local stack). Empty means real AWS.",
+    )
+    aws_region: str = Field("us-east-1", description="Region for every AWS client.")
+
+    @field_validator("aws_endpoint_url")
+    @classmethod
+    def _endpoint_is_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be empty (real AWS) or an http(s) URL")
+        return value.rstrip("/")
+
+
+class DatabaseSettings(_Base):
+    """The relational store (RDS MySQL in the cloud; SQLite or MariaDB locally)."""
+
+    database_url: str = Field(
+        ...,
+        description=(
+            "SQLAlchemy URL, e.g. mysql+pymysql://user:pass@host/classsight or sqlite:///var/classsight.db."
+        ),
+    )
+    db_pool_size: int = Field(
+        2,
+        ge=1,
+        le=50,
+        description=(
+            "Connections kept per warm process. A Lambda container serves one event at a time, "
+            "so more only burns RDS connections."
+        ),
+    )
+    db_pool_recycle_s: int = Field(
+        280,
+        ge=30,
+        le=28_800,
+        description="Reopen pooled connections older than this; keep below the server's wait_timeout.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_dialect(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "mysql+pymysql://", "mariadb+pymysql://")):
+            raise ValueError("only sqlite and mysql+pymysql URLs are supported")
+        return value
+
+
+class FaceModelSettings(_Base):
+    """Face detection, quality gates, embedding and matching."""
+
+    face_detector: Literal["yunet", "retinaface"] = Field(
+        "yunet", description="Face detector with 5 landmarks."
+    )
+    face_detector_path: Path = Field(
+        DEFAULT_MODELS_DIR / "face" / "face_detection_yunet.onnx",
+        description="Weights of the face detector.",
+    )
+    face_detector_score: float = Field(
+        0.7,
+        ge=0.1,
+        le=0.99,
+        description="Detector confidence. Lower finds more faces in bad light but admits false ones.",
+    )
+    face_embedder: Literal["onnx", "deepface"] = Field(
+        "onnx",
+        description="ArcFace-family embedder: an ONNX model via onnxruntime, or DeepFace's ArcFace.",
+    )
+    face_embedder_path: Path = Field(
+        DEFAULT_MODELS_DIR / "face" / "arcface_mobilefacenet_128d.onnx",
+        description="ONNX embedder weights, or DeepFace's arcface_weights.h5 (downloaded if absent).",
+    )
+    min_face_px: int = Field(
+        40,
+        ge=16,
+        le=1024,
+        description="Smallest face (shorter box side) accepted. Smaller faces embed poorly.",
+    )
+    min_sharpness: float = Field(
+        30.0,
+        ge=0.0,
+        le=10_000.0,
+        description="Minimum Laplacian variance of the aligned face. Higher rejects more motion blur.",
+    )
+    max_yaw_ratio: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Largest nose offset from the eye midline, as a share of the eye distance. "
+            "Lower demands more frontal faces."
+        ),
+    )
+    max_image_bytes: int = Field(
+        5_000_000,
+        ge=10_000,
+        le=50_000_000,
+        description="Uploads larger than this are rejected before decoding.",
+    )
+    match_threshold: float = Field(
+        0.40,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity a match needs. Higher cuts false accepts, raises false rejects.",
+    )
+    match_margin: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="Lead the best student needs over the runner-up student; ties become 'unknown'.",
+    )
+
+
+class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
+    """Settings of the Lambda functions (enroll, face_match, body_match, presence)."""
+
+    bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
+    handoff_topic_arn: str = Field(..., description="SNS topic for handoffs to room cameras.")
+
+
+class ApiSettings(AwsSettings, DatabaseSettings):
+    """Settings of the HTTP API."""
+
+    bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build ``cls`` from the environment, or raise ``ConfigurationError`` naming what is wrong."""
+    try:
+        return cls()
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            field = ".".join(str(part) for part in err["loc"])
+            variable = f"{ENV_PREFIX}{field.upper()}"
+            problems.append(f"{variable}: {err['msg']}")
+        raise ConfigurationError(f"{cls.__name__} is not valid: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def function_settings() -> FunctionSettings:
+    """The functions' settings, read once per warm container."""
+    return load_settings(FunctionSettings)

@@ -1,0 +1,1 @@
+"""Programs for classroom PCs: cam1 (doorway faces) and cam2 (room tracking)."""

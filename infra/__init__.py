@@ -1,0 +1,1 @@
+"""Infrastructure: database migrations, the local AWS stack, seed and data scripts."""
