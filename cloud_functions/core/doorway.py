@@ -1,0 +1,365 @@
+"""The doorway flow: one face capture in, one recorded outcome out.
+
+``DoorwayService.process`` is the plain function behind the face_match handler. It runs with
+no AWS and no Lambda: the object store, the face pipeline, the matcher and the handoff
+publisher are ports handed in.
+
+Order of work, cheapest and most private first: metadata → room → timetable (no class, no
+face recognition at all) → download → face → match → one transaction (event, attendance,
+handoff row) → publish. Every delivery is at-least-once, so the object key decides:
+
+* an object that already has an event is a duplicate and changes nothing — except that a
+  handoff stored but not yet published (the publish failed last time) is published now;
+* two deliveries racing each other both try to insert the event; the UNIQUE key lets one win
+  and the loser's whole transaction (attendance, handoff) rolls back.
+
+Bad input ends in a recorded outcome. Transient failures (database down, S3 or SNS errors)
+raise, so the message is retried and, in the end, kept in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from cloud_functions.core.db import doorway as db
+from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
+from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.errors import ObjectNotFoundError
+from cloud_functions.core.faces.types import AnalysisMode, FaceAnalysis, FaceRejectedError
+from cloud_functions.core.handoff import Handoff, HandoffPublisher
+from cloud_functions.core.timetable import (
+    AmbiguousTimetableError,
+    ClassSession,
+    GraceWindows,
+    NoClassInSessionError,
+    UnknownTimeZoneError,
+    resolve_class,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """What became of a capture; stored in ``recognition_events.outcome``."""
+
+    RECOGNISED = "recognised"
+    UNKNOWN_PERSON = "unknown_person"
+    NO_CLASS_IN_SESSION = "no_class_in_session"
+    AMBIGUOUS_TIMETABLE = "ambiguous_timetable"
+    UNKNOWN_ROOM = "unknown_room"
+    CAMERA_NOT_IN_ROOM = "camera_not_in_room"
+    MISSING_METADATA = "missing_metadata"
+    OBJECT_MISSING = "object_missing"
+    # The face pipeline's reasons (RejectReason values) are outcomes too.
+    UNDECODABLE = "undecodable"
+    TOO_LARGE = "too_large"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    TOO_SMALL = "too_small"
+    TOO_BLURRY = "too_blurry"
+    EXTREME_POSE = "extreme_pose"
+
+
+class CaptureMetadata(BaseModel):
+    """The S3 user metadata cam1 attaches to every capture."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    room_id: str = Field(min_length=1, max_length=32)
+    camera_id: str = Field(min_length=1, max_length=64)
+    captured_at: AwareDatetime
+    capture_id: str = Field(min_length=1, max_length=64)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object's user metadata and size (and, once downloaded, its bytes)."""
+
+    metadata: Mapping[str, str]
+    size_bytes: int
+    body: bytes = b""
+
+
+class CaptureStore(Protocol):
+    """Port: the bucket the captures are in. Raises ``ObjectNotFoundError`` for a missing key."""
+
+    def head(self, key: str) -> StoredObject: ...
+
+    def get(self, key: str) -> StoredObject: ...
+
+
+class FaceAnalyser(Protocol):
+    """Port: the face pipeline (``FacePipeline``)."""
+
+    def analyse(self, image_bytes: bytes, mode: AnalysisMode = "capture") -> FaceAnalysis: ...
+
+
+class MatchDecision(Protocol):
+    """What a matcher answers: ``usn`` is None for "unknown"."""
+
+    @property
+    def usn(self) -> str | None: ...
+
+    @property
+    def similarity(self) -> float: ...
+
+
+class IdentityMatcher(Protocol):
+    """Port: 1:N search of an embedding against the enrolled faceprints of one model."""
+
+    def match(self, embedding: NDArray[np.float32], model_id: str) -> MatchDecision: ...
+
+
+@dataclass
+class DoorwayResult:
+    """The outcome of one capture, with per-stage timings for the logs."""
+
+    object_key: str
+    outcome: Outcome
+    duplicate: bool = False
+    capture_id: str | None = None
+    room_id: str | None = None
+    usn: str | None = None
+    similarity: float | None = None
+    course_code: str | None = None
+    attendance_status: str | None = None
+    handoff_message_id: str | None = None
+    detail: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.timings_ms: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings_ms[name] = round(
+                self.timings_ms.get(name, 0.0) + (time.perf_counter() - start) * 1e3, 2
+            )
+
+    @property
+    def total_ms(self) -> float:
+        return round((time.perf_counter() - self._start) * 1e3, 2)
+
+
+class DoorwayService:
+    """Turns face captures into recognition events, attendance and handoffs."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: CaptureStore,
+        faces: FaceAnalyser,
+        matcher: IdentityMatcher,
+        publisher: HandoffPublisher,
+        *,
+        grace: GraceWindows | None = None,
+        max_image_bytes: int = 5_000_000,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._faces = faces
+        self._matcher = matcher
+        self._publisher = publisher
+        self._grace = grace or GraceWindows()
+        self._max_image_bytes = max_image_bytes
+
+    def process(self, object_key: str) -> DoorwayResult:
+        """Handle one capture object end to end. Idempotent on ``object_key``."""
+        clock = _Stopwatch()
+        with clock.stage("db"), transaction(self._engine) as connection:
+            existing = db.get_event(connection, object_key)
+        if existing is not None:
+            return self._replay(existing, clock)
+
+        result = self._evaluate(object_key, clock)
+        return self._commit(result, clock)
+
+    # -- the steps --------------------------------------------------------------------------
+
+    def _evaluate(self, object_key: str, clock: _Stopwatch) -> _Evaluation:
+        try:
+            with clock.stage("download"):
+                head = self._store.head(object_key)
+        except ObjectNotFoundError as e:
+            return _Evaluation(DoorwayResult(object_key, Outcome.OBJECT_MISSING, detail=str(e)))
+
+        try:
+            meta = CaptureMetadata.model_validate(dict(head.metadata))
+        except ValidationError as e:
+            missing = ", ".join(str(err["loc"][0]) for err in e.errors())
+            return _Evaluation(
+                DoorwayResult(object_key, Outcome.MISSING_METADATA, detail=f"missing or invalid: {missing}")
+            )
+
+        def done(
+            outcome: Outcome,
+            detail: str | None = None,
+            *,
+            usn: str | None = None,
+            similarity: float | None = None,
+            session: ClassSession | None = None,
+        ) -> _Evaluation:
+            result = DoorwayResult(
+                object_key,
+                outcome,
+                capture_id=meta.capture_id,
+                room_id=meta.room_id,
+                usn=usn,
+                similarity=similarity,
+                course_code=session.course_code if session else None,
+                detail=detail,
+            )
+            return _Evaluation(result, meta, session)
+
+        with clock.stage("db"), transaction(self._engine) as connection:
+            room = db.get_room(connection, meta.room_id)
+            entries = db.timetable_for_room(connection, meta.room_id) if room else []
+        if room is None:
+            return done(Outcome.UNKNOWN_ROOM, f"no room {meta.room_id!r}")
+        if room.cam1_id is not None and room.cam1_id != meta.camera_id:
+            return done(
+                Outcome.CAMERA_NOT_IN_ROOM,
+                f"camera {meta.camera_id!r} is not the door camera of {room.room_id}",
+            )
+        try:
+            session = resolve_class(entries, meta.captured_at, room.timezone, self._grace)
+        except NoClassInSessionError as e:
+            return done(Outcome.NO_CLASS_IN_SESSION, str(e))
+        except (AmbiguousTimetableError, UnknownTimeZoneError) as e:
+            return done(Outcome.AMBIGUOUS_TIMETABLE, str(e))
+
+        if head.size_bytes > self._max_image_bytes:
+            return done(Outcome.TOO_LARGE, f"{head.size_bytes} bytes > limit {self._max_image_bytes}")
+        try:
+            with clock.stage("download"):
+                body = self._store.get(object_key).body
+        except ObjectNotFoundError as e:
+            return done(Outcome.OBJECT_MISSING, str(e))
+
+        try:
+            analysis = self._faces.analyse(body, "capture")
+        except FaceRejectedError as e:
+            return done(Outcome(e.reason.value), e.detail)
+        clock.timings_ms["detect"] = round(analysis.timings_ms.get("inspect", 0.0), 2)
+        clock.timings_ms["embed"] = round(analysis.timings_ms.get("embed", 0.0), 2)
+
+        with clock.stage("match"):
+            decision = self._matcher.match(analysis.embedding, analysis.model_id)
+        similarity = round(float(decision.similarity), 4)
+        if decision.usn is None:
+            return done(Outcome.UNKNOWN_PERSON, similarity=similarity)
+        return done(Outcome.RECOGNISED, usn=decision.usn, similarity=similarity, session=session)
+
+    def _commit(self, evaluation: _Evaluation, clock: _Stopwatch) -> DoorwayResult:
+        result, meta, session = evaluation.result, evaluation.meta, evaluation.session
+        handoff: Handoff | None = None
+        try:
+            with clock.stage("db"), transaction(self._engine) as connection:
+                db.insert_event(
+                    connection,
+                    db.RecognitionEvent(
+                        object_key=result.object_key,
+                        outcome=result.outcome.value,
+                        capture_id=result.capture_id,
+                        camera_id=meta.camera_id if meta else None,
+                        room_id=result.room_id,
+                        captured_at=meta.captured_at if meta else None,
+                        usn=result.usn,
+                        similarity=result.similarity,
+                        latency_ms=clock.total_ms,
+                        detail=result.detail,
+                    ),
+                )
+                if result.outcome is Outcome.RECOGNISED and meta and session and result.usn:
+                    row = record_door_sighting(
+                        connection,
+                        DoorSighting(
+                            usn=result.usn,
+                            course_code=session.course_code,
+                            class_date=session.class_date,
+                            room_id=meta.room_id,
+                            seen_at=meta.captured_at,
+                            status=session.arrival,
+                            source="face",
+                            similarity=result.similarity,
+                            capture_id=meta.capture_id,
+                        ),
+                    )
+                    result.attendance_status = row.status
+                    handoff = Handoff(
+                        usn=result.usn,
+                        capture_id=meta.capture_id,
+                        captured_at=meta.captured_at,
+                        similarity=result.similarity or 0.0,
+                        course_code=session.course_code,
+                        room_id=meta.room_id,
+                        camera_id=meta.camera_id,
+                        source="face",
+                    )
+                    db.insert_handoff(connection, handoff)
+        except IntegrityError:
+            # Another delivery of the same object won the race; its transaction is the record.
+            result.duplicate = True
+            result.timings_ms = clock.timings_ms
+            return result
+
+        if handoff is not None:
+            result.handoff_message_id = self._publish(handoff, clock)
+        result.timings_ms = clock.timings_ms
+        return result
+
+    def _publish(self, handoff: Handoff, clock: _Stopwatch) -> str:
+        with clock.stage("publish"):
+            message_id = self._publisher.publish(handoff)
+        with clock.stage("db"), transaction(self._engine) as connection:
+            db.mark_handoff_published(connection, handoff.capture_id, message_id)
+        return message_id
+
+    def _replay(self, event: db.RecognitionEvent, clock: _Stopwatch) -> DoorwayResult:
+        result = DoorwayResult(
+            object_key=event.object_key,
+            outcome=Outcome(event.outcome),
+            duplicate=True,
+            capture_id=event.capture_id,
+            room_id=event.room_id,
+            usn=event.usn,
+            similarity=event.similarity,
+            detail=event.detail,
+        )
+        if event.outcome == Outcome.RECOGNISED and event.capture_id:
+            with clock.stage("db"), transaction(self._engine) as connection:
+                pending = db.unpublished_handoff(connection, event.capture_id, event.camera_id)
+            if pending is not None:
+                logger.info(
+                    "publishing a stored handoff that was not sent", extra={"capture_id": event.capture_id}
+                )
+                result.course_code = pending.course_code
+                result.handoff_message_id = self._publish(pending, clock)
+        result.timings_ms = clock.timings_ms
+        return result
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    result: DoorwayResult
+    meta: CaptureMetadata | None = None
+    session: ClassSession | None = None
