@@ -106,7 +106,7 @@ class FaceAnalyser(Protocol):
     def analyse(self, image_bytes: bytes, mode: AnalysisMode = "capture") -> FaceAnalysis: ...
 
 
-class MatchDecision(Protocol):
+class Identification(Protocol):
     """What a matcher answers: ``usn`` is None for "unknown"."""
 
     @property
@@ -117,9 +117,9 @@ class MatchDecision(Protocol):
 
 
 class IdentityMatcher(Protocol):
-    """Port: 1:N search of an embedding against the enrolled faceprints of one model."""
+    """Port: 1:N search against the enrolled faceprints of the pipeline's model (``Matcher``)."""
 
-    def match(self, embedding: NDArray[np.float32], model_id: str) -> MatchDecision: ...
+    def match(self, embedding: NDArray[np.floating]) -> Identification: ...
 
 
 @dataclass
@@ -263,7 +263,7 @@ class DoorwayService:
         clock.timings_ms["embed"] = round(analysis.timings_ms.get("embed", 0.0), 2)
 
         with clock.stage("match"):
-            decision = self._matcher.match(analysis.embedding, analysis.model_id)
+            decision = self._matcher.match(analysis.embedding)
         similarity = round(float(decision.similarity), 4)
         if decision.usn is None:
             return done(Outcome.UNKNOWN_PERSON, similarity=similarity)

@@ -1,0 +1,74 @@
+"""AWS event shapes, parsed once at the boundary into the objects the functions care about.
+
+Handlers get S3 notifications two ways: wrapped in an SQS message body (bucket → queue →
+function, the wiring in template.yaml) or directly (bucket → function). Both become a list of
+``S3ObjectRef``. Object keys arrive URL-encoded (spaces as ``+``) and are decoded here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.parser.models import S3Model
+from pydantic import ValidationError
+
+from cloud_functions.core.errors import InvalidEventError
+
+
+@dataclass(frozen=True)
+class S3ObjectRef:
+    """One object named by an S3 ObjectCreated notification."""
+
+    bucket: str
+    key: str
+    size_bytes: int | None
+    event_name: str
+
+
+def _is_test_event(payload: Any) -> bool:
+    # S3 sends one "s3:TestEvent" when a notification is configured; it names no object.
+    return isinstance(payload, dict) and payload.get("Event") == "s3:TestEvent"
+
+
+def s3_objects(payload: Any) -> list[S3ObjectRef]:
+    """The created objects in an S3 notification (a parsed dict). Test events give none."""
+    if _is_test_event(payload):
+        return []
+    try:
+        event = S3Model.model_validate(payload)
+    except ValidationError as e:
+        raise InvalidEventError(f"not an S3 notification: {e.error_count()} problems") from e
+    refs = []
+    for record in event.Records:
+        obj = record.s3.object
+        if obj is None or not record.eventName.startswith("ObjectCreated"):
+            continue
+        refs.append(
+            S3ObjectRef(
+                bucket=record.s3.bucket.name,
+                key=unquote_plus(obj.key),
+                size_bytes=int(obj.size) if obj.size is not None else None,
+                event_name=record.eventName,
+            )
+        )
+    return refs
+
+
+def s3_objects_in_sqs_body(body: str) -> list[S3ObjectRef]:
+    """The created objects in an SQS message body carrying an S3 notification."""
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, TypeError) as e:
+        raise InvalidEventError("SQS body is not JSON") from e
+    return s3_objects(payload)
+
+
+def is_direct_s3_event(event: Any) -> bool:
+    """True for an S3 notification delivered straight to the function (not through SQS)."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    return bool(records) and all(
+        isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records or []
+    )
