@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -39,6 +39,7 @@ from cloud_functions.core.db.engine import transaction
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.faces.types import AnalysisMode, FaceAnalysis, FaceRejectedError
 from cloud_functions.core.handoff import Handoff, HandoffPublisher
+from cloud_functions.core.storage import ObjectStore
 from cloud_functions.core.timetable import (
     AmbiguousTimetableError,
     ClassSession,
@@ -81,23 +82,6 @@ class CaptureMetadata(BaseModel):
     camera_id: str = Field(min_length=1, max_length=64)
     captured_at: AwareDatetime
     capture_id: str = Field(min_length=1, max_length=64)
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """An object's user metadata and size (and, once downloaded, its bytes)."""
-
-    metadata: Mapping[str, str]
-    size_bytes: int
-    body: bytes = b""
-
-
-class CaptureStore(Protocol):
-    """Port: the bucket the captures are in. Raises ``ObjectNotFoundError`` for a missing key."""
-
-    def head(self, key: str) -> StoredObject: ...
-
-    def get(self, key: str) -> StoredObject: ...
 
 
 class FaceAnalyser(Protocol):
@@ -166,7 +150,7 @@ class DoorwayService:
     def __init__(
         self,
         engine: Engine,
-        store: CaptureStore,
+        store: ObjectStore,
         faces: FaceAnalyser,
         matcher: IdentityMatcher,
         publisher: HandoffPublisher,
