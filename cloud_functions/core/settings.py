@@ -7,6 +7,7 @@ missing variables, instead of failing on the first event.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -89,9 +90,21 @@ class FaceModelSettings(_Base):
     face_detector: Literal["yunet", "retinaface"] = Field(
         "yunet", description="Face detector with 5 landmarks."
     )
-    face_detector_path: Path = Field(
-        DEFAULT_MODELS_DIR / "face" / "face_detection_yunet.onnx",
-        description="Weights of the face detector.",
+    face_detector_path: Path | None = Field(
+        None,
+        description=(
+            "Weights of the face detector. Empty picks the shared file of the chosen detector "
+            "(face_detection_yunet.onnx or retinaface_mnet025_640.onnx)."
+        ),
+    )
+    face_detect_max_side_px: int = Field(
+        640,
+        ge=160,
+        le=4096,
+        description=(
+            "YuNet runs on the image shrunk to this longer side. Lower is faster on large uploads "
+            "but loses faces smaller than about 1/60 of it."
+        ),
     )
     face_detector_score: float = Field(
         0.7,
@@ -134,6 +147,21 @@ class FaceModelSettings(_Base):
         le=50_000_000,
         description="Uploads larger than this are rejected before decoding.",
     )
+    max_image_pixels: int = Field(
+        40_000_000,
+        ge=10_000,
+        le=200_000_000,
+        description=(
+            "Images with more pixels than this (read from the header) are rejected before decoding, "
+            "so a small file cannot expand into a huge bitmap."
+        ),
+    )
+    embed_batch_size: int = Field(
+        32,
+        ge=1,
+        le=512,
+        description="Faces per embedder call when enrolling many photos; larger is faster, uses more memory.",
+    )
     match_threshold: float = Field(
         0.40,
         ge=-1.0,
@@ -147,12 +175,35 @@ class FaceModelSettings(_Base):
         description="Lead the best student needs over the runner-up student; ties become 'unknown'.",
     )
 
+    @property
+    def resolved_face_detector_path(self) -> Path:
+        """``face_detector_path``, or the shared weights of the chosen detector when it is empty."""
+        if self.face_detector_path is not None:
+            return self.face_detector_path
+        file_name = {"yunet": "face_detection_yunet.onnx", "retinaface": "retinaface_mnet025_640.onnx"}
+        return DEFAULT_MODELS_DIR / "face" / file_name[self.face_detector]
+
 
 class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
     """Settings of the Lambda functions (enroll, face_match, body_match, presence)."""
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
     handoff_topic_arn: str = Field(..., description="SNS topic for handoffs to room cameras.")
+    grace_before_start: timedelta = Field(
+        timedelta(minutes=10),
+        ge=timedelta(0),
+        le=timedelta(hours=1),
+        description=(
+            "A door sighting this long before a class starts counts for that class. Longer catches "
+            "early arrivals but can claim students of the class before."
+        ),
+    )
+    grace_on_time_after_start: timedelta = Field(
+        timedelta(minutes=20),
+        ge=timedelta(0),
+        le=timedelta(hours=3),
+        description="Arrivals up to this long after the start are 'entered'; later ones are 'late'.",
+    )
 
 
 class ApiSettings(AwsSettings, DatabaseSettings):

@@ -1,0 +1,95 @@
+"""face_match: a doorway face capture → identity → timetable → attendance → SNS handoff.
+
+Wiring only. S3 ObjectCreated notifications arrive inside SQS messages (the template's wiring;
+partial batch failures are reported so only failed records come back) or straight from S3.
+Each object is handed to ``DoorwayService.process``; bad input ends in a recorded outcome, and
+only transient failures raise, so the message is retried and finally kept in the DLQ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import PurePosixPath
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cloud_functions.core.aws import aws_client
+from cloud_functions.core.db.engine import get_engine
+from cloud_functions.core.doorway import DoorwayResult, DoorwayService
+from cloud_functions.core.events import is_direct_s3_event, s3_objects, s3_objects_in_sqs_body
+from cloud_functions.core.faces import FacePipeline, FaceprintRepository, Matcher
+from cloud_functions.core.handoff import SnsHandoffPublisher
+from cloud_functions.core.settings import function_settings
+from cloud_functions.core.storage import S3ObjectStore
+from cloud_functions.core.timetable import GraceWindows
+
+logger = Logger(service="face_match")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@lru_cache(maxsize=1)
+def doorway_service() -> DoorwayService:
+    """The service with its models and clients, built once per warm container."""
+    settings = function_settings()
+    engine = get_engine(
+        settings.database_url, pool_size=settings.db_pool_size, pool_recycle_s=settings.db_pool_recycle_s
+    )
+    pipeline = FacePipeline.from_settings(settings)
+    return DoorwayService(
+        engine=engine,
+        store=S3ObjectStore(aws_client("s3", settings), settings.bucket_name),
+        faces=pipeline,
+        matcher=Matcher.from_settings(settings, FaceprintRepository(engine), pipeline.model_id),
+        publisher=SnsHandoffPublisher(aws_client("sns", settings), settings.handoff_topic_arn),
+        grace=GraceWindows(
+            before_start=settings.grace_before_start, on_time_after_start=settings.grace_on_time_after_start
+        ),
+        max_image_bytes=settings.max_image_bytes,
+    )
+
+
+def process_capture(object_key: str) -> DoorwayResult:
+    """One capture object; logs its outcome and per-stage timings (never the image or embedding)."""
+    logger.set_correlation_id(PurePosixPath(object_key).stem)
+    result = doorway_service().process(object_key)
+    logger.info(
+        "capture processed",
+        extra={
+            "object_key": object_key,
+            "outcome": result.outcome.value,
+            "duplicate": result.duplicate,
+            "room_id": result.room_id,
+            "usn": result.usn,
+            "similarity": result.similarity,
+            "course_code": result.course_code,
+            "attendance_status": result.attendance_status,
+            "handoff_message_id": result.handoff_message_id,
+            "detail": result.detail,
+            "timings_ms": result.timings_ms,
+        },
+    )
+    return result
+
+
+def record_handler(record: SQSRecord) -> None:
+    """One SQS message: every object named by the S3 notification in its body."""
+    for ref in s3_objects_in_sqs_body(record.body):
+        process_capture(ref.key)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, object]:
+    """Lambda entry point for SQS batches and direct S3 notifications."""
+    if is_direct_s3_event(event):
+        # Asynchronous invocation: raising makes Lambda retry the whole event.
+        for ref in s3_objects(event):
+            process_capture(ref.key)
+        return {"batchItemFailures": []}
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
