@@ -127,18 +127,23 @@ class FaceModelSettings(_Base):
         description="Smallest face (shorter box side) accepted. Smaller faces embed poorly.",
     )
     min_sharpness: float = Field(
-        30.0,
+        8.0,
         ge=0.0,
         le=10_000.0,
-        description="Minimum Laplacian variance of the aligned face. Higher rejects more motion blur.",
+        description=(
+            "Minimum Laplacian variance of the aligned 112x112 face. Higher rejects more blur. "
+            "Calibrated with bench/faces.py --blur-sweep: unblurred LFW photos measure >= 9.6; "
+            "Gaussian blur of sigma 3 px (median 9) still identifies 56/69, sigma 4 px (median 6) 22/69."
+        ),
     )
     max_yaw_ratio: float = Field(
-        0.35,
+        0.45,
         ge=0.0,
         le=1.0,
         description=(
             "Largest nose offset from the eye midline, as a share of the eye distance. "
-            "Lower demands more frontal faces."
+            "Lower demands more frontal faces. About 0 frontal; the most turned LFW test photo "
+            "that still identifies measures 0.40, a profile view 0.84."
         ),
     )
     max_image_bytes: int = Field(
@@ -157,22 +162,43 @@ class FaceModelSettings(_Base):
         ),
     )
     embed_batch_size: int = Field(
-        32,
+        1,
         ge=1,
         le=512,
-        description="Faces per embedder call when enrolling many photos; larger is faster, uses more memory.",
+        description=(
+            "Faces per embedder inference call. 1 is fastest for the MobileFaceNet ONNX model on "
+            "CPU (bench/faces.py); larger batches pay off on GPUs and for DeepFace's ResNet34."
+        ),
+    )
+    onnx_intra_op_threads: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description=(
+            "Threads onnxruntime uses per inference (0 = every core). One vCPU per Lambda and a "
+            "shared CPU locally make 1 the fastest; raise it on a dedicated multi-core host."
+        ),
     )
     match_threshold: float = Field(
-        0.40,
+        0.365,
         ge=-1.0,
         le=1.0,
-        description="Cosine similarity a match needs. Higher cuts false accepts, raises false rejects.",
+        description=(
+            "Cosine similarity a match needs. Higher cuts false accepts, raises false rejects. "
+            "Model-specific: 0.365 is the middle of the best-accuracy range over all photo pairs of "
+            "the LFW subset for YuNet + arcface_mobilefacenet_128d (python -m bench.faces); "
+            "recalibrate with that command when changing the detector or embedder."
+        ),
     )
     match_margin: float = Field(
-        0.05,
+        0.10,
         ge=0.0,
         le=1.0,
-        description="Lead the best student needs over the runner-up student; ties become 'unknown'.",
+        description=(
+            "Lead the best student needs over the runner-up student; closer calls become 'unknown'. "
+            "On the LFW subset the smallest lead of a correct match is about 0.25, so 0.10 costs no "
+            "correct identification while refusing faces that resemble two students."
+        ),
     )
 
     @property

@@ -1,0 +1,155 @@
+"""Enrollment: one photo of one pose of a consenting student → one faceprint, or a reason why not.
+
+Used by the enroll function (photos under ``enrollment/<usn>/<pose>.jpg`` in the bucket) and
+by the folder CLI (``python -m infra.enroll``). Re-enrolling a pose replaces its faceprint;
+enrolling the same photo twice gives the same result, so redelivered events are harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import PurePosixPath
+from urllib.parse import unquote_plus
+
+from cloud_functions.core.errors import InvalidEventError
+from cloud_functions.core.faces.pipeline import FacePipeline
+from cloud_functions.core.faces.repository import EnrollmentRepository
+from cloud_functions.core.faces.types import AlignedFace, FaceRejectedError
+
+logger = logging.getLogger(__name__)
+
+ENROLLMENT_PREFIX = "enrollment/"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# Both end up in VARCHAR(32) columns and in object keys and file names.
+_USN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_POSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+class ConsentRejection(StrEnum):
+    """Rejections that come before the photo is looked at."""
+
+    UNKNOWN_STUDENT = "unknown_student"
+    NO_CONSENT = "no_consent"
+
+
+@dataclass(frozen=True)
+class EnrollmentPhoto:
+    """One photo to enroll and where it came from (an object key or a source URL/file)."""
+
+    usn: str
+    pose: str
+    image_bytes: bytes
+    object_key: str | None = None
+    source_url: str | None = None
+
+
+@dataclass(frozen=True)
+class EnrollmentOutcome:
+    """What enrollment made of one photo. ``reason`` is ``"<code>: <detail>"`` for a rejection."""
+
+    usn: str
+    pose: str
+    status: str
+    reason: str | None = None
+    faceprint_id: int | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    @property
+    def reason_code(self) -> str | None:
+        """The rejection's code alone (``no_face``, ``no_consent`` ...)."""
+        return None if self.reason is None else self.reason.split(":", 1)[0]
+
+
+def validate_usn_pose(usn: str, pose: str) -> None:
+    """Raise ``InvalidEventError`` unless ``usn`` and ``pose`` are safe, short identifiers."""
+    if not _USN.match(usn):
+        raise InvalidEventError(f"not a valid USN: {usn!r}")
+    if not _POSE.match(pose):
+        raise InvalidEventError(f"not a valid pose name: {pose!r}")
+
+
+def parse_enrollment_key(key: str) -> tuple[str, str]:
+    """``(usn, pose)`` from an object key ``enrollment/<usn>/<pose>.<ext>``.
+
+    S3 event notifications carry keys URL-encoded with ``+`` for spaces, so the key is
+    ``unquote_plus``-ed first. Anything else raises ``InvalidEventError``.
+    """
+    decoded = unquote_plus(key)
+    if not decoded.startswith(ENROLLMENT_PREFIX):
+        raise InvalidEventError(f"not an enrollment photo key: {decoded!r}")
+    parts = PurePosixPath(decoded).parts
+    path = PurePosixPath(decoded)
+    if len(parts) != 3 or path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InvalidEventError(f"expected enrollment/<usn>/<pose>.jpg, got {decoded!r}")
+    usn, pose = parts[1], path.stem
+    validate_usn_pose(usn, pose)
+    return usn, pose
+
+
+class EnrollmentService:
+    """Consent check, quality gates, embedding and storage for enrollment photos."""
+
+    def __init__(self, pipeline: FacePipeline, repository: EnrollmentRepository) -> None:
+        self._pipeline = pipeline
+        self._repository = repository
+
+    def enroll(self, photo: EnrollmentPhoto) -> EnrollmentOutcome:
+        """Enroll one photo (see ``enroll_batch``)."""
+        return self.enroll_batch([photo])[0]
+
+    def enroll_batch(self, photos: Sequence[EnrollmentPhoto]) -> list[EnrollmentOutcome]:
+        """Enroll several photos with one batched embedding call; one outcome per photo, in order.
+
+        A photo of an unknown student is rejected without a row (there is no student to attach
+        it to); every other outcome is stored in ``enrollments``.
+        """
+        inspected: list[AlignedFace | EnrollmentOutcome] = [self._inspect(photo) for photo in photos]
+        accepted = [item for item in inspected if isinstance(item, AlignedFace)]
+        embeddings = iter(self._pipeline.embedder.embed([aligned.image for aligned in accepted]))
+        outcomes = []
+        for photo, item in zip(photos, inspected, strict=True):
+            if isinstance(item, EnrollmentOutcome):
+                outcomes.append(item)
+                continue
+            faceprint_id = self._repository.accept(
+                photo.usn,
+                photo.pose,
+                self._pipeline.model_id,
+                next(embeddings),
+                object_key=photo.object_key,
+                source_url=photo.source_url,
+            )
+            logger.info("enrollment photo accepted", extra={"usn": photo.usn, "pose": photo.pose})
+            outcomes.append(EnrollmentOutcome(photo.usn, photo.pose, "accepted", faceprint_id=faceprint_id))
+        return outcomes
+
+    def _inspect(self, photo: EnrollmentPhoto) -> AlignedFace | EnrollmentOutcome:
+        consent = self._repository.consent(photo.usn)
+        if consent is None:
+            reason = f"{ConsentRejection.UNKNOWN_STUDENT}: no student with USN {photo.usn}"
+            logger.warning(
+                "enrollment photo rejected", extra={"usn": photo.usn, "pose": photo.pose, "reason": reason}
+            )
+            return EnrollmentOutcome(photo.usn, photo.pose, "rejected", reason)
+        if not consent.has_consent:
+            return self._reject(photo, f"{ConsentRejection.NO_CONSENT}: no recorded consent for {photo.usn}")
+        try:
+            return self._pipeline.inspect(photo.image_bytes, mode="enroll")
+        except FaceRejectedError as rejection:
+            return self._reject(photo, str(rejection))
+
+    def _reject(self, photo: EnrollmentPhoto, reason: str) -> EnrollmentOutcome:
+        self._repository.reject(
+            photo.usn, photo.pose, reason, object_key=photo.object_key, source_url=photo.source_url
+        )
+        logger.info(
+            "enrollment photo rejected", extra={"usn": photo.usn, "pose": photo.pose, "reason": reason}
+        )
+        return EnrollmentOutcome(photo.usn, photo.pose, "rejected", reason)

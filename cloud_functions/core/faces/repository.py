@@ -1,0 +1,263 @@
+"""Faceprints and enrollment outcomes in the database (SQLAlchemy Core, SQLite and MySQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import numpy as np
+import sqlalchemy as sa
+from numpy.typing import NDArray
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.db.schema import enrollments, faceprints, students
+from cloud_functions.core.faces.matcher import FaceGallery
+
+ENROLLMENT_STATUSES = ("pending", "accepted", "rejected")
+_REASON_MAX = 255
+
+
+def embedding_to_bytes(embedding: NDArray[np.floating]) -> bytes:
+    """The stored form of a faceprint: little-endian float32."""
+    return np.asarray(embedding, dtype="<f4").reshape(-1).tobytes()
+
+
+def embedding_from_bytes(data: bytes, dim: int) -> NDArray[np.float32]:
+    """Inverse of ``embedding_to_bytes``; checks the stored dimension."""
+    vector = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    if vector.shape[0] != dim:
+        raise ValueError(f"stored faceprint has {vector.shape[0]} values, expected {dim}")
+    return vector
+
+
+@dataclass(frozen=True)
+class StudentConsent:
+    """Whether a student exists and has recorded consent to biometric enrollment."""
+
+    usn: str
+    consent_given_at: datetime | None
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_given_at is not None
+
+
+@dataclass(frozen=True)
+class GalleryVersion:
+    """Changes whenever a model's faceprints are added, replaced or deleted.
+
+    Replacing deletes and inserts, so ``max_id`` grows; SQLite may reuse the largest id after a
+    delete, which ``max_created_at`` still catches.
+    """
+
+    count: int
+    max_id: int | None
+    max_created_at: datetime | None
+
+
+T = TypeVar("T")
+
+
+def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with transaction(engine) as connection:
+        return work(connection)
+
+
+def _retry_once_on_conflict(run: Callable[[], T]) -> T:
+    """Run ``run``; if a concurrent writer inserted the same unique key first, run it once more."""
+    try:
+        return run()
+    except IntegrityError:
+        return run()
+
+
+def replace_faceprint(
+    connection: Connection, usn: str, pose: str, model_id: str, embedding: NDArray[np.floating]
+) -> int:
+    """Delete the pose's faceprint of ``model_id`` and insert the new one; returns its id.
+
+    Delete-then-insert (not update) gives the row a new id and ``created_at``, which is what
+    the matcher's cheap version check notices.
+    """
+    vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
+    connection.execute(
+        faceprints.delete().where(
+            (faceprints.c.usn == usn) & (faceprints.c.pose == pose) & (faceprints.c.model_id == model_id)
+        )
+    )
+    result = connection.execute(
+        faceprints.insert().values(
+            usn=usn,
+            pose=pose,
+            model_id=model_id,
+            dim=int(vector.shape[0]),
+            embedding=embedding_to_bytes(vector),
+            created_at=datetime.now(UTC),
+        )
+    )
+    primary_key = result.inserted_primary_key
+    assert primary_key is not None
+    return int(primary_key[0])
+
+
+def upsert_enrollment(
+    connection: Connection,
+    usn: str,
+    pose: str,
+    status: str,
+    reason: str | None,
+    *,
+    object_key: str | None = None,
+    source_url: str | None = None,
+) -> None:
+    """Set the outcome of the pose's photo (one ``enrollments`` row per student and pose).
+
+    An existing row is updated; its ``source_url``/``object_key`` are kept unless new ones are given.
+    """
+    if status not in ENROLLMENT_STATUSES:
+        raise ValueError(f"unknown enrollment status {status!r}")
+    values: dict[str, object] = {
+        "status": status,
+        "reason": reason[:_REASON_MAX] if reason else None,
+        "updated_at": datetime.now(UTC),
+    }
+    if object_key is not None:
+        values["object_key"] = object_key
+    if source_url is not None:
+        values["source_url"] = source_url
+    key = (enrollments.c.usn == usn) & (enrollments.c.pose == pose)
+    # updated_at always changes, so MySQL's "rows changed" count is 1 for an existing row too.
+    if connection.execute(enrollments.update().where(key).values(**values)).rowcount == 0:
+        connection.execute(enrollments.insert().values(usn=usn, pose=pose, **values))
+
+
+class FaceprintRepository:
+    """The ``faceprints`` table; also the ``GallerySource`` the matcher reads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def save(self, usn: str, pose: str, model_id: str, embedding: NDArray[np.floating]) -> int:
+        """Store the faceprint of one pose, replacing an earlier one of the same pose and model.
+
+        Returns the new row's id.
+        """
+        return _retry_once_on_conflict(
+            lambda: _in_transaction(
+                self._engine, lambda c: replace_faceprint(c, usn, pose, model_id, embedding)
+            )
+        )
+
+    def delete_student(self, usn: str) -> int:
+        """Remove every faceprint of a student (all models). Returns how many were removed."""
+        with transaction(self._engine) as connection:
+            return connection.execute(faceprints.delete().where(faceprints.c.usn == usn)).rowcount
+
+    def count(self, model_id: str | None = None, usn: str | None = None) -> int:
+        """How many faceprints match the given filters."""
+        query = sa.select(sa.func.count()).select_from(faceprints)
+        if model_id is not None:
+            query = query.where(faceprints.c.model_id == model_id)
+        if usn is not None:
+            query = query.where(faceprints.c.usn == usn)
+        with transaction(self._engine) as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def gallery_version(self, model_id: str) -> Hashable:
+        """Count, largest id and newest ``created_at`` of the model's faceprints (one indexed query)."""
+        query = sa.select(
+            sa.func.count(), sa.func.max(faceprints.c.id), sa.func.max(faceprints.c.created_at)
+        ).where(faceprints.c.model_id == model_id)
+        with transaction(self._engine) as connection:
+            count, max_id, max_created_at = connection.execute(query).one()
+        return GalleryVersion(int(count), max_id, max_created_at)
+
+    def load_gallery(self, model_id: str) -> FaceGallery:
+        """Every faceprint of ``model_id``; no other model's rows are read."""
+        query = (
+            sa.select(faceprints.c.usn, faceprints.c.dim, faceprints.c.embedding)
+            .where(faceprints.c.model_id == model_id)
+            .order_by(faceprints.c.usn, faceprints.c.pose)
+        )
+        with transaction(self._engine) as connection:
+            rows = connection.execute(query).all()
+        return FaceGallery.from_rows(
+            model_id,
+            [row.usn for row in rows],
+            [embedding_from_bytes(row.embedding, row.dim) for row in rows],
+        )
+
+
+class EnrollmentRepository:
+    """Students' consent and the per-photo outcome in the ``enrollments`` table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def consent(self, usn: str) -> StudentConsent | None:
+        """The student's consent record, or ``None`` if there is no such student."""
+        query = sa.select(students.c.consent_given_at).where(students.c.usn == usn)
+        with transaction(self._engine) as connection:
+            row = connection.execute(query).one_or_none()
+        return None if row is None else StudentConsent(usn, row.consent_given_at)
+
+    def accept(
+        self,
+        usn: str,
+        pose: str,
+        model_id: str,
+        embedding: NDArray[np.floating],
+        *,
+        object_key: str | None = None,
+        source_url: str | None = None,
+    ) -> int:
+        """Store the pose's faceprint and mark its photo accepted, in one transaction.
+
+        Returns the faceprint's id.
+        """
+
+        def work(connection: Connection) -> int:
+            faceprint_id = replace_faceprint(connection, usn, pose, model_id, embedding)
+            upsert_enrollment(
+                connection, usn, pose, "accepted", None, object_key=object_key, source_url=source_url
+            )
+            return faceprint_id
+
+        return _retry_once_on_conflict(lambda: _in_transaction(self._engine, work))
+
+    def reject(
+        self,
+        usn: str,
+        pose: str,
+        reason: str,
+        *,
+        object_key: str | None = None,
+        source_url: str | None = None,
+    ) -> None:
+        """Mark the pose's photo rejected with ``reason`` and drop that pose's faceprints.
+
+        The pose's photo on record is now the rejected one, so no faceprint made from an
+        earlier photo of that pose stays behind.
+        """
+
+        def work(connection: Connection) -> None:
+            connection.execute(
+                faceprints.delete().where((faceprints.c.usn == usn) & (faceprints.c.pose == pose))
+            )
+            upsert_enrollment(
+                connection, usn, pose, "rejected", reason, object_key=object_key, source_url=source_url
+            )
+
+        _retry_once_on_conflict(lambda: _in_transaction(self._engine, work))
+
+    def outcomes(self, usn: str) -> dict[str, tuple[str, str | None]]:
+        """Each pose of a student with its (status, reason)."""
+        query = sa.select(enrollments.c.pose, enrollments.c.status, enrollments.c.reason).where(
+            enrollments.c.usn == usn
+        )
+        with transaction(self._engine) as connection:
+            return {row.pose: (row.status, row.reason) for row in connection.execute(query)}
