@@ -1,0 +1,225 @@
+"""Handoffs from the door camera: the message, its parsing, and who in the room it belongs to.
+
+A handoff says "student ``usn`` was seen at the door of ``room_id`` at ``captured_at``". cam2
+expects that person to appear through the door zone about ``walk_delay_s`` later and tags the
+unknown track that did, choosing for all waiting handoffs at once (minimum total time
+difference, :func:`scipy.optimize.linear_sum_assignment`) rather than first come, first served.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from scipy.optimize import linear_sum_assignment
+
+from edge_client.cam2.errors import ForeignRoomError, InvalidHandoffError
+from edge_client.cam2.tracks import TrackRecord, TrackRegistry
+
+logger = logging.getLogger(__name__)
+
+# Cost of an impossible pairing; anything this large is never committed.
+_INFEASIBLE = 1e9
+
+
+class HandoffMessage(BaseModel):
+    """The handoff published by face_match (``source="face"``) or body_match (``source="body"``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    usn: str = Field(..., min_length=1, max_length=32, description="Student's university serial number.")
+    capture_id: str = Field(..., min_length=1, max_length=128, description="Id of the face or body capture.")
+    captured_at: AwareDatetime = Field(..., description="When the capture was taken (UTC).")
+    similarity: float = Field(..., ge=-1.0, le=1.0, description="Match similarity behind the identity.")
+    course_code: str | None = Field(None, max_length=32, description="Class running in the room, if any.")
+    room_id: str = Field(..., min_length=1, max_length=64, description="Room the person is entering.")
+    camera_id: str = Field(..., min_length=1, max_length=64, description="Camera that took the capture.")
+    source: Literal["face", "body"] = Field(..., description="Which matcher produced the identity.")
+
+    @field_validator("captured_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+
+def parse_handoff(body: str, attributes: Mapping[str, str] | None = None) -> HandoffMessage:
+    """Parse an SQS message body: a raw handoff, or one wrapped in an SNS notification envelope.
+
+    Args:
+        body: the SQS message body.
+        attributes: SQS message attributes as plain strings (raw delivery puts SNS message
+            attributes there); ``room_id``/``camera_id`` found there must agree with the body.
+
+    Raises:
+        InvalidHandoffError: not JSON, not a handoff, or attributes contradicting the body.
+    """
+    try:
+        payload: Any = json.loads(body)
+    except (json.JSONDecodeError, TypeError) as e:
+        raise InvalidHandoffError(f"handoff body is not JSON: {e}") from e
+    found: dict[str, str] = dict(attributes or {})
+    if isinstance(payload, dict) and payload.get("Type") == "Notification" and "Message" in payload:
+        for name, attribute in (payload.get("MessageAttributes") or {}).items():
+            if isinstance(attribute, dict) and "Value" in attribute:
+                found[name] = str(attribute["Value"])
+        try:
+            payload = json.loads(payload["Message"])
+        except (json.JSONDecodeError, TypeError) as e:
+            raise InvalidHandoffError(f"SNS envelope holds no JSON handoff: {e}") from e
+    if not isinstance(payload, dict):
+        raise InvalidHandoffError(f"handoff must be a JSON object, got {type(payload).__name__}")
+    try:
+        message = HandoffMessage.model_validate(payload)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise InvalidHandoffError(f"not a handoff: {problems}") from e
+    for name in ("room_id", "camera_id"):
+        if name in found and found[name] != getattr(message, name):
+            raise InvalidHandoffError(
+                f"message attribute {name}={found[name]!r} contradicts body {getattr(message, name)!r}"
+            )
+    return message
+
+
+def ensure_room(message: HandoffMessage, room_id: str) -> HandoffMessage:
+    """Return ``message`` if it is for ``room_id``; raise ``ForeignRoomError`` otherwise."""
+    if message.room_id != room_id:
+        raise ForeignRoomError(f"handoff {message.capture_id} is for room {message.room_id}, not {room_id}")
+    return message
+
+
+@dataclass
+class PendingHandoff:
+    """A handoff waiting for its person; ``ack`` is handed back once it is applied or dropped."""
+
+    message: HandoffMessage
+    expected_at: datetime
+    ack: object = None
+
+
+@dataclass(frozen=True)
+class HandoffOutcome:
+    """What became of a handoff: the track it tagged, or ``None`` when it expired unapplied."""
+
+    message: HandoffMessage
+    tracker_id: int | None
+    ack: object = None
+
+
+class HandoffAssigner:
+    """Pairs waiting handoffs with tracks that entered through the door, jointly.
+
+    Args:
+        walk_delay_s: expected time from the door camera's capture to appearing in this view.
+        max_time_diff_s: largest gap between expected arrival and a track's appearance for the
+            pair to be possible. Larger tolerates slow walkers but pairs unrelated people.
+        settle_s: wait past the expected arrival before committing a pair, so that a later but
+            closer match can still win. Longer is more accurate but tags later.
+        wait_s: how long past the expected arrival a handoff waits for any candidate.
+    """
+
+    def __init__(
+        self,
+        walk_delay_s: float = 3.0,
+        max_time_diff_s: float = 4.0,
+        settle_s: float = 1.0,
+        wait_s: float = 10.0,
+    ) -> None:
+        self.walk_delay = timedelta(seconds=walk_delay_s)
+        self.max_time_diff_s = max_time_diff_s
+        self.settle = timedelta(seconds=settle_s)
+        self.wait = timedelta(seconds=wait_s)
+        self.pending: dict[str, PendingHandoff] = {}
+        self.applied: dict[str, int] = {}
+        self.body_captures: dict[str, int] = {}
+
+    def submit(self, message: HandoffMessage, ack: object = None) -> HandoffOutcome | None:
+        """Queue a handoff for assignment.
+
+        Returns an outcome at once when nothing is left to do: the capture was already applied
+        (an at-least-once redelivery), so its ``ack`` can be released. A redelivery of a
+        still-pending handoff replaces the pending one's ``ack`` with the newer one.
+        """
+        if message.capture_id in self.applied:
+            logger.info("handoff %s already applied; duplicate delivery dropped", message.capture_id)
+            return HandoffOutcome(message, self.applied[message.capture_id], ack)
+        expected_at = message.captured_at + (self.walk_delay if message.source == "face" else timedelta(0))
+        self.pending[message.capture_id] = PendingHandoff(message, expected_at, ack)
+        logger.info(
+            "handoff %s for %s pending, expected at %s",
+            message.capture_id,
+            message.usn,
+            expected_at.isoformat(),
+        )
+        return None
+
+    def register_body_capture(self, capture_id: str, tracker_id: int) -> None:
+        """Remember which track a body crop came from, so a body handoff can name it directly."""
+        self.body_captures[capture_id] = tracker_id
+
+    def update(self, registry: TrackRegistry, now: datetime) -> list[HandoffOutcome]:
+        """Apply every handoff that can be decided at ``now``; return what became of them."""
+        outcomes = self._apply_body_handoffs(registry, now)
+        outcomes += self._assign_door_handoffs(registry, now)
+        for capture_id, pending in list(self.pending.items()):
+            if now - pending.expected_at > self.wait:
+                del self.pending[capture_id]
+                logger.warning(
+                    "handoff %s for %s expired: nobody entered through the door near %s",
+                    capture_id,
+                    pending.message.usn,
+                    pending.expected_at.isoformat(),
+                )
+                outcomes.append(HandoffOutcome(pending.message, None, pending.ack))
+        return outcomes
+
+    def _apply_body_handoffs(self, registry: TrackRegistry, now: datetime) -> list[HandoffOutcome]:
+        outcomes = []
+        for capture_id, pending in list(self.pending.items()):
+            if pending.message.source != "body":
+                continue
+            tracker_id = self.body_captures.get(capture_id)
+            if tracker_id is None or tracker_id not in registry.records:
+                continue  # expires through the normal wait
+            outcomes.append(self._commit(registry, pending, tracker_id))
+        return outcomes
+
+    def _assign_door_handoffs(self, registry: TrackRegistry, now: datetime) -> list[HandoffOutcome]:
+        waiting = [p for p in self.pending.values() if p.message.source == "face"]
+        candidates = [r for r in registry.records.values() if r.entered_through_door and r.usn is None]
+        if not waiting or not candidates:
+            return []
+        cost = np.array([[self._time_cost(p, r) for r in candidates] for p in waiting], dtype=float).reshape(
+            len(waiting), len(candidates)
+        )
+        rows, cols = linear_sum_assignment(cost)
+        outcomes = []
+        for row, col in zip(rows, cols, strict=True):
+            pending = waiting[row]
+            if cost[row, col] >= _INFEASIBLE or now < pending.expected_at + self.settle:
+                continue
+            outcomes.append(self._commit(registry, pending, candidates[col].tracker_id))
+        return outcomes
+
+    def _time_cost(self, pending: PendingHandoff, record: TrackRecord) -> float:
+        gap_s = abs((record.first_seen_at - pending.expected_at).total_seconds())
+        return gap_s if gap_s <= self.max_time_diff_s else _INFEASIBLE
+
+    def _commit(self, registry: TrackRegistry, pending: PendingHandoff, tracker_id: int) -> HandoffOutcome:
+        message = pending.message
+        del self.pending[message.capture_id]
+        applied = registry.tag(tracker_id, message.usn, message.source, message.captured_at)
+        self.applied[message.capture_id] = tracker_id
+        return HandoffOutcome(message, tracker_id if applied else None, pending.ack)
+
+    def reset(self) -> None:
+        """Forget pending and applied handoffs."""
+        self.pending.clear()
+        self.applied.clear()
+        self.body_captures.clear()

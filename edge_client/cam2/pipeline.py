@@ -1,0 +1,117 @@
+"""The per-frame flow of the room camera: detect → track → remember → identify → report.
+
+One ``sv.Detections`` flows through every stage. Handoffs arrive from another thread through
+:meth:`RoomPipeline.submit_handoff` and are decided inside :meth:`RoomPipeline.process`, so all
+track state is touched by the frame loop alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+import supervision as sv
+
+from edge_client.cam2.detection import PersonDetector
+from edge_client.cam2.handoff import HandoffAssigner, HandoffMessage, HandoffOutcome
+from edge_client.cam2.tracking import PersonTracker
+from edge_client.cam2.tracks import TrackRegistry
+
+logger = logging.getLogger(__name__)
+
+
+class FrameStage(Protocol):
+    """A stage that looks at the tracked, identified detections of a frame (re-id, presence, crops)."""
+
+    def update_with_detections(
+        self, detections: sv.Detections, frame: np.ndarray, at: datetime, registry: TrackRegistry
+    ) -> sv.Detections:
+        """Act on this frame; return the detections (possibly with more ``data``)."""
+        ...
+
+
+@dataclass
+class FrameResult:
+    """What one frame produced: the tracked detections (``data["usn"]``) and decided handoffs."""
+
+    detections: sv.Detections
+    outcomes: list[HandoffOutcome] = field(default_factory=list)
+
+
+class RoomPipeline:
+    """Detector, tracker, track registry, handoff assigner and any further stages, in order.
+
+    Args:
+        detector: finds people; ``None`` when detections are supplied (replays, benchmarks).
+        tracker: gives persistent ids.
+        registry: remembers tracks, door entries and identities.
+        assigner: pairs handoffs with door entries.
+        stages: run after identities are decided (re-id carry-over, presence, body crops).
+    """
+
+    def __init__(
+        self,
+        detector: PersonDetector | None,
+        tracker: PersonTracker,
+        registry: TrackRegistry,
+        assigner: HandoffAssigner,
+        stages: list[FrameStage] | None = None,
+    ) -> None:
+        self.detector = detector
+        self.tracker = tracker
+        self.registry = registry
+        self.assigner = assigner
+        self.stages = stages or []
+        self._inbox: queue.SimpleQueue[tuple[HandoffMessage, object]] = queue.SimpleQueue()
+
+    def submit_handoff(self, message: HandoffMessage, ack: object = None) -> None:
+        """Hand a parsed, room-checked handoff to the frame loop (thread-safe)."""
+        self._inbox.put((message, ack))
+
+    def process(
+        self, frame: np.ndarray, at: datetime, detections: sv.Detections | None = None
+    ) -> FrameResult:
+        """Run every stage on one frame taken at ``at`` (UTC).
+
+        Args:
+            frame: BGR image (used for crops and embeddings; the detector when ``detections`` is None).
+            at: capture time of the frame; strictly increasing.
+            detections: precomputed detections of ``frame``, skipping the detector.
+        """
+        if detections is None:
+            if self.detector is None:
+                raise ValueError("a pipeline without a detector needs precomputed detections")
+            detections = self.detector.detect(frame)
+        tracked = self.tracker.update_with_detections(detections, timestamp_s=at.timestamp())
+        tracked = self.registry.update_with_detections(tracked, at)
+        outcomes = self._drain_inbox()
+        outcomes += self.assigner.update(self.registry, at)
+        for stage in self.stages:
+            tracked = stage.update_with_detections(tracked, frame, at, self.registry)
+        return FrameResult(self.registry.label(tracked), outcomes)
+
+    def _drain_inbox(self) -> list[HandoffOutcome]:
+        outcomes: list[HandoffOutcome] = []
+        while True:
+            try:
+                message, ack = self._inbox.get_nowait()
+            except queue.Empty:
+                return outcomes
+            outcome = self.assigner.submit(message, ack)
+            if outcome is not None:
+                outcomes.append(outcome)
+
+    @property
+    def pending_handoffs(self) -> int:
+        """Handoffs waiting for their person."""
+        return len(self.assigner.pending)
+
+    def reset(self) -> None:
+        """Forget all tracks and handoffs (new source)."""
+        self.tracker.reset()
+        self.registry.reset()
+        self.assigner.reset()

@@ -1,0 +1,281 @@
+"""Settings of the room camera (cam2), validated once at start-up.
+
+Values come from the environment (prefix ``CLASSSIGHT_``) or a ``.env`` file. Lists such as the
+door polygon are given as JSON, e.g. ``CLASSSIGHT_DOOR_ZONE='[[680,260],[768,260],[768,440],[680,440]]'``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from edge_client.cam2.errors import Cam2ConfigurationError
+
+ENV_PREFIX = "CLASSSIGHT_"
+
+# Weights shipped beside the checkout for tests and local runs; a deployment sets its own path
+# (``yolov8n.pt`` makes ultralytics download the official weights on a machine with internet).
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "models"
+
+
+class Cam2Settings(BaseSettings):
+    """Everything cam2 needs: source, models, tracker, door zone, handoffs, presence, stream."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- identity of this camera ---------------------------------------------------------
+    room_id: str = Field(..., min_length=1, max_length=64, description="Room this camera watches.")
+    camera_id: str = Field("cam2", min_length=1, max_length=64, description="Name of this camera.")
+    source: str = Field(
+        "0",
+        description="Frame source: webcam index, rtsp/http URL, video file or folder of images.",
+    )
+    source_fps: float | None = Field(
+        None,
+        gt=0.0,
+        le=120.0,
+        description=(
+            "Most frames per second taken from the source (replay rate for folders). Lower saves "
+            "CPU on the 2-core PC but gives the tracker larger jumps between frames."
+        ),
+    )
+
+    # --- person detector -----------------------------------------------------------------
+    person_weights_path: Path = Field(
+        DEFAULT_MODELS_DIR / "person" / "yolov8n_int8_openvino_model",
+        description=(
+            "ultralytics YOLO weights: a .pt file (yolov8n.pt is downloaded when absent), an "
+            "OpenVINO export folder or an .onnx file."
+        ),
+    )
+    person_confidence: float = Field(
+        0.25,
+        ge=0.01,
+        le=0.99,
+        description=(
+            "Lowest detector score passed to the tracker. ByteTrack uses low-score boxes to keep "
+            "occluded people, so keep this well below the tracker's activation threshold."
+        ),
+    )
+    person_iou: float = Field(
+        0.7,
+        ge=0.1,
+        le=0.95,
+        description="NMS IoU of the detector. Lower merges people standing close together.",
+    )
+    person_imgsz: int = Field(
+        640,
+        ge=160,
+        le=1920,
+        multiple_of=32,
+        description="Detector input size. Larger finds distant people but costs time quadratically.",
+    )
+
+    # --- tracker -------------------------------------------------------------------------
+    track_activation_threshold: float = Field(
+        0.5,
+        ge=0.05,
+        le=0.99,
+        description="Score a detection needs to start a new track. Higher means fewer ghost tracks.",
+    )
+    track_high_confidence: float = Field(
+        0.5,
+        ge=0.05,
+        le=0.99,
+        description="Score separating ByteTrack's first (high) and second (low) association stages.",
+    )
+    track_lost_buffer_s: float = Field(
+        2.0,
+        ge=0.0,
+        le=60.0,
+        description=(
+            "How long a lost track may come back under the same id. Longer bridges occlusions "
+            "but lets a stale track grab a different person."
+        ),
+    )
+    track_min_iou: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.95,
+        description="Least IoU between a predicted track and a detection to associate them.",
+    )
+    track_min_consecutive_frames: int = Field(
+        2,
+        ge=1,
+        le=30,
+        description="Frames a new track must be seen before it gets an id. Higher drops flicker.",
+    )
+
+    # --- door zone and handoffs ----------------------------------------------------------
+    door_zone: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description=(
+            "Polygon (pixel x,y vertices) of the door in this camera's view; a track whose feet "
+            "are inside it when it first appears entered through the door. Draw it generously "
+            "around the doorway: a person is often first detected a step inside. Empty: no "
+            "track counts as entering, so door handoffs never tag anyone."
+        ),
+    )
+    walk_delay_s: float = Field(
+        3.0,
+        ge=0.0,
+        le=300.0,
+        description="Typical time from the door camera's capture to appearing in this view.",
+    )
+    handoff_max_time_diff_s: float = Field(
+        4.0,
+        ge=0.1,
+        le=300.0,
+        description=(
+            "Largest gap between a handoff's expected arrival and a track's appearance for them "
+            "to be paired. Larger tolerates slow walkers, but pairs unrelated people."
+        ),
+    )
+    handoff_settle_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=60.0,
+        description=(
+            "Wait past the expected arrival before committing a pairing, so a later but closer "
+            "match can still win the joint assignment. Longer is more accurate, slower to tag."
+        ),
+    )
+    handoff_wait_s: float = Field(
+        10.0,
+        ge=0.0,
+        le=600.0,
+        description="How long past its expected arrival a handoff waits for a candidate track.",
+    )
+    track_forget_s: float = Field(
+        30.0,
+        ge=1.0,
+        le=3600.0,
+        description="Records of tracks not seen for this long are dropped from memory.",
+    )
+
+    # --- identity carry-over (body re-id) ------------------------------------------------
+    reid_enabled: bool = Field(True, description="Carry a USN to a new track on re-id evidence.")
+    reid_weights_path: Path = Field(
+        DEFAULT_MODELS_DIR / "reid" / "osnet_x0_25_msmt17.onnx",
+        description="OSNet re-id weights (ONNX, input images [N,3,256,128]).",
+    )
+    reid_similarity_threshold: float = Field(
+        0.65,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Cosine similarity a new track's body embedding needs to a lost tagged track's to "
+            "inherit its USN. Higher avoids wrong carries, loses more identities."
+        ),
+    )
+    reid_carry_window_s: float = Field(
+        5.0,
+        ge=0.1,
+        le=120.0,
+        description="How soon after a tagged track is lost a new track may inherit its USN.",
+    )
+    reid_carry_radius_px: float = Field(
+        200.0,
+        ge=1.0,
+        le=5000.0,
+        description="How far (pixels) from where the tagged track was lost the new track may appear.",
+    )
+    reid_refresh_s: float = Field(
+        1.0,
+        ge=0.1,
+        le=60.0,
+        description="How often a tagged track's body embedding is refreshed. Shorter costs CPU.",
+    )
+
+    # --- presence and body crops ---------------------------------------------------------
+    presence_interval_s: float = Field(
+        30.0,
+        ge=1.0,
+        le=3600.0,
+        description="Seconds between presence reports. Shorter confirms attendance sooner, costs requests.",
+    )
+    unknown_body_after_s: float = Field(
+        20.0,
+        ge=1.0,
+        le=3600.0,
+        description="A track unknown for this long uploads a body crop for body matching.",
+    )
+    body_crop_interval_s: float = Field(
+        60.0,
+        ge=1.0,
+        le=3600.0,
+        description="Least time between two body crop uploads of the same track.",
+    )
+    body_crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of body crops.")
+
+    # --- cloud ---------------------------------------------------------------------------
+    aws_endpoint_url: str = Field(
+        "", description="Endpoint of an AWS-compatible service (local stack). Empty means real AWS."
+    )
+    aws_region: str = Field("us-east-1", description="Region for every AWS client.")
+    bucket_name: str = Field("", description="Bucket for presence reports and body crops. Empty: off.")
+    handoff_queue_url: str = Field("", description="This room's SQS handoff queue. Empty: no handoffs.")
+    sqs_wait_time_s: int = Field(
+        20, ge=0, le=20, description="SQS long-poll wait. Longer means fewer empty receives."
+    )
+    sqs_visibility_timeout_s: int = Field(
+        60,
+        ge=1,
+        le=43_200,
+        description=(
+            "How long a received handoff stays hidden from other receivers. Must outlast "
+            "walk_delay_s + handoff_wait_s, since a message is deleted only once applied."
+        ),
+    )
+
+    # --- stream --------------------------------------------------------------------------
+    stream_enabled: bool = Field(True, description="Serve the annotated MJPEG stream and /health.")
+    stream_host: str = Field("127.0.0.1", description="Address the stream server binds to.")
+    stream_port: int = Field(8082, ge=0, le=65_535, description="Port of the stream server (0: any free).")
+    stream_jpeg_quality: int = Field(
+        75, ge=10, le=100, description="JPEG quality of stream frames. Higher costs bandwidth and CPU."
+    )
+    show_window: bool = Field(False, description="Also show an OpenCV window (needs a display).")
+
+    @field_validator("aws_endpoint_url")
+    @classmethod
+    def _endpoint_is_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be empty (real AWS) or an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("door_zone")
+    @classmethod
+    def _door_is_polygon(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        if value and len(value) < 3:
+            raise ValueError("a door zone needs at least 3 vertices (or none)")
+        return value
+
+    @model_validator(mode="after")
+    def _handoff_windows_consistent(self) -> Self:
+        if self.handoff_settle_s > self.handoff_wait_s:
+            raise ValueError("handoff_settle_s must not exceed handoff_wait_s")
+        if self.handoff_queue_url and self.sqs_visibility_timeout_s < self.walk_delay_s + self.handoff_wait_s:
+            raise ValueError("sqs_visibility_timeout_s must be >= walk_delay_s + handoff_wait_s")
+        return self
+
+
+def load_cam2_settings(**overrides: object) -> Cam2Settings:
+    """Build the settings from the environment, or raise ``Cam2ConfigurationError`` naming what is wrong."""
+    try:
+        return Cam2Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            field = ".".join(str(part) for part in err["loc"])
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {err['msg']}")
+        raise Cam2ConfigurationError("cam2 settings are not valid: " + "; ".join(problems)) from None

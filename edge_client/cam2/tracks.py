@@ -1,0 +1,194 @@
+"""What cam2 remembers about each track: when and where it appeared, door entry, identity.
+
+:class:`TrackRegistry` is a per-frame stage like the tracker: ``update_with_detections`` takes
+the tracked ``sv.Detections`` and returns them with ``data["usn"]`` filled for annotation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import supervision as sv
+
+logger = logging.getLogger(__name__)
+
+IdentitySource = Literal["face", "body", "reid"]
+
+
+def tracker_ids(detections: sv.Detections) -> list[int]:
+    """The tracker ids of tracked detections as plain ints (empty when untracked)."""
+    if detections.tracker_id is None:
+        return []
+    return [int(t) for t in detections.tracker_id]
+
+
+class DoorZone:
+    """The door, as a polygon in the camera's pixel coordinates.
+
+    A person is "in" the door zone when the bottom centre of their box (their feet) is inside
+    the polygon: the feet, not the box centre, say where someone stands.
+    """
+
+    def __init__(self, polygon: list[tuple[int, int]] | np.ndarray) -> None:
+        self.polygon = np.asarray(polygon, dtype=np.int32).reshape(-1, 2)
+
+    @property
+    def defined(self) -> bool:
+        """Whether a door was configured at all."""
+        return len(self.polygon) >= 3
+
+    def contains(self, detections: sv.Detections) -> np.ndarray:
+        """Boolean mask: which detections stand inside the door zone."""
+        if not self.defined or len(detections) == 0:
+            return np.zeros(len(detections), dtype=bool)
+        anchors = detections.get_anchors_coordinates(sv.Position.BOTTOM_CENTER)
+        import cv2
+
+        contour = self.polygon.astype(np.float32)
+        return np.array(
+            [cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in anchors],
+            dtype=bool,
+        )
+
+
+@dataclass
+class TrackRecord:
+    """One person track as cam2 knows it."""
+
+    tracker_id: int
+    first_seen_at: datetime
+    first_anchor: tuple[float, float]
+    last_seen_at: datetime
+    last_anchor: tuple[float, float]
+    last_xyxy: tuple[float, float, float, float]
+    entered_through_door: bool = False
+    usn: str | None = None
+    usn_source: IdentitySource | None = None
+    tagged_at: datetime | None = None  # capture time of the evidence behind usn
+    frames_seen: int = 0
+    embedding: np.ndarray | None = None
+    embedded_at: datetime | None = None
+    last_body_upload_at: datetime | None = None
+
+    def dwell_s(self) -> float:
+        """Seconds between the first and the last sighting."""
+        return (self.last_seen_at - self.first_seen_at).total_seconds()
+
+
+class TrackRegistry:
+    """Records of live and recently lost tracks.
+
+    Args:
+        door: the door zone. A track entered through the door when its feet are inside the zone
+            at its first sighting. Walking *into* the zone later (someone leaving, or a track
+            reborn after an id switch) does not count.
+        forget_after_s: records of tracks not seen for this long are dropped.
+        startup_frames: tracks that appear within this many frames of the first one were
+            already in the room when watching began, so they entered through no door. Set it
+            to the tracker's confirmation delay plus one.
+    """
+
+    def __init__(self, door: DoorZone, forget_after_s: float = 30.0, startup_frames: int = 3) -> None:
+        self.door = door
+        self.forget_after = timedelta(seconds=forget_after_s)
+        self.startup_frames = startup_frames
+        self.frames_processed = 0
+        self.records: dict[int, TrackRecord] = {}
+        self.live_ids: set[int] = set()
+        self.now: datetime | None = None
+
+    def update_with_detections(self, detections: sv.Detections, at: datetime) -> sv.Detections:
+        """Record this frame's tracks; return ``detections`` with ``data["usn"]`` ("" = unknown)."""
+        self.now = at
+        self.frames_processed += 1
+        ids = tracker_ids(detections)
+        anchors = detections.get_anchors_coordinates(sv.Position.BOTTOM_CENTER)
+        in_door = self.door.contains(detections)
+        for index, tracker_id in enumerate(ids):
+            anchor = (float(anchors[index][0]), float(anchors[index][1]))
+            xyxy = tuple(float(v) for v in detections.xyxy[index])
+            record = self.records.get(tracker_id)
+            if record is None:
+                record = TrackRecord(tracker_id, at, anchor, at, anchor, xyxy)  # type: ignore[arg-type]
+                record.entered_through_door = bool(in_door[index]) and (
+                    self.frames_processed > self.startup_frames
+                )
+                self.records[tracker_id] = record
+                if record.entered_through_door:
+                    logger.info("track %d entered through the door", tracker_id)
+                else:
+                    logger.debug("track %d appeared at %s", tracker_id, anchor)
+            record.last_seen_at, record.last_anchor = at, anchor
+            record.last_xyxy = xyxy  # type: ignore[assignment]
+            record.frames_seen += 1
+        self.live_ids = set(ids)
+        for tracker_id in [t for t, r in self.records.items() if at - r.last_seen_at > self.forget_after]:
+            del self.records[tracker_id]
+        return self.label(detections)
+
+    def label(self, detections: sv.Detections) -> sv.Detections:
+        """Set ``data["usn"]`` of tracked detections to each track's USN ("" when unknown)."""
+        usns = [(self.records[t].usn or "") if t in self.records else "" for t in tracker_ids(detections)]
+        detections.data["usn"] = np.array(usns, dtype=np.object_).reshape(len(usns))
+        return detections
+
+    def live(self) -> list[TrackRecord]:
+        """Tracks seen in the latest frame."""
+        return [self.records[t] for t in self.live_ids if t in self.records]
+
+    def lost(self) -> list[TrackRecord]:
+        """Tracks still remembered but not seen in the latest frame."""
+        return [r for t, r in self.records.items() if t not in self.live_ids]
+
+    def holder_of(self, usn: str) -> TrackRecord | None:
+        """The live or remembered track that currently carries ``usn``."""
+        for record in self.records.values():
+            if record.usn == usn:
+                return record
+        return None
+
+    def tag(self, tracker_id: int, usn: str, source: IdentitySource, evidence_at: datetime) -> bool:
+        """Attach ``usn`` to a track; return whether it was attached.
+
+        A USN lives on one track. When another track already carries it, the more recent
+        evidence wins (``evidence_at``: when the face or body was captured): a newer tag takes
+        the USN from the older holder, an older one is refused. Both cases are logged.
+        """
+        record = self.records[tracker_id]
+        holder = self.holder_of(usn)
+        if holder is not None and holder.tracker_id != tracker_id:
+            if holder.tagged_at is not None and holder.tagged_at > evidence_at:
+                logger.warning(
+                    "usn %s stays on track %d (evidence %s); older evidence (%s) for track %d refused",
+                    usn,
+                    holder.tracker_id,
+                    holder.tagged_at.isoformat(),
+                    evidence_at.isoformat(),
+                    tracker_id,
+                )
+                return False
+            logger.warning(
+                "usn %s moves from track %d (evidence %s) to track %d (evidence %s): newer evidence wins",
+                usn,
+                holder.tracker_id,
+                holder.tagged_at.isoformat() if holder.tagged_at else "none",
+                tracker_id,
+                evidence_at.isoformat(),
+            )
+            holder.usn, holder.usn_source, holder.tagged_at = None, None, None
+        if record.usn is not None and record.usn != usn:
+            logger.warning("track %d changes identity %s -> %s (%s)", tracker_id, record.usn, usn, source)
+        record.usn, record.usn_source, record.tagged_at = usn, source, evidence_at
+        logger.info("track %d tagged %s (%s)", tracker_id, usn, source)
+        return True
+
+    def reset(self) -> None:
+        """Forget every record."""
+        self.records.clear()
+        self.live_ids.clear()
+        self.now = None
+        self.frames_processed = 0
