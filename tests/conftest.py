@@ -15,6 +15,8 @@ from cloud_functions.core.db.engine import create_engine
 from cloud_functions.core.db.schema import metadata
 from infra.migrations import upgrade
 
+pytest_plugins = ["tests.local_stack_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("CLASSSIGHT_SHARED_DIR", REPO_ROOT.parent / "shared"))
 MODELS_DIR = SHARED_DIR / "models"

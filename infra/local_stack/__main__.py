@@ -1,0 +1,186 @@
+"""``python -m infra.local_stack up``: the AWS side of ClassSight on this machine, from template.yaml.
+
+Starts a local AWS-compatible endpoint (moto server) on 127.0.0.1, migrates the database,
+creates the bucket, queues, topic, subscriptions and notifications of ``template.yaml``, runs
+one poller per SQS event source of its functions, prints what an edge client needs, and on
+Ctrl-C or SIGTERM stops the pollers and the endpoint, leaving nothing listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from cloud_functions.core.errors import ClassSightError
+from infra.local_stack.endpoint import MotoEndpoint
+from infra.local_stack.poller import Handler, resolve_handler
+from infra.local_stack.stack import DEFAULT_REGION, LocalStack, local_parameter_overrides
+from infra.local_stack.template import DEFAULT_TEMPLATE_PATH
+
+logger = logging.getLogger("infra.local_stack")
+
+DEFAULT_PORT = 4566
+DEFAULT_DATABASE_URL = "sqlite:///var/classsight.db"
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected Name=Value, got {text!r}")
+    return name, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: ``up`` and its options."""
+    parser = argparse.ArgumentParser(prog="python -m infra.local_stack", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the endpoint, provision template.yaml, run the functions")
+    up.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"endpoint port on 127.0.0.1 ({DEFAULT_PORT})"
+    )
+    up.add_argument(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        help=f"SQLAlchemy URL the functions use; migrated to head first ({DEFAULT_DATABASE_URL})",
+    )
+    up.add_argument("--stage", default="local", help="the template's Stage parameter (resource names)")
+    up.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE_PATH, help="SAM template to provision")
+    up.add_argument(
+        "--parameter",
+        "-P",
+        type=_parameter,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter override, e.g. -P RoomIds=R101,R102,R103 (repeatable)",
+    )
+    up.add_argument("--no-functions", action="store_true", help="provision only; run no pollers")
+    up.add_argument(
+        "--poll-wait-s",
+        type=int,
+        default=1,
+        choices=range(0, 21),
+        metavar="0-20",
+        help="long-poll wait per receive; longer is fewer requests, slower shutdown (1)",
+    )
+    up.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _migrate(database_url: str) -> None:
+    from infra.migrations import upgrade
+
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(database_url)
+
+
+def _shared_environment(stack: LocalStack) -> dict[str, str]:
+    """Variables every function gets with the same value; pollers here share one process."""
+    environments = [stack.env(name) for name, fn in stack.functions.items() if fn.sqs_event_sources]
+    if not environments:
+        return stack.env()
+    shared = dict(environments[0])
+    for environment in environments[1:]:
+        shared = {k: v for k, v in shared.items() if environment.get(k) == v}
+    return shared
+
+
+def _print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _load_handlers(stack: LocalStack) -> tuple[dict[str, Handler], list[list[str]]]:
+    handlers: dict[str, Handler] = {}
+    rows = []
+    for name, function in stack.functions.items():
+        if not function.sqs_event_sources:
+            events = ", ".join(f"{k} ({v})" for k, v in function.other_events.items()) or "none"
+            rows.append([name, function.handler_path, events, "not run here: no SQS event source"])
+            continue
+        queues = ", ".join(s.queue_logical_id for s in function.sqs_event_sources)
+        try:
+            handlers[name] = resolve_handler(function.handler_path)
+        except ImportError as e:
+            rows.append([name, function.handler_path, queues, f"NOT RUNNING: cannot import ({e})"])
+            continue
+        rows.append([name, function.handler_path, queues, "polling"])
+    return handlers, rows
+
+
+def up(args: argparse.Namespace) -> int:
+    """Run the local stack until SIGINT/SIGTERM; 0 on a clean stop."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("%s received; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    _migrate(args.database_url)
+    endpoint = MotoEndpoint(args.port)
+    stack: LocalStack | None = None
+    try:
+        endpoint.start()
+        overrides = local_parameter_overrides(args.database_url, stage=args.stage, **dict(args.parameter))
+        stack = LocalStack.provision(
+            endpoint.endpoint_url,
+            template_path=args.template,
+            parameter_overrides=overrides,
+            stack_name=f"classsight-{args.stage}",
+            region=DEFAULT_REGION,
+        )
+        os.environ.update(_shared_environment(stack))
+
+        print(f"\nResources from {args.template.name} at {endpoint.endpoint_url}:")
+        _print_table(
+            [[r.logical_id, r.type, r.physical_id] for r in stack.resources.values()],
+            ["logical id", "type", "physical id"],
+        )
+        handlers: dict[str, Handler] = {}
+        if not args.no_functions:
+            handlers, rows = _load_handlers(stack)
+            print("\nFunctions:")
+            _print_table(rows, ["function", "handler", "trigger", "status"])
+            stack.start_pollers(handlers, functions=list(handlers), wait_s=args.poll_wait_s)
+        print("\nEnvironment for edge clients and tools:")
+        for key, value in stack.env().items():
+            print(f"export {key}={value}")
+        print(f"\nLocal stack ready on {endpoint.endpoint_url} (Ctrl-C stops it).", flush=True)
+        while not stop.wait(0.5):
+            if not endpoint.running:
+                logger.error("the endpoint process died; stopping")
+                return 1
+    finally:
+        if stack is not None:
+            stack.stop_pollers()
+        endpoint.stop()
+    print("Local stack stopped.", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m infra.local_stack`` and ``classsight-local-stack``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        return up(args)
+    except ClassSightError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

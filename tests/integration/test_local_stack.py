@@ -1,0 +1,420 @@
+"""The local stack against the real local endpoint (moto server on 127.0.0.1).
+
+What the template declares is what the endpoint holds; objects under each prefix reach their
+function as Lambda delivers them; failures are retried, partially retried, then dead-lettered;
+the ``up`` command starts and stops cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+import pytest
+from cfnlint.api import lint_file
+
+from infra.local_stack import (
+    DEFAULT_TEMPLATE_PATH,
+    LocalStack,
+    free_port,
+    load_template_document,
+    port_is_free,
+)
+from tests.conftest import DATA_DIR, REPO_ROOT
+from tests.local_stack_fixtures import LocalStackFactory
+
+FACE_JPEG = DATA_DIR / "antispoof" / "image_T1.jpg"
+
+
+# --- what the template declares, read independently of the provisioner ------------------------------
+
+
+def _declared(stage: str) -> dict[str, Any]:
+    """Queues, topics, subscriptions and notifications of template.yaml for ``stage`` and default rooms.
+
+    Reads the YAML with plain string substitution of ``Stage``/``RoomId``/account/region, so it does
+    not share the provisioner's evaluation of intrinsic functions.
+    """
+    document = load_template_document(DEFAULT_TEMPLATE_PATH)
+    rooms = document["Parameters"]["RoomIds"]["Default"].split(",")
+    account, region = "123456789012", "us-east-1"
+
+    def text(value: Any, room: str | None = None) -> str:
+        raw = value["Fn::Sub"] if isinstance(value, dict) else value
+        raw = (
+            raw.replace("${Stage}", stage)
+            .replace("${AWS::AccountId}", account)
+            .replace("${AWS::Region}", region)
+        )
+        return raw.replace("${RoomId}", room) if room else raw
+
+    resources = {k: v for k, v in document["Resources"].items() if not k.startswith("Fn::ForEach::")}
+    loops = [v for k, v in document["Resources"].items() if k.startswith("Fn::ForEach::")]
+    queues = {
+        logical_id: text(body["Properties"]["QueueName"])
+        for logical_id, body in resources.items()
+        if body["Type"] == "AWS::SQS::Queue"
+    }
+    dlq_of = {
+        queues[logical_id]: queues[
+            body["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        ]
+        for logical_id, body in resources.items()
+        if body["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in body["Properties"]
+    }
+    subscriptions = set()
+    for _identifier, _collection, fragment in loops:
+        for room in rooms:
+            bodies = {name.replace("${RoomId}", room): body for name, body in fragment.items()}
+            names = {
+                name: text(body["Properties"]["QueueName"], room)
+                for name, body in bodies.items()
+                if body["Type"] == "AWS::SQS::Queue"
+            }
+            queues.update(names)
+            for name, body in bodies.items():
+                properties = body["Properties"]
+                if body["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in properties:
+                    target = properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]["Fn::Sub"]
+                    dlq_of[names[name]] = names[target.replace("${RoomId}", room)]
+                if body["Type"] == "AWS::SNS::Subscription":
+                    queue_logical_id = properties["Endpoint"]["Fn::GetAtt"][0]["Fn::Sub"].replace(
+                        "${RoomId}", room
+                    )
+                    subscriptions.add(
+                        (
+                            names[queue_logical_id],
+                            json.dumps({"room_id": [room]}),
+                            str(properties["RawMessageDelivery"]).lower(),
+                        )
+                    )
+    topics = {
+        text(b["Properties"]["TopicName"]) for b in resources.values() if b["Type"] == "AWS::SNS::Topic"
+    }
+    bucket = resources["CaptureBucket"]["Properties"]
+    notifications = {
+        (rule["Filter"]["S3Key"]["Rules"][0]["Value"], queues[rule["Queue"]["Fn::GetAtt"][0]])
+        for rule in bucket["NotificationConfiguration"]["QueueConfigurations"]
+    }
+    lifecycle = {
+        (rule["Prefix"], int(document["Parameters"]["CaptureRetentionDays"]["Default"]))
+        for rule in bucket["LifecycleConfiguration"]["Rules"]
+    }
+    return {
+        "bucket": text(bucket["BucketName"]),
+        "queues": set(queues.values()),
+        "dlq_of": dlq_of,
+        "topics": topics,
+        "subscriptions": subscriptions,
+        "notifications": notifications,
+        "lifecycle": lifecycle,
+    }
+
+
+def _actual(stack: LocalStack, stage: str) -> dict[str, Any]:
+    """The same facts, asked of the endpoint through the AWS APIs."""
+    sqs, sns, s3 = stack.client("sqs"), stack.client("sns"), stack.client("s3")
+    prefix = f"classsight-{stage}-"
+    urls = sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
+    name_of_arn = {}
+    dlq_arn_of = {}
+    for url in urls:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        name_of_arn[attributes["QueueArn"]] = url.rsplit("/", 1)[-1]
+        if "RedrivePolicy" in attributes:
+            dlq_arn_of[url.rsplit("/", 1)[-1]] = json.loads(attributes["RedrivePolicy"])[
+                "deadLetterTargetArn"
+            ]
+    topic_arns = [
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].split(":")[-1].startswith(prefix)
+    ]
+    subscriptions = set()
+    for topic_arn in topic_arns:
+        for subscription in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]:
+            attributes = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])[
+                "Attributes"
+            ]
+            subscriptions.add(
+                (
+                    name_of_arn[subscription["Endpoint"]],
+                    json.dumps(json.loads(attributes["FilterPolicy"])),
+                    attributes.get("RawMessageDelivery", "false"),
+                )
+            )
+    bucket = stack.bucket_name
+    notification = s3.get_bucket_notification_configuration(Bucket=bucket)
+    notifications = {
+        (entry["Filter"]["Key"]["FilterRules"][0]["Value"], name_of_arn[entry["QueueArn"]])
+        for entry in notification.get("QueueConfigurations", [])
+    }
+    lifecycle = {
+        (rule["Filter"]["Prefix"], rule["Expiration"]["Days"])
+        for rule in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    }
+    return {
+        "bucket": bucket,
+        "queues": set(name_of_arn.values()),
+        "dlq_of": {name: name_of_arn[arn] for name, arn in dlq_arn_of.items()},
+        "topics": {arn.split(":")[-1] for arn in topic_arns},
+        "subscriptions": subscriptions,
+        "notifications": notifications,
+        "lifecycle": lifecycle,
+    }
+
+
+@pytest.mark.parametrize(
+    "fact", ["bucket", "queues", "dlq_of", "topics", "subscriptions", "notifications", "lifecycle"]
+)
+def test_local_stack_creates_exactly_the_template_resources(local_stack: LocalStack, fact: str) -> None:
+    # GIVEN the session stack provisioned from template.yaml with Stage=test
+    # WHEN the endpoint is asked what exists
+    actual = _actual(local_stack, "test")[fact]
+    # THEN it is exactly what the template declares
+    assert actual == _declared("test")[fact]
+
+
+def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: LocalStack) -> None:
+    # GIVEN the template after loops are expanded
+    declared = set(local_stack.provisioned.template.resources)
+    # WHEN the provisioner is done
+    accounted = set(local_stack.resources) | set(local_stack.functions) | set(local_stack.skipped)
+    # THEN nothing was silently ignored, and the functions have their queues
+    assert accounted == declared
+    assert {
+        f: [s.queue_logical_id for s in fn.sqs_event_sources] for f, fn in local_stack.functions.items()
+    } == {
+        "EnrollFunction": ["EnrollQueue"],
+        "FaceMatchFunction": ["FaceCapturesQueue"],
+        "BodyMatchFunction": ["BodyCapturesQueue"],
+        "PresenceFunction": ["PresenceQueue"],
+        "ApiFunction": [],
+    }
+
+
+# --- delivery: S3 -> SQS -> handler -----------------------------------------------------------------
+
+
+class RecordingHandler:
+    """A handler that keeps every event it gets and reports the failures it is told to."""
+
+    def __init__(self, fail_keys: set[str] | None = None, raises: bool = False) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.fail_keys = fail_keys or set()
+        self.raises = raises
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.events.append(event)
+        assert context.get_remaining_time_in_millis() > 0
+        if self.raises:
+            raise RuntimeError("handler failed on purpose")
+        failures = [
+            {"itemIdentifier": record["messageId"]}
+            for record in event["Records"]
+            if any(_s3_key(record) == key for key in self.fail_keys)
+        ]
+        return {"batchItemFailures": failures}
+
+
+def _s3_key(record: dict[str, Any]) -> str:
+    return unquote_plus(json.loads(record["body"])["Records"][0]["s3"]["object"]["key"])
+
+
+@pytest.mark.parametrize(
+    ("key_prefix", "function"),
+    [
+        ("captures/faces/R101/2024-05-06/", "FaceMatchFunction"),
+        ("enrollment/1MS21CS001/", "EnrollFunction"),
+        ("captures/bodies/R101/2024-05-06/", "BodyMatchFunction"),
+        ("captures/presence/R101/2024-05-06/", "PresenceFunction"),
+    ],
+)
+def test_object_under_prefix_reaches_its_function_as_sqs_wrapped_s3_event(
+    clean_local_stack: LocalStack, key_prefix: str, function: str
+) -> None:
+    # GIVEN a real face JPEG and a key with characters S3 URL-encodes in notifications
+    stack = clean_local_stack
+    body = FACE_JPEG.read_bytes()
+    key = f"{key_prefix}{uuid.uuid4().hex} shot+1.jpg"
+    handler = RecordingHandler()
+
+    # WHEN it is put in the bucket and the function's queue is drained
+    stack.client("s3").put_object(Bucket=stack.bucket_name, Key=key, Body=body, ContentType="image/jpeg")
+    result = stack.drain(function, handler=handler)
+
+    # THEN the function got exactly one SQS record wrapping the S3 notification of that object
+    assert not result.errors
+    assert len(result.records) == 1
+    record = result.records[0]
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == stack.queue_arn(function)
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+    s3_record = json.loads(record["body"])["Records"][0]
+    assert s3_record["eventSource"] == "aws:s3"
+    assert s3_record["eventName"].startswith("ObjectCreated:")
+    assert s3_record["s3"]["bucket"]["name"] == stack.bucket_name
+    assert unquote_plus(s3_record["s3"]["object"]["key"]) == key
+    assert s3_record["s3"]["object"]["size"] == len(body)
+    # AND the message was deleted, and no other function's queue got it
+    assert result.deleted_message_ids == [record["messageId"]]
+    others = {f for f in stack.functions if stack.functions[f].sqs_event_sources} - {function}
+    assert all(not stack.drain(other, handler=RecordingHandler()).records for other in others)
+
+
+def test_object_outside_the_prefixes_reaches_no_function(clean_local_stack: LocalStack) -> None:
+    # GIVEN an object under no notification prefix
+    stack = clean_local_stack
+    stack.client("s3").put_object(Bucket=stack.bucket_name, Key="exports/2024-05-06.csv", Body=b"usn\n")
+    # WHEN every function's queue is drained
+    delivered = [
+        stack.drain(f, handler=RecordingHandler()).records for f in ("FaceMatchFunction", "EnrollFunction")
+    ]
+    delivered += [
+        stack.drain(f, handler=RecordingHandler()).records for f in ("BodyMatchFunction", "PresenceFunction")
+    ]
+    # THEN nothing was delivered
+    assert delivered == [[], [], [], []]
+
+
+def test_handoff_reaches_only_its_room_queue_as_raw_message(clean_local_stack: LocalStack) -> None:
+    # GIVEN a handoff for room R102 published with room_id as a message attribute
+    stack = clean_local_stack
+    handoff = {"usn": "1MS21CS001", "room_id": "R102", "capture_id": uuid.uuid4().hex}
+    stack.client("sns").publish(
+        TopicArn=stack.handoff_topic_arn,
+        Message=json.dumps(handoff),
+        MessageAttributes={"room_id": {"DataType": "String", "StringValue": "R102"}},
+    )
+    sqs = stack.client("sqs")
+    # WHEN each room's queue is read
+    received = {
+        room: sqs.receive_message(QueueUrl=stack.room_queue_url(room), MessageAttributeNames=["All"]).get(
+            "Messages", []
+        )
+        for room in ("R101", "R102")
+    }
+    # THEN only R102 has it, body unwrapped, with the room attribute
+    assert received["R101"] == []
+    assert [json.loads(m["Body"]) for m in received["R102"]] == [handoff]
+    assert received["R102"][0]["MessageAttributes"]["room_id"]["StringValue"] == "R102"
+
+
+# --- failure: retry, partial batch, dead-letter queue ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fast_retry_stack(local_stack_factory: LocalStackFactory) -> LocalStack:
+    """A copy of the template whose messages come back after 1 s and dead-letter after 2 receives."""
+    return local_stack_factory(QueueVisibilityTimeout="1", MaxReceiveCount="2")
+
+
+def test_raising_handler_leaves_message_for_retry_then_in_dlq(fast_retry_stack: LocalStack) -> None:
+    # GIVEN a face capture and a handler that always raises (maxReceiveCount 2, visibility 1 s)
+    stack = fast_retry_stack
+    stack.purge()
+    key = f"captures/faces/R101/2024-05-06/{uuid.uuid4().hex}.jpg"
+    stack.client("s3").put_object(Bucket=stack.bucket_name, Key=key, Body=FACE_JPEG.read_bytes())
+    handler = RecordingHandler(raises=True)
+
+    # WHEN the function's queue is drained until it stays empty
+    receive_counts = []
+    for _ in range(4):
+        result = stack.drain("FaceMatchFunction", handler=handler, wait_s=2)
+        receive_counts += [r["attributes"]["ApproximateReceiveCount"] for r in result.records]
+        assert len(result.errors) == len(result.records)
+
+    # THEN it was delivered maxReceiveCount times, and then moved to the dead-letter queue intact
+    assert receive_counts == ["1", "2"]
+    dead = stack.client("sqs").receive_message(QueueUrl=stack.dlq_url("FaceMatchFunction"), WaitTimeSeconds=1)
+    bodies = [json.loads(m["Body"]) for m in dead.get("Messages", [])]
+    assert [unquote_plus(b["Records"][0]["s3"]["object"]["key"]) for b in bodies] == [key]
+
+
+def test_partial_batch_failure_retries_only_the_reported_message(fast_retry_stack: LocalStack) -> None:
+    # GIVEN three face captures, and a handler that reports the second as failed
+    stack = fast_retry_stack
+    stack.purge()
+    keys = [f"captures/faces/R101/2024-05-06/{i}-{uuid.uuid4().hex}.jpg" for i in range(3)]
+    for key in keys:
+        stack.client("s3").put_object(Bucket=stack.bucket_name, Key=key, Body=b"jpeg")
+    handler = RecordingHandler(fail_keys={keys[1]})
+
+    # WHEN the queue is drained, and drained again after the visibility timeout
+    first = stack.drain("FaceMatchFunction", handler=handler)
+    time.sleep(1.5)
+    second = stack.drain("FaceMatchFunction", handler=RecordingHandler(), wait_s=1)
+
+    # THEN the first pass deleted two, and only the failed one came back, on its second receive
+    assert sorted(_s3_key(r) for r in first.records) == sorted(keys)
+    assert len(first.deleted_message_ids) == 2
+    assert [_s3_key(r) for r in second.records] == [keys[1]]
+    assert second.records[0]["attributes"]["ApproximateReceiveCount"] == "2"
+
+
+# --- the template itself ----------------------------------------------------------------------------
+
+
+def test_template_passes_cfn_lint() -> None:
+    # GIVEN template.yaml
+    # WHEN cfn-lint checks it (it runs the LanguageExtensions and SAM transforms first)
+    matches = lint_file(DEFAULT_TEMPLATE_PATH)
+    # THEN it reports nothing
+    assert [str(match) for match in matches] == []
+
+
+# --- the up command ---------------------------------------------------------------------------------
+
+
+def test_up_command_serves_then_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    # GIVEN a free port and a fresh SQLite file
+    port = free_port()
+    database_url = f"sqlite:///{tmp_path / 'classsight.db'}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "infra.local_stack",
+            "up",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        # WHEN it reports ready
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "ready" in line.lower():
+                break
+        output = "".join(lines)
+        assert re.search(rf"CLASSSIGHT_AWS_ENDPOINT_URL=http://127\.0\.0\.1:{port}", output), output
+        assert "CLASSSIGHT_BUCKET_NAME=" in output
+        assert not port_is_free(port)
+        # AND it is interrupted as Ctrl-C would
+        process.send_signal(signal.SIGINT)
+        return_code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    # THEN it exits cleanly, its database is migrated, and nothing listens on the port
+    assert return_code == 0
+    assert (tmp_path / "classsight.db").exists()
+    assert port_is_free(port)
