@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
-from urllib.parse import unquote_plus
 
-from cloud_functions.core.errors import InvalidEventError
+from cloud_functions.core.errors import InvalidEventError, ObjectNotFoundError
 from cloud_functions.core.faces.pipeline import FacePipeline
 from cloud_functions.core.faces.repository import EnrollmentRepository
 from cloud_functions.core.faces.types import AlignedFace, FaceRejectedError
+from cloud_functions.core.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -76,19 +76,18 @@ def validate_usn_pose(usn: str, pose: str) -> None:
 
 
 def parse_enrollment_key(key: str) -> tuple[str, str]:
-    """``(usn, pose)`` from an object key ``enrollment/<usn>/<pose>.<ext>``.
+    """``(usn, pose)`` from a decoded object key ``enrollment/<usn>/<pose>.<ext>``.
 
-    S3 event notifications carry keys URL-encoded with ``+`` for spaces, so the key is
-    ``unquote_plus``-ed first. Anything else raises ``InvalidEventError``.
+    S3 notifications carry keys URL-encoded (spaces as ``+``); ``core.events`` decodes them
+    with ``unquote_plus`` at the boundary, so keys arrive here exactly as stored in the bucket.
+    Anything else raises ``InvalidEventError``.
     """
-    decoded = unquote_plus(key)
-    if not decoded.startswith(ENROLLMENT_PREFIX):
-        raise InvalidEventError(f"not an enrollment photo key: {decoded!r}")
-    parts = PurePosixPath(decoded).parts
-    path = PurePosixPath(decoded)
-    if len(parts) != 3 or path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InvalidEventError(f"expected enrollment/<usn>/<pose>.jpg, got {decoded!r}")
-    usn, pose = parts[1], path.stem
+    if not key.startswith(ENROLLMENT_PREFIX):
+        raise InvalidEventError(f"not an enrollment photo key: {key!r}")
+    path = PurePosixPath(key)
+    if len(path.parts) != 3 or path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InvalidEventError(f"expected enrollment/<usn>/<pose>.jpg, got {key!r}")
+    usn, pose = path.parts[1], path.stem
     validate_usn_pose(usn, pose)
     return usn, pose
 
@@ -153,3 +152,25 @@ class EnrollmentService:
             "enrollment photo rejected", extra={"usn": photo.usn, "pose": photo.pose, "reason": reason}
         )
         return EnrollmentOutcome(photo.usn, photo.pose, "rejected", reason)
+
+
+def enroll_stored_photo(
+    object_key: str, store: ObjectStore, service: EnrollmentService
+) -> EnrollmentOutcome | None:
+    """Enroll the photo at ``object_key`` (already URL-decoded) of the bucket.
+
+    Returns ``None``, after logging why, for an event that names no enrollment photo (a key
+    outside ``enrollment/<usn>/<pose>.<ext>``) or an object deleted since: retrying cannot help.
+    Storage and database failures propagate, so the message is retried.
+    """
+    try:
+        usn, pose = parse_enrollment_key(object_key)
+    except InvalidEventError as e:
+        logger.warning("not an enrollment photo; ignored", extra={"object_key": object_key, "detail": str(e)})
+        return None
+    try:
+        stored = store.get(object_key)
+    except ObjectNotFoundError:
+        logger.warning("enrollment photo no longer in the bucket", extra={"object_key": object_key})
+        return None
+    return service.enroll(EnrollmentPhoto(usn, pose, stored.body, object_key=object_key))
