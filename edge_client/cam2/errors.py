@@ -5,10 +5,6 @@ class Cam2Error(Exception):
     """Base of every error the room camera raises on purpose."""
 
 
-class Cam2ConfigurationError(Cam2Error):
-    """Settings are missing or invalid; cam2 cannot start."""
-
-
 class ModelLoadError(Cam2Error):
     """A detector or re-id model could not be loaded from the configured path."""
 

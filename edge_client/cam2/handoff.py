@@ -39,8 +39,8 @@ class HandoffMessage(BaseModel):
     similarity: float = Field(..., ge=-1.0, le=1.0, description="Match similarity behind the identity.")
     course_code: str | None = Field(None, max_length=32, description="Class running in the room, if any.")
     room_id: str = Field(..., min_length=1, max_length=64, description="Room the person is entering.")
-    camera_id: str = Field(..., min_length=1, max_length=64, description="Camera that took the capture.")
-    source: Literal["face", "body"] = Field(..., description="Which matcher produced the identity.")
+    camera_id: str | None = Field(None, max_length=64, description="Camera that took the capture.")
+    source: Literal["face", "body"] = Field("face", description="Which matcher produced the identity.")
 
     @field_validator("captured_at")
     @classmethod
@@ -80,10 +80,9 @@ def parse_handoff(body: str, attributes: Mapping[str, str] | None = None) -> Han
         problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         raise InvalidHandoffError(f"not a handoff: {problems}") from e
     for name in ("room_id", "camera_id"):
-        if name in found and found[name] != getattr(message, name):
-            raise InvalidHandoffError(
-                f"message attribute {name}={found[name]!r} contradicts body {getattr(message, name)!r}"
-            )
+        value = getattr(message, name)
+        if name in found and value is not None and found[name] != value:
+            raise InvalidHandoffError(f"message attribute {name}={found[name]!r} contradicts body {value!r}")
     return message
 
 

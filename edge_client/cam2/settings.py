@@ -1,7 +1,8 @@
 """Settings of the room camera (cam2), validated once at start-up.
 
-Values come from the environment (prefix ``CLASSSIGHT_``) or a ``.env`` file. Lists such as the
-door polygon are given as JSON, e.g. ``CLASSSIGHT_DOOR_ZONE='[[680,260],[768,260],[768,440],[680,440]]'``.
+Values come from code/CLI flags, the environment (prefix ``CLASSSIGHT_``), a ``.env`` file or a
+YAML file (see :mod:`edge_client.settings`). In the environment, lists such as the door polygon
+are JSON: ``CLASSSIGHT_DOOR_ZONE='[[680,260],[768,260],[768,440],[680,440]]'``.
 """
 
 from __future__ import annotations
@@ -9,32 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
 
-from edge_client.cam2.errors import Cam2ConfigurationError
-
-ENV_PREFIX = "CLASSSIGHT_"
-
-# Weights shipped beside the checkout for tests and local runs; a deployment sets its own path
-# (``yolov8n.pt`` makes ultralytics download the official weights on a machine with internet).
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "models"
+from edge_client.settings import DEFAULT_MODELS_DIR, EdgeSettings
 
 
-class Cam2Settings(BaseSettings):
-    """Everything cam2 needs: source, models, tracker, door zone, handoffs, presence, stream."""
+class Cam2Settings(EdgeSettings):
+    """The room camera: source, models, tracker, door zone, handoffs, presence, stream.
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-    )
+    Build it with ``load_edge_settings(Cam2Settings, yaml_file)``; the room, camera, bucket and
+    endpoint come from :class:`~edge_client.settings.EdgeSettings`.
+    """
 
-    # --- identity of this camera ---------------------------------------------------------
-    room_id: str = Field(..., min_length=1, max_length=64, description="Room this camera watches.")
-    camera_id: str = Field("cam2", min_length=1, max_length=64, description="Name of this camera.")
+    camera_id: str = Field("cam2", description="This camera's id within the room.")
     source: str = Field(
         "0",
         description="Frame source: webcam index, rtsp/http URL, video file or folder of images.",
@@ -48,13 +36,17 @@ class Cam2Settings(BaseSettings):
             "CPU on the 2-core PC but gives the tracker larger jumps between frames."
         ),
     )
+    realtime: bool = Field(
+        True,
+        description="Pace file and folder replays to the wall clock like a camera (off: full speed).",
+    )
 
     # --- person detector -----------------------------------------------------------------
     person_weights_path: Path = Field(
         DEFAULT_MODELS_DIR / "person" / "yolov8n_int8_openvino_model",
         description=(
-            "ultralytics YOLO weights: a .pt file (yolov8n.pt is downloaded when absent), an "
-            "OpenVINO export folder or an .onnx file."
+            "ultralytics YOLO weights: a .pt file (yolov8n.pt is downloaded when absent, on a "
+            "machine with internet), an OpenVINO export folder or an .onnx file."
         ),
     )
     person_confidence: float = Field(
@@ -218,11 +210,6 @@ class Cam2Settings(BaseSettings):
     body_crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of body crops.")
 
     # --- cloud ---------------------------------------------------------------------------
-    aws_endpoint_url: str = Field(
-        "", description="Endpoint of an AWS-compatible service (local stack). Empty means real AWS."
-    )
-    aws_region: str = Field("us-east-1", description="Region for every AWS client.")
-    bucket_name: str = Field("", description="Bucket for presence reports and body crops. Empty: off.")
     handoff_queue_url: str = Field("", description="This room's SQS handoff queue. Empty: no handoffs.")
     sqs_wait_time_s: int = Field(
         20, ge=0, le=20, description="SQS long-poll wait. Longer means fewer empty receives."
@@ -246,13 +233,6 @@ class Cam2Settings(BaseSettings):
     )
     show_window: bool = Field(False, description="Also show an OpenCV window (needs a display).")
 
-    @field_validator("aws_endpoint_url")
-    @classmethod
-    def _endpoint_is_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be empty (real AWS) or an http(s) URL")
-        return value.rstrip("/")
-
     @field_validator("door_zone")
     @classmethod
     def _door_is_polygon(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -267,15 +247,3 @@ class Cam2Settings(BaseSettings):
         if self.handoff_queue_url and self.sqs_visibility_timeout_s < self.walk_delay_s + self.handoff_wait_s:
             raise ValueError("sqs_visibility_timeout_s must be >= walk_delay_s + handoff_wait_s")
         return self
-
-
-def load_cam2_settings(**overrides: object) -> Cam2Settings:
-    """Build the settings from the environment, or raise ``Cam2ConfigurationError`` naming what is wrong."""
-    try:
-        return Cam2Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            field = ".".join(str(part) for part in err["loc"])
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {err['msg']}")
-        raise Cam2ConfigurationError("cam2 settings are not valid: " + "; ".join(problems)) from None

@@ -34,7 +34,7 @@ DOORS = {
 @pytest.fixture(scope="module")
 def detector() -> YoloPersonDetector:
     """The real person detector from settings defaults (OpenVINO INT8 YOLOv8n)."""
-    settings = Cam2Settings(room_id="R-TEST", person_weights_path=WEIGHTS)
+    settings = Cam2Settings(room_id="R-TEST", bucket_name="classsight-test", person_weights_path=WEIGHTS)
     return YoloPersonDetector(
         settings.person_weights_path, settings.person_confidence, settings.person_iou, settings.person_imgsz
     )
@@ -55,7 +55,7 @@ def test_tracking_reaches_mota_on_pets09(
 ) -> None:
     # GIVEN detections on PETS09-S2L1 frames 1-150 and the default tracker settings
     sequence, detections = sequences["PETS09-S2L1"]
-    settings = Cam2Settings(room_id="R-TEST")
+    settings = Cam2Settings(room_id="R-TEST", bucket_name="classsight-test")
     tracker = ByteTrackPersonTracker(
         activation_threshold=settings.track_activation_threshold,
         high_confidence=settings.track_high_confidence,
@@ -95,7 +95,7 @@ def test_handoffs_tag_the_person_who_entered(
     trials = []
     for name, door in DOORS.items():
         sequence, detections = sequences[name]
-        settings = Cam2Settings(room_id="SIM-ROOM", door_zone=door)
+        settings = Cam2Settings(room_id="SIM-ROOM", bucket_name="classsight-test", door_zone=door)
         # WHEN the real tracker and assigner run over the footage (several jitter draws)
         for seed in range(4):
             trials += simulate_handoffs(sequence, detections, settings, jitter_s=jitter_s, seed=seed)
