@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.parser.models import S3Model
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cloud_functions.core.errors import InvalidEventError
 
@@ -28,6 +27,35 @@ class S3ObjectRef:
     event_name: str
 
 
+class _Lenient(BaseModel):
+    # Only the fields the functions use are required: emulators leave out some that AWS sends
+    # (requestParameters, ownerIdentity ...), and nothing here needs them.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _S3Object(_Lenient):
+    key: str
+    size: int | None = None
+
+
+class _S3Bucket(_Lenient):
+    name: str
+
+
+class _S3Entity(_Lenient):
+    bucket: _S3Bucket
+    object: _S3Object
+
+
+class _S3Record(_Lenient):
+    eventName: str  # noqa: N815 - AWS's field name
+    s3: _S3Entity
+
+
+class _S3Notification(_Lenient):
+    Records: list[_S3Record]
+
+
 def _is_test_event(payload: Any) -> bool:
     # S3 sends one "s3:TestEvent" when a notification is configured; it names no object.
     return isinstance(payload, dict) and payload.get("Event") == "s3:TestEvent"
@@ -38,23 +66,19 @@ def s3_objects(payload: Any) -> list[S3ObjectRef]:
     if _is_test_event(payload):
         return []
     try:
-        event = S3Model.model_validate(payload)
+        event = _S3Notification.model_validate(payload)
     except ValidationError as e:
         raise InvalidEventError(f"not an S3 notification: {e.error_count()} problems") from e
-    refs = []
-    for record in event.Records:
-        obj = record.s3.object
-        if obj is None or not record.eventName.startswith("ObjectCreated"):
-            continue
-        refs.append(
-            S3ObjectRef(
-                bucket=record.s3.bucket.name,
-                key=unquote_plus(obj.key),
-                size_bytes=int(obj.size) if obj.size is not None else None,
-                event_name=record.eventName,
-            )
+    return [
+        S3ObjectRef(
+            bucket=record.s3.bucket.name,
+            key=unquote_plus(record.s3.object.key),
+            size_bytes=record.s3.object.size,
+            event_name=record.eventName,
         )
-    return refs
+        for record in event.Records
+        if record.eventName.startswith("ObjectCreated")
+    ]
 
 
 def s3_objects_in_sqs_body(body: str) -> list[S3ObjectRef]:

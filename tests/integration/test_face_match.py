@@ -1,0 +1,343 @@
+"""face_match on the real local stack, real databases and real weights.
+
+Captures are real LFW photos put into the local bucket with cam1's metadata; the S3
+notification travels through SQS to the real handler (resolved from template.yaml); handoffs
+travel through SNS to the per-room queues.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image, ImageFilter
+from sqlalchemy.engine import Engine
+
+from cloud_functions.core.db.schema import (
+    attendance,
+    courses,
+    handoffs,
+    recognition_events,
+    rooms,
+    students,
+    timetable,
+)
+from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError
+from cloud_functions.core.settings import FaceModelSettings, function_settings
+from cloud_functions.face_match import handler as face_match
+from infra.local_stack import LocalStack
+from tests.conftest import DATA_DIR
+
+LFW = DATA_DIR / "faces" / "lfw_subset"
+KNOWN = sorted(p.name for p in (LFW / "known").iterdir() if p.is_dir())
+# Monday 2026-11-23 09:05 in Kolkata (UTC+05:30): CS501 runs 09:00-10:00 in R101.
+IN_CLASS = datetime(2026, 11, 23, 3, 35, tzinfo=UTC)
+OUT_OF_HOURS = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # 17:30 local
+
+
+def usn_of(name: str) -> str:
+    return f"1MS21CS{KNOWN.index(name):03d}"
+
+
+def photo(name: str, number: int) -> bytes:
+    return (LFW / "known" / name / f"{name}_{number:04d}.jpg").read_bytes()
+
+
+def jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> FacePipeline:
+    return FacePipeline.from_settings(FaceModelSettings())
+
+
+@pytest.fixture(scope="module")
+def gallery(pipeline: FacePipeline) -> list[tuple[str, str, str, Any]]:
+    """(usn, pose, model_id, embedding) for the first three photos of each person that pass enrollment."""
+    rows = []
+    for name in KNOWN:
+        enrolled = 0
+        for number in range(1, 7):
+            try:
+                analysis = pipeline.analyse(photo(name, number), "enroll")
+            except FaceRejectedError:
+                continue
+            rows.append((usn_of(name), f"pose{number}", analysis.model_id, analysis.embedding))
+            enrolled += 1
+            if enrolled == 3:
+                break
+        assert enrolled >= 2, name
+    return rows
+
+
+@pytest.fixture
+def campus(engine: Engine, gallery: list[tuple[str, str, str, Any]]) -> Engine:
+    """Rooms, a course timetabled in R101 (Mondays 09:00-10:00), and the LFW people enrolled with consent."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            rooms.insert(),
+            [
+                {"room_id": "R101", "name": "Room 101", "cam1_id": "R101-door", "timezone": "Asia/Kolkata"},
+                {"room_id": "R102", "name": "Room 102", "cam1_id": "R102-door", "timezone": "Asia/Kolkata"},
+            ],
+        )
+        connection.execute(courses.insert(), [{"course_code": "CS501", "title": "Computer Vision"}])
+        connection.execute(
+            timetable.insert(),
+            [
+                {
+                    "course_code": "CS501",
+                    "room_id": "R101",
+                    "weekday": 0,
+                    "start_time": time(9),
+                    "end_time": time(10),
+                }
+            ],
+        )
+        connection.execute(
+            students.insert(),
+            [
+                {
+                    "usn": usn_of(n),
+                    "name": n,
+                    "consent_given_at": now,
+                    "consent_given_by": "registrar",
+                    "created_at": now,
+                }
+                for n in KNOWN
+            ],
+        )
+    repository = FaceprintRepository(engine)
+    for usn, pose, model_id, embedding in gallery:
+        repository.save(usn, pose, model_id, embedding)
+    return engine
+
+
+@dataclass
+class Capture:
+    key: str
+    capture_id: str
+
+
+def put_capture(
+    stack: LocalStack,
+    body: bytes,
+    *,
+    room_id: str = "R101",
+    camera_id: str | None = None,
+    captured_at: datetime = IN_CLASS,
+    metadata: dict[str, str] | None = None,
+) -> Capture:
+    capture_id = str(uuid.uuid4())
+    key = f"captures/faces/{room_id}/{captured_at.date().isoformat()}/{capture_id}.jpg"
+    if metadata is None:
+        metadata = {
+            "room_id": room_id,
+            "camera_id": camera_id or f"{room_id}-door",
+            "captured_at": captured_at.isoformat(),
+            "capture_id": capture_id,
+        }
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name, Key=key, Body=body, Metadata=metadata, ContentType="image/jpeg"
+    )
+    return Capture(key, capture_id)
+
+
+def drain(stack: LocalStack, database_url: str, **env: str) -> Any:
+    """Deliver the waiting face captures to the real handler, with fresh settings and models."""
+    function_settings.cache_clear()
+    face_match.doorway_service.cache_clear()
+    result = stack.drain(
+        "FaceMatchFunction",
+        wait_s=1,
+        environment_overrides={"CLASSSIGHT_DATABASE_URL": database_url, **env},
+    )
+    function_settings.cache_clear()
+    face_match.doorway_service.cache_clear()
+    return result
+
+
+def room_messages(stack: LocalStack, room_id: str) -> list[dict[str, Any]]:
+    sqs = stack.client("sqs")
+    url = stack.room_queue_url(room_id)
+    bodies = []
+    while True:
+        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = response.get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            body = json.loads(message["Body"])
+            bodies.append(json.loads(body["Message"]) if "Message" in body and "TopicArn" in body else body)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def table_rows(engine: Engine, table: sa.Table) -> list[Any]:
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(table)))
+
+
+@pytest.fixture
+def stack(clean_local_stack: LocalStack) -> Iterator[LocalStack]:
+    room_messages(clean_local_stack, "R101")
+    room_messages(clean_local_stack, "R102")
+    yield clean_local_stack
+
+
+def test_known_student_in_class_gets_one_attendance_row_and_one_handoff_to_their_room(
+    stack: LocalStack, campus: Engine, database_url: str
+) -> None:
+    # GIVEN a held-out photo of an enrolled student captured at R101's door during CS501
+    name = "Colin_Powell"
+    capture = put_capture(stack, photo(name, 10))
+
+    # WHEN the notification is delivered to face_match
+    result = drain(stack, database_url)
+
+    # THEN it succeeded, attendance has one 'entered' row and R101 (only) got the handoff
+    assert result.errors == [] and result.failed_message_ids == []
+    [row] = table_rows(campus, attendance)
+    assert (row.usn, row.course_code, row.status, row.source) == (usn_of(name), "CS501", "entered", "face")
+    assert row.class_date.isoformat() == "2026-11-23" and row.capture_id == capture.capture_id
+    [event] = table_rows(campus, recognition_events)
+    assert (event.outcome, event.usn, event.object_key) == ("recognised", usn_of(name), capture.key)
+    assert event.latency_ms > 0
+    [message] = room_messages(stack, "R101")
+    assert message["usn"] == usn_of(name) and message["capture_id"] == capture.capture_id
+    assert message["course_code"] == "CS501" and message["room_id"] == "R101"
+    assert room_messages(stack, "R102") == []
+    [handoff] = table_rows(campus, handoffs)
+    assert handoff.message_id  # published and marked
+
+    # WHEN the same object is delivered again (S3 and SQS deliver at least once)
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name,
+        Key=capture.key,
+        Body=photo(name, 10),
+        Metadata={
+            "room_id": "R101",
+            "camera_id": "R101-door",
+            "captured_at": IN_CLASS.isoformat(),
+            "capture_id": capture.capture_id,
+        },
+    )
+    again = drain(stack, database_url)
+
+    # THEN it is acknowledged and nothing new exists
+    assert again.errors == [] and len(again.records) == 1
+    assert len(table_rows(campus, attendance)) == 1
+    assert len(table_rows(campus, recognition_events)) == 1
+    assert len(table_rows(campus, handoffs)) == 1
+    assert room_messages(stack, "R101") == []
+
+
+def _truncated_jpeg() -> bytes:
+    data = photo("Laura_Bush", 4)
+    return data[: len(data) // 2]
+
+
+def _no_face() -> bytes:
+    frame = Image.open(DATA_DIR / "tracking" / "PETS09-S2L1" / "img1" / "000001.jpg")
+    return jpeg(frame.crop((0, 0, 240, 160)).filter(ImageFilter.GaussianBlur(1)))
+
+
+def _tiny_face() -> bytes:
+    return jpeg(Image.open(io.BytesIO(photo("Laura_Bush", 4))).resize((48, 48)))
+
+
+def _unknown_person() -> bytes:
+    return sorted((LFW / "unknown").rglob("*.jpg"))[0].read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "put_options", "env", "outcome"),
+    [
+        ("not an image", lambda: b"%PDF-1.4 this is not a photo", {}, {}, "undecodable"),
+        ("truncated JPEG", _truncated_jpeg, {}, {}, "undecodable"),
+        ("zero bytes", lambda: b"", {}, {}, "undecodable"),
+        (
+            "oversized",
+            lambda: photo("Laura_Bush", 4),
+            {},
+            {"CLASSSIGHT_MAX_IMAGE_BYTES": "10000"},
+            "too_large",
+        ),
+        ("no face", _no_face, {}, {}, "no_face"),
+        ("face too small", _tiny_face, {}, {}, "too_small"),
+        ("unknown room", lambda: photo("Laura_Bush", 4), {"room_id": "R999"}, {}, "unknown_room"),
+        (
+            "wrong camera",
+            lambda: photo("Laura_Bush", 4),
+            {"camera_id": "R102-door"},
+            {},
+            "camera_not_in_room",
+        ),
+        ("missing metadata", lambda: photo("Laura_Bush", 4), {"metadata": {}}, {}, "missing_metadata"),
+        (
+            "outside class hours",
+            lambda: photo("Laura_Bush", 4),
+            {"captured_at": OUT_OF_HOURS},
+            {},
+            "no_class_in_session",
+        ),
+        ("unknown person", _unknown_person, {}, {}, "unknown_person"),
+    ],
+)
+def test_bad_input_is_recorded_with_its_outcome_and_nothing_else(
+    stack: LocalStack,
+    campus: Engine,
+    database_url: str,
+    case: str,
+    body: Any,
+    put_options: dict[str, Any],
+    env: dict[str, str],
+    outcome: str,
+) -> None:
+    # GIVEN a capture that is wrong in one way
+    capture = put_capture(stack, body(), **put_options)
+
+    # WHEN it is delivered
+    result = drain(stack, database_url, **env)
+
+    # THEN the batch succeeded, one event records the outcome, and no attendance or handoff exists
+    assert result.errors == [] and result.failed_message_ids == [], case
+    [event] = table_rows(campus, recognition_events)
+    assert (event.object_key, event.outcome) == (capture.key, outcome), case
+    assert event.usn is None
+    assert table_rows(campus, attendance) == []
+    assert table_rows(campus, handoffs) == []
+    assert room_messages(stack, "R101") == [] and room_messages(stack, "R102") == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_database_down_leaves_the_message_for_retry(
+    stack: LocalStack, campus: Engine, database_url: str
+) -> None:
+    # GIVEN a good capture, and a database that cannot be reached
+    put_capture(stack, photo("Colin_Powell", 8))
+    down = f"mysql+pymysql://root@127.0.0.1:{_closed_port()}/classsight"
+
+    # WHEN it is delivered
+    result = drain(stack, down)
+
+    # THEN the record is reported failed (kept for retry), and nothing was written
+    assert len(result.records) == 1
+    assert result.failed_message_ids == [result.records[0]["messageId"]]
+    assert table_rows(campus, recognition_events) == []
