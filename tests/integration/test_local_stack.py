@@ -20,8 +20,10 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+from aws_lambda_powertools.utilities.parser.models import S3Model, SnsModel, SqsModel
 from cfnlint.api import lint_file
 
+from cloud_functions.core.handoff import Handoff
 from infra.local_stack import (
     DEFAULT_TEMPLATE_PATH,
     LocalStack,
@@ -30,6 +32,7 @@ from infra.local_stack import (
     port_is_free,
 )
 from tests.conftest import DATA_DIR, REPO_ROOT
+from tests.events import event_names, load_event
 from tests.local_stack_fixtures import LocalStackFactory
 
 FACE_JPEG = DATA_DIR / "antispoof" / "image_T1.jpg"
@@ -306,6 +309,69 @@ def test_handoff_reaches_only_its_room_queue_as_raw_message(clean_local_stack: L
     assert received["R101"] == []
     assert [json.loads(m["Body"]) for m in received["R102"]] == [handoff]
     assert received["R102"][0]["MessageAttributes"]["room_id"]["StringValue"] == "R102"
+
+
+# --- sample events agree with what the local stack delivers -------------------------------------------
+
+SQS_S3_SAMPLES = [
+    name for name in event_names() if name.startswith("sqs_s3_") and name != "sqs_s3_test_event"
+]
+
+
+def _missing_fields(delivered: Any, sample: Any, path: str = "") -> list[str]:
+    """Fields present in ``delivered`` but absent from ``sample`` (recursively through dicts)."""
+    if not isinstance(delivered, dict) or not isinstance(sample, dict):
+        return []
+    missing = []
+    for key, value in delivered.items():
+        if key not in sample:
+            missing.append(f"{path}{key}")
+        elif isinstance(value, list) and isinstance(sample[key], list) and value and sample[key]:
+            missing += _missing_fields(value[0], sample[key][0], f"{path}{key}[0].")
+        else:
+            missing += _missing_fields(value, sample[key], f"{path}{key}.")
+    return missing
+
+
+@pytest.fixture(scope="module")
+def delivered_face_capture(local_stack_factory: LocalStackFactory) -> dict[str, Any]:
+    """One SQS record exactly as the local stack delivered a face capture to its handler."""
+    stack = local_stack_factory()
+    key = f"captures/faces/R101/2024-05-06/{uuid.uuid4().hex}.jpg"
+    stack.client("s3").put_object(Bucket=stack.bucket_name, Key=key, Body=FACE_JPEG.read_bytes())
+    result = stack.drain("FaceMatchFunction", handler=RecordingHandler())
+    assert len(result.records) == 1
+    return result.records[0]
+
+
+@pytest.mark.parametrize("name", SQS_S3_SAMPLES)
+def test_sample_event_has_every_field_the_local_stack_delivers(
+    delivered_face_capture: dict[str, Any], name: str
+) -> None:
+    # GIVEN a sample SQS-wrapped S3 event and a record the local stack delivered
+    sample = load_event(name)["Records"][0]
+    # WHEN their fields are compared, outside and inside the body
+    outer = _missing_fields(delivered_face_capture, sample)
+    inner = _missing_fields(json.loads(delivered_face_capture["body"]), json.loads(sample["body"]))
+    # THEN the sample (AWS's shape) has every field the local stack sends; AWS may send more
+    assert (outer, inner) == ([], [])
+
+
+def test_delivered_event_and_samples_parse_with_powertools_models(
+    delivered_face_capture: dict[str, Any],
+) -> None:
+    # GIVEN the local delivery and the AWS-shaped samples
+    # WHEN Powertools' own Lambda event models parse them
+    SqsModel.model_validate({"Records": [delivered_face_capture]})
+    for name in SQS_S3_SAMPLES:
+        event = SqsModel.model_validate(load_event(name))
+        S3Model.model_validate_json(event.Records[0].body)
+    sns = SnsModel.model_validate(load_event("sns_handoff"))
+    raw = load_event("sqs_handoff_raw_delivery")["Messages"][0]
+    # THEN they are valid, and the handoff samples carry a valid handoff for their room
+    assert Handoff.model_validate_json(sns.Records[0].Sns.Message).room_id == "R101"
+    handoff = Handoff.model_validate_json(raw["Body"])
+    assert raw["MessageAttributes"]["room_id"]["StringValue"] == handoff.room_id
 
 
 # --- failure: retry, partial batch, dead-letter queue ----------------------------------------------
