@@ -160,13 +160,13 @@ class Cam1Settings(EdgeSettings):
         description="How long a face must stay present and still before it is captured.",
     )
     min_iou: float = Field(
-        0.6,
+        0.5,
         ge=0.0,
         le=1.0,
         description="IoU between consecutive face boxes that counts as still. Higher demands a stiller pose.",
     )
     max_centre_shift: float = Field(
-        0.12,
+        0.25,
         ge=0.0,
         le=2.0,
         description=(
@@ -175,7 +175,7 @@ class Cam1Settings(EdgeSettings):
         ),
     )
     new_person_iou: float = Field(
-        0.2,
+        0.4,
         ge=0.0,
         le=1.0,
         description=(

@@ -1,0 +1,110 @@
+"""Turn a gate decision into an upload: a JPEG crop with margin, its object key and metadata."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+
+from edge_client.cam1.detector import FaceBox
+from edge_client.cam1.gate import CaptureDecision
+
+JPEG_QUALITY_STEP = 10
+JPEG_MIN_QUALITY = 40
+
+
+class CaptureError(Exception):
+    """A decision could not be turned into an upload (empty crop, crop too large to encode)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One face crop ready for the outbox.
+
+    Attributes:
+        capture_id: UUID4 string; also the object's file name.
+        room_id: room of the camera.
+        camera_id: camera within the room.
+        captured_at: UTC time of the chosen frame.
+        jpeg: the encoded crop.
+    """
+
+    capture_id: str
+    room_id: str
+    camera_id: str
+    captured_at: datetime
+    jpeg: bytes
+
+    @property
+    def object_key(self) -> str:
+        """``captures/faces/<room_id>/<YYYY-MM-DD>/<capture_id>.jpg`` (UTC date)."""
+        return face_capture_key(self.room_id, self.captured_at, self.capture_id)
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """S3 user metadata: room_id, camera_id, captured_at (UTC ISO 8601), capture_id."""
+        return {
+            "room_id": self.room_id,
+            "camera_id": self.camera_id,
+            "captured_at": self.captured_at.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "capture_id": self.capture_id,
+        }
+
+
+def face_capture_key(room_id: str, captured_at: datetime, capture_id: str) -> str:
+    """Object key of a face capture; the date is the UTC date of ``captured_at``."""
+    day = captured_at.astimezone(UTC).strftime("%Y-%m-%d")
+    return f"captures/faces/{room_id}/{day}/{capture_id}.jpg"
+
+
+def crop_with_margin(image: np.ndarray, face: FaceBox, margin: float) -> np.ndarray:
+    """The face box grown by ``margin`` x its size on each side, clipped to the frame."""
+    x1, y1, x2, y2 = face.xyxy
+    dx, dy = face.width * margin, face.height * margin
+    height, width = image.shape[:2]
+    left, top = max(0, round(x1 - dx)), max(0, round(y1 - dy))
+    right, bottom = min(width, round(x2 + dx)), min(height, round(y2 + dy))
+    if right <= left or bottom <= top:
+        raise CaptureError(f"face box {face.xyxy} lies outside the {width}x{height} frame")
+    return image[top:bottom, left:right]
+
+
+def encode_jpeg(crop: np.ndarray, *, quality: int, max_side_px: int, max_bytes: int) -> bytes:
+    """Encode ``crop`` as JPEG, downscaled to ``max_side_px`` and stepped down in quality to fit."""
+    longest = max(crop.shape[:2])
+    if longest > max_side_px:
+        scale = max_side_px / longest
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    for q in range(quality, JPEG_MIN_QUALITY - 1, -JPEG_QUALITY_STEP):
+        ok, buffer = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, q])
+        if not ok:
+            raise CaptureError(f"JPEG encoding failed for a {crop.shape} crop")
+        if buffer.size <= max_bytes:
+            return buffer.tobytes()
+    raise CaptureError(f"crop does not fit in {max_bytes} bytes even at JPEG quality {JPEG_MIN_QUALITY}")
+
+
+def build_capture(
+    decision: CaptureDecision,
+    *,
+    room_id: str,
+    camera_id: str,
+    margin: float,
+    quality: int,
+    max_side_px: int,
+    max_bytes: int,
+) -> Capture:
+    """The upload for a gate decision: crop with margin, JPEG, fresh capture id."""
+    crop = crop_with_margin(decision.image, decision.face, margin)
+    jpeg = encode_jpeg(crop, quality=quality, max_side_px=max_side_px, max_bytes=max_bytes)
+    return Capture(
+        capture_id=str(uuid.uuid4()),
+        room_id=room_id,
+        camera_id=camera_id,
+        captured_at=decision.captured_at.astimezone(UTC),
+        jpeg=jpeg,
+    )
