@@ -104,11 +104,22 @@ class PendingHandoff:
 
 @dataclass(frozen=True)
 class HandoffOutcome:
-    """What became of a handoff: the track it tagged, or ``None`` when it expired unapplied."""
+    """What became of a handoff.
+
+    ``tracker_id`` is the track it tagged, or ``None`` when it tagged nobody: either it expired
+    with no candidate (``expired``), or newer evidence already holds the USN (decided all the
+    same, so the message may be deleted).
+    """
 
     message: HandoffMessage
     tracker_id: int | None
     ack: object = None
+    expired: bool = False
+
+    @property
+    def applied(self) -> bool:
+        """The handoff was decided and its message can be deleted."""
+        return not self.expired
 
 
 class HandoffAssigner:
@@ -175,7 +186,7 @@ class HandoffAssigner:
                     pending.message.usn,
                     pending.expected_at.isoformat(),
                 )
-                outcomes.append(HandoffOutcome(pending.message, None, pending.ack))
+                outcomes.append(HandoffOutcome(pending.message, None, pending.ack, expired=True))
         return outcomes
 
     def _apply_body_handoffs(self, registry: TrackRegistry, now: datetime) -> list[HandoffOutcome]:
