@@ -23,28 +23,25 @@ from sqlalchemy.engine import Engine
 
 from cloud_functions.core.db.schema import (
     attendance,
-    courses,
     handoffs,
     recognition_events,
-    rooms,
-    students,
-    timetable,
 )
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError
 from cloud_functions.core.settings import FaceModelSettings, function_settings
 from cloud_functions.face_match import handler as face_match
 from infra.local_stack import LocalStack
+from infra.seed import Slot, lfw_people, seed_campus, seed_students
 from tests.conftest import DATA_DIR
 
 LFW = DATA_DIR / "faces" / "lfw_subset"
-KNOWN = sorted(p.name for p in (LFW / "known").iterdir() if p.is_dir())
+PEOPLE = {p.name.replace(" ", "_"): p for p in lfw_people(LFW)}
 # Monday 2026-11-23 09:05 in Kolkata (UTC+05:30): CS501 runs 09:00-10:00 in R101.
 IN_CLASS = datetime(2026, 11, 23, 3, 35, tzinfo=UTC)
 OUT_OF_HOURS = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # 17:30 local
 
 
 def usn_of(name: str) -> str:
-    return f"1MS21CS{KNOWN.index(name):03d}"
+    return PEOPLE[name].usn
 
 
 def photo(name: str, number: int) -> bytes:
@@ -66,7 +63,7 @@ def pipeline() -> FacePipeline:
 def gallery(pipeline: FacePipeline) -> list[tuple[str, str, str, Any]]:
     """(usn, pose, model_id, embedding) for the first three photos of each person that pass enrollment."""
     rows = []
-    for name in KNOWN:
+    for name in PEOPLE:
         enrolled = 0
         for number in range(1, 7):
             try:
@@ -83,42 +80,9 @@ def gallery(pipeline: FacePipeline) -> list[tuple[str, str, str, Any]]:
 
 @pytest.fixture
 def campus(engine: Engine, gallery: list[tuple[str, str, str, Any]]) -> Engine:
-    """Rooms, a course timetabled in R101 (Mondays 09:00-10:00), and the LFW people enrolled with consent."""
-    now = datetime.now(UTC)
-    with engine.begin() as connection:
-        connection.execute(
-            rooms.insert(),
-            [
-                {"room_id": "R101", "name": "Room 101", "cam1_id": "R101-door", "timezone": "Asia/Kolkata"},
-                {"room_id": "R102", "name": "Room 102", "cam1_id": "R102-door", "timezone": "Asia/Kolkata"},
-            ],
-        )
-        connection.execute(courses.insert(), [{"course_code": "CS501", "title": "Computer Vision"}])
-        connection.execute(
-            timetable.insert(),
-            [
-                {
-                    "course_code": "CS501",
-                    "room_id": "R101",
-                    "weekday": 0,
-                    "start_time": time(9),
-                    "end_time": time(10),
-                }
-            ],
-        )
-        connection.execute(
-            students.insert(),
-            [
-                {
-                    "usn": usn_of(n),
-                    "name": n,
-                    "consent_given_at": now,
-                    "consent_given_by": "registrar",
-                    "created_at": now,
-                }
-                for n in KNOWN
-            ],
-        )
+    """Rooms, CS501 timetabled in R101 (Mondays 09:00-10:00), the LFW people enrolled with consent."""
+    seed_campus(engine, [Slot("CS501", "R101", 0, time(9), time(10))])
+    seed_students(engine, list(PEOPLE.values()))
     repository = FaceprintRepository(engine)
     for usn, pose, model_id, embedding in gallery:
         repository.save(usn, pose, model_id, embedding)

@@ -1,0 +1,101 @@
+"""Seed data for the demo, the benchmarks and the tests: rooms, courses, a timetable, and
+students built from the LFW photos in ``../shared/data`` (real faces, public data).
+
+Every student seeded here has consent recorded, as enrollment requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from cloud_functions.core.db.schema import courses, rooms, students, timetable
+
+
+@dataclass(frozen=True)
+class Person:
+    """A student made from one LFW identity: a USN, a name and their photos (sorted)."""
+
+    usn: str
+    name: str
+    photos: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A weekly timetable slot (room-local times)."""
+
+    course_code: str
+    room_id: str
+    weekday: int
+    start: time
+    end: time
+
+
+DEFAULT_ROOMS = (
+    {"room_id": "R101", "name": "Room 101", "cam1_id": "R101-door", "cam2_id": "R101-room"},
+    {"room_id": "R102", "name": "Room 102", "cam1_id": "R102-door", "cam2_id": "R102-room"},
+)
+DEFAULT_COURSES = (
+    {"course_code": "CS501", "title": "Computer Vision", "teacher_email": "cv.teacher@example.edu"},
+    {"course_code": "CS502", "title": "Cloud Systems", "teacher_email": "cloud.teacher@example.edu"},
+)
+
+
+def lfw_people(lfw_dir: Path) -> list[Person]:
+    """One person per ``known/<Name>/`` folder, USNs ``1MS21CS000``... in name order."""
+    folders = sorted(p for p in (lfw_dir / "known").iterdir() if p.is_dir())
+    return [
+        Person(
+            usn=f"1MS21CS{i:03d}",
+            name=folder.name.replace("_", " "),
+            photos=tuple(sorted(folder.glob("*.jpg"))),
+        )
+        for i, folder in enumerate(folders)
+    ]
+
+
+def seed_campus(engine: Engine, slots: Sequence[Slot], *, timezone: str = "Asia/Kolkata") -> None:
+    """Insert the default rooms (in ``timezone``) and courses, and ``slots`` as the timetable."""
+    with engine.begin() as connection:
+        connection.execute(rooms.insert(), [{**room, "timezone": timezone} for room in DEFAULT_ROOMS])
+        connection.execute(courses.insert(), list(DEFAULT_COURSES))
+        if slots:
+            connection.execute(
+                timetable.insert(),
+                [
+                    {
+                        "course_code": s.course_code,
+                        "room_id": s.room_id,
+                        "weekday": s.weekday,
+                        "start_time": s.start,
+                        "end_time": s.end,
+                    }
+                    for s in slots
+                ],
+            )
+
+
+def seed_students(engine: Engine, people: Sequence[Person], *, consent_by: str = "registrar") -> None:
+    """Insert ``people`` as students with consent recorded now."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            students.insert(),
+            [
+                {
+                    "usn": p.usn,
+                    "name": p.name,
+                    "email": f"{p.usn.lower()}@example.edu",
+                    "section": "A",
+                    "consent_given_at": now,
+                    "consent_given_by": consent_by,
+                    "created_at": now,
+                }
+                for p in people
+            ],
+        )
