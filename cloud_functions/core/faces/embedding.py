@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -111,6 +112,12 @@ class OnnxArcFaceEmbedder:
 DEEPFACE_ARCFACE_FILE = "arcface_weights.h5"
 
 
+def _use_legacy_keras() -> None:
+    # DeepFace runs its Keras models on tf-keras (Keras 2), which reads its legacy .h5 weight
+    # files; ``deepface.DeepFace`` sets this before TensorFlow loads, and so must any direct use.
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+
 def build_deepface_arcface() -> Any:
     """DeepFace's ArcFace network (ResNet34 backbone, 512-d embedding head), untrained.
 
@@ -118,6 +125,7 @@ def build_deepface_arcface() -> Any:
     step, so weights can come from a path in settings. Loading DeepFace's weight file into it
     fails loudly if DeepFace ever changes the architecture.
     """
+    _use_legacy_keras()
     from deepface.models.facial_recognition.tf.ArcFace import ResNet34
     from tensorflow.keras.layers import BatchNormalization, Dense, Dropout, Flatten
     from tensorflow.keras.models import Model
@@ -136,6 +144,7 @@ def download_deepface_arcface_weights() -> Path:
 
     Needs internet access; a function image runs this at build time so the weights are baked in.
     """
+    _use_legacy_keras()
     from deepface.commons import weight_utils
     from deepface.models.facial_recognition.tf.ArcFace import WEIGHTS_URL
 

@@ -109,6 +109,10 @@ class FaceGallery:
         return self.students, scores.astype(np.float32)
 
 
+# Scores are float32: a lead of exactly the margin must not fail on rounding.
+_TOLERANCE = 1e-6
+
+
 def decide(
     students: Sequence[str], scores: NDArray[np.floating], *, threshold: float, margin: float
 ) -> MatchResult:
@@ -120,9 +124,9 @@ def decide(
     best_score = float(scores[best])
     runner_up = float(scores[int(ranked[1])]) if len(ranked) > 1 else None
     reason: UnknownReason | None = None
-    if best_score < threshold:
+    if best_score < threshold - _TOLERANCE:
         reason = UnknownReason.BELOW_THRESHOLD
-    elif runner_up is not None and best_score - runner_up < margin:
+    elif runner_up is not None and best_score - runner_up < margin - _TOLERANCE:
         reason = UnknownReason.LOW_MARGIN
     if reason is not None:
         return MatchResult(None, best_score, runner_up, MatchDecision.UNKNOWN, students[best], reason)
