@@ -1,0 +1,215 @@
+"""Reports to the cloud: who is present (presence reports) and who is still unknown (body crops).
+
+Both are objects in the capture bucket, written through a :class:`CaptureSink` (in production
+the durable :class:`edge_client.outbox.Outbox`, so the frame loop never waits on the network):
+
+- ``captures/presence/<room_id>/<YYYY-MM-DD>/<camera_id>-<HHMMSSffffff>.json``: a
+  :class:`PresenceReport` every ``presence_interval_s`` listing the identified tracks present
+  (USN, tracker id, first/last seen, dwell seconds). The bucket notifies the presence function,
+  which confirms attendance after the minimum dwell time.
+- ``captures/bodies/<room_id>/<YYYY-MM-DD>/<capture_id>.jpg``: a body crop of a track unknown
+  for longer than ``unknown_body_after_s``, at most once per track per ``body_crop_interval_s``.
+  The body_match function answers with a handoff (``source="body"``, same ``capture_id``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+import cv2
+import numpy as np
+import supervision as sv
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from edge_client.cam2.reid import crop_box
+from edge_client.cam2.tracks import TrackRegistry, tracker_ids
+
+logger = logging.getLogger(__name__)
+
+PRESENCE_PREFIX = "captures/presence"
+BODIES_PREFIX = "captures/bodies"
+
+
+class CaptureSink(Protocol):
+    """Where reports and crops go (the outbox, or an object store directly)."""
+
+    def put(self, key: str, body: bytes, metadata: dict[str, str], content_type: str) -> object:
+        """Store ``body`` under ``key`` with object ``metadata``."""
+        ...
+
+
+class PresentTrack(BaseModel):
+    """One identified person in the room."""
+
+    model_config = ConfigDict(frozen=True)
+
+    usn: str
+    tracker_id: int
+    source: Literal["face", "body", "reid"] = Field(description="Evidence behind the USN.")
+    first_seen_at: AwareDatetime
+    last_seen_at: AwareDatetime
+    dwell_s: float = Field(ge=0.0)
+
+
+class PresenceReport(BaseModel):
+    """The body of a presence report object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    room_id: str
+    camera_id: str
+    reported_at: AwareDatetime
+    interval_s: float
+    present: list[PresentTrack]
+    unknown_tracks: int = Field(ge=0, description="Tracks in view without a USN.")
+
+
+def presence_key(room_id: str, camera_id: str, at: datetime) -> str:
+    """Object key of a presence report taken at ``at`` (UTC)."""
+    return f"{PRESENCE_PREFIX}/{room_id}/{at:%Y-%m-%d}/{camera_id}-{at:%H%M%S%f}.json"
+
+
+def body_key(room_id: str, capture_id: str, at: datetime) -> str:
+    """Object key of a body crop."""
+    return f"{BODIES_PREFIX}/{room_id}/{at:%Y-%m-%d}/{capture_id}.jpg"
+
+
+class PresenceReporter:
+    """Stage: every ``interval_s`` writes the identified live tracks as a :class:`PresenceReport`.
+
+    Args:
+        sink: where the report goes.
+        room_id: this room.
+        camera_id: this camera.
+        interval_s: seconds between reports; shorter confirms attendance sooner, costs requests.
+    """
+
+    def __init__(self, sink: CaptureSink, room_id: str, camera_id: str, interval_s: float = 30.0) -> None:
+        self.sink = sink
+        self.room_id = room_id
+        self.camera_id = camera_id
+        self.interval = timedelta(seconds=interval_s)
+        self.last_report_at: datetime | None = None
+        self.last_report: PresenceReport | None = None
+
+    def update_with_detections(
+        self, detections: sv.Detections, frame: np.ndarray, at: datetime, registry: TrackRegistry
+    ) -> sv.Detections:
+        """Write a report when the interval has passed since the last one."""
+        if self.last_report_at is not None and at - self.last_report_at < self.interval:
+            return detections
+        report = self.build(registry, at)
+        self.sink.put(
+            presence_key(self.room_id, self.camera_id, at),
+            report.model_dump_json().encode(),
+            {"room_id": self.room_id, "camera_id": self.camera_id, "reported_at": at.isoformat()},
+            "application/json",
+        )
+        self.last_report_at, self.last_report = at, report
+        logger.info("presence report: %d identified, %d unknown", len(report.present), report.unknown_tracks)
+        return detections
+
+    def build(self, registry: TrackRegistry, at: datetime) -> PresenceReport:
+        """The report for the tracks in view now."""
+        live = registry.live()
+        present = [
+            PresentTrack(
+                usn=r.usn,
+                tracker_id=r.tracker_id,
+                source=r.usn_source or "face",
+                first_seen_at=r.first_seen_at,
+                last_seen_at=r.last_seen_at,
+                dwell_s=r.dwell_s(),
+            )
+            for r in sorted(live, key=lambda r: r.tracker_id)
+            if r.usn is not None
+        ]
+        return PresenceReport(
+            room_id=self.room_id,
+            camera_id=self.camera_id,
+            reported_at=at,
+            interval_s=self.interval.total_seconds(),
+            present=present,
+            unknown_tracks=sum(1 for r in live if r.usn is None),
+        )
+
+    def reset(self) -> None:
+        """Report again on the next frame."""
+        self.last_report_at = None
+
+
+class BodyCropUploader:
+    """Stage: uploads a body crop of each track unknown for too long, for body matching.
+
+    Args:
+        sink: where crops go.
+        room_id: this room (part of the key and metadata).
+        camera_id: this camera (metadata).
+        unknown_after_s: a track without a USN this long after it appeared gets a crop sent.
+            Shorter identifies people who slipped past the door camera sooner, costs uploads.
+        interval_s: least time between two crops of the same track.
+        jpeg_quality: JPEG quality of the crop.
+        on_capture: told ``(capture_id, tracker_id)`` of each crop, so the answer can be routed
+            back to the track (``HandoffAssigner.register_body_capture``).
+    """
+
+    def __init__(
+        self,
+        sink: CaptureSink,
+        room_id: str,
+        camera_id: str,
+        unknown_after_s: float = 20.0,
+        interval_s: float = 60.0,
+        jpeg_quality: int = 90,
+        on_capture: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.sink = sink
+        self.room_id = room_id
+        self.camera_id = camera_id
+        self.unknown_after = timedelta(seconds=unknown_after_s)
+        self.interval = timedelta(seconds=interval_s)
+        self.jpeg_quality = jpeg_quality
+        self.on_capture = on_capture
+        self.uploaded = 0
+
+    def update_with_detections(
+        self, detections: sv.Detections, frame: np.ndarray, at: datetime, registry: TrackRegistry
+    ) -> sv.Detections:
+        """Send a crop of every live track that has been unknown too long and not sent lately."""
+        for index, tracker_id in enumerate(tracker_ids(detections)):
+            record = registry.records.get(tracker_id)
+            if record is None or record.usn is not None:
+                continue
+            if at - record.first_seen_at < self.unknown_after:
+                continue
+            if record.last_body_upload_at is not None and at - record.last_body_upload_at < self.interval:
+                continue
+            ok, jpeg = cv2.imencode(
+                ".jpg", crop_box(frame, detections.xyxy[index]), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
+            )
+            if not ok:
+                logger.warning("body crop of track %d could not be encoded", tracker_id)
+                continue
+            capture_id = uuid.uuid4().hex
+            self.sink.put(
+                body_key(self.room_id, capture_id, at),
+                jpeg.tobytes(),
+                {
+                    "room_id": self.room_id,
+                    "camera_id": self.camera_id,
+                    "captured_at": at.isoformat(),
+                    "capture_id": capture_id,
+                    "tracker_id": str(tracker_id),
+                },
+                "image/jpeg",
+            )
+            record.last_body_upload_at = at
+            self.uploaded += 1
+            if self.on_capture is not None:
+                self.on_capture(capture_id, tracker_id)
+            logger.info("body crop %s of unknown track %d queued", capture_id, tracker_id)
+        return detections

@@ -1,0 +1,212 @@
+"""Keeping identity across track breaks, on appearance evidence only.
+
+When a tagged track is lost (occlusion, a detector gap) and a new track appears nearby soon
+after, the tracker has no way to know it is the same person. The USN moves to the new track only
+when its body re-id embedding (OSNet) is similar enough to the lost track's: proximity and timing
+pick the candidates, appearance decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from edge_client.cam2.errors import ModelLoadError
+from edge_client.cam2.tracks import TrackRecord, TrackRegistry
+
+logger = logging.getLogger(__name__)
+
+_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+_INPUT_W, _INPUT_H = 128, 256
+
+
+class BodyEmbedder(Protocol):
+    """Turns person boxes of a frame into L2-normalised appearance embeddings."""
+
+    def embed(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        """One unit-length row per box of ``xyxy`` (``(N, 4)`` pixels) in ``frame`` (BGR)."""
+        ...
+
+
+class OsnetBodyEmbedder:
+    """OSNet re-id (ONNX, ``images`` ``[N,3,256,128]`` RGB/255 with ImageNet mean/std → 512-d)."""
+
+    def __init__(self, weights_path: Path) -> None:
+        import onnxruntime as ort
+
+        if not weights_path.is_file():
+            raise ModelLoadError(f"re-id weights not found: {weights_path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # the detector needs the other core
+        try:
+            self._session = ort.InferenceSession(
+                str(weights_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime raises its own untyped errors for bad files
+            raise ModelLoadError(f"cannot load re-id model {weights_path}: {e}") from e
+        self._input = self._session.get_inputs()[0].name
+
+    def embed(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        """Unit-length 512-d embeddings of the boxes ``xyxy`` in ``frame``."""
+        if len(xyxy) == 0:
+            return np.zeros((0, 512), dtype=np.float32)
+        batch = np.stack([_preprocess(crop_box(frame, box)) for box in xyxy])
+        output = np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32)
+        norms = np.linalg.norm(output, axis=1, keepdims=True)
+        return output / np.maximum(norms, 1e-12)
+
+
+def crop_box(frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """The part of ``frame`` inside ``xyxy``, clipped to the frame (at least 1x1 pixel)."""
+    height, width = frame.shape[:2]
+    x1, y1, x2, y2 = (round(float(v)) for v in xyxy)
+    x1, x2 = max(0, min(x1, width - 1)), max(1, min(x2, width))
+    y1, y2 = max(0, min(y1, height - 1)), max(1, min(y2, height))
+    return frame[y1 : max(y1 + 1, y2), x1 : max(x1 + 1, x2)]
+
+
+def _preprocess(crop: np.ndarray) -> np.ndarray:
+    resized = cv2.resize(crop, (_INPUT_W, _INPUT_H), interpolation=cv2.INTER_LINEAR)
+    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    return np.ascontiguousarray(((rgb - _MEAN) / _STD).transpose(2, 0, 1))
+
+
+class IdentityKeeper:
+    """Stage: refreshes tagged tracks' embeddings and carries a lost track's USN on re-id evidence.
+
+    Args:
+        embedder: body re-id model.
+        similarity_threshold: cosine similarity a new track needs to the lost track to inherit
+            its USN. Higher avoids wrong carries but loses more identities.
+        carry_window_s: how soon after the loss the new track must appear.
+        carry_radius_px: how far from where the tagged track was last seen it may appear.
+        refresh_s: how often a tagged track's embedding is refreshed, and how often one
+            candidate is re-checked. Shorter costs CPU (about 10 ms per crop).
+        momentum: weight of the stored embedding when a fresh one is blended in; higher keeps a
+            steadier appearance, lower follows changes (turning, lighting) faster.
+    """
+
+    def __init__(
+        self,
+        embedder: BodyEmbedder,
+        similarity_threshold: float = 0.65,
+        carry_window_s: float = 5.0,
+        carry_radius_px: float = 200.0,
+        refresh_s: float = 1.0,
+        momentum: float = 0.7,
+    ) -> None:
+        self.embedder = embedder
+        self.similarity_threshold = similarity_threshold
+        self.carry_window = timedelta(seconds=carry_window_s)
+        self.carry_radius_px = carry_radius_px
+        self.refresh = timedelta(seconds=refresh_s)
+        self.momentum = momentum
+        self._checked_at: dict[int, datetime] = {}
+
+    def update_with_detections(
+        self, detections: sv.Detections, frame: np.ndarray, at: datetime, registry: TrackRegistry
+    ) -> sv.Detections:
+        """Refresh embeddings of tagged live tracks, then try to carry USNs of lost ones."""
+        self._refresh_tagged(detections, frame, at, registry)
+        self._carry(detections, frame, at, registry)
+        return detections
+
+    def _boxes(self, detections: sv.Detections, tracker_ids: list[int]) -> np.ndarray:
+        index = {
+            int(t): i
+            for i, t in enumerate(detections.tracker_id if detections.tracker_id is not None else [])
+        }
+        return np.array([detections.xyxy[index[t]] for t in tracker_ids], dtype=float).reshape(-1, 4)
+
+    def _refresh_tagged(
+        self, detections: sv.Detections, frame: np.ndarray, at: datetime, registry: TrackRegistry
+    ) -> None:
+        due = [
+            r
+            for r in registry.live()
+            if r.usn is not None and (r.embedded_at is None or at - r.embedded_at >= self.refresh)
+        ]
+        if not due:
+            return
+        embeddings = self.embedder.embed(frame, self._boxes(detections, [r.tracker_id for r in due]))
+        for record, embedding in zip(due, embeddings, strict=True):
+            if record.embedding is None:
+                record.embedding = embedding
+            else:
+                blended = self.momentum * record.embedding + (1.0 - self.momentum) * embedding
+                record.embedding = blended / max(float(np.linalg.norm(blended)), 1e-12)
+            record.embedded_at = at
+
+    def _carry(
+        self, detections: sv.Detections, frame: np.ndarray, at: datetime, registry: TrackRegistry
+    ) -> None:
+        lost = [
+            r
+            for r in registry.lost()
+            if r.usn is not None and r.embedding is not None and at - r.last_seen_at <= self.carry_window
+        ]
+        if not lost:
+            return
+        candidates = [
+            r
+            for r in registry.live()
+            if r.usn is None
+            and any(self._plausible(old, r) for old in lost)
+            and (r.tracker_id not in self._checked_at or at - self._checked_at[r.tracker_id] >= self.refresh)
+        ]
+        if not candidates:
+            return
+        embeddings = self.embedder.embed(frame, self._boxes(detections, [r.tracker_id for r in candidates]))
+        pairs: list[tuple[float, TrackRecord, TrackRecord]] = []
+        for record, embedding in zip(candidates, embeddings, strict=True):
+            self._checked_at[record.tracker_id] = at
+            for old in lost:
+                if self._plausible(old, record):
+                    assert old.embedding is not None
+                    pairs.append((float(old.embedding @ embedding), old, record))
+        # best evidence first; each lost and each new track takes part in at most one carry
+        used: set[int] = set()
+        for similarity, old, new in sorted(pairs, key=lambda p: -p[0]):
+            if old.tracker_id in used or new.tracker_id in used:
+                continue
+            if similarity < self.similarity_threshold:
+                logger.debug(
+                    "track %d not carried %s from track %d: similarity %.2f",
+                    new.tracker_id,
+                    old.usn,
+                    old.tracker_id,
+                    similarity,
+                )
+                continue
+            usn, evidence_at = old.usn, old.tagged_at or old.last_seen_at
+            assert usn is not None
+            logger.info(
+                "usn %s carried from lost track %d to track %d (re-id similarity %.2f)",
+                usn,
+                old.tracker_id,
+                new.tracker_id,
+                similarity,
+            )
+            if registry.tag(new.tracker_id, usn, "reid", evidence_at):
+                new.embedding = old.embedding
+                used.update({old.tracker_id, new.tracker_id})
+
+    def _plausible(self, old: TrackRecord, new: TrackRecord) -> bool:
+        """The new track appeared after the old one was lost, soon enough and near enough."""
+        appeared_after = new.first_seen_at > old.last_seen_at
+        soon = new.first_seen_at - old.last_seen_at <= self.carry_window
+        distance = float(
+            np.hypot(new.first_anchor[0] - old.last_anchor[0], new.first_anchor[1] - old.last_anchor[1])
+        )
+        return appeared_after and soon and distance <= self.carry_radius_px
+
+    def reset(self) -> None:
+        """Forget when candidates were last checked."""
+        self._checked_at.clear()
