@@ -168,7 +168,12 @@ def test_known_student_in_class_gets_one_attendance_row_and_one_handoff_to_their
     capture = put_capture(stack, photo(name, 10))
 
     # WHEN the notification is delivered to face_match
-    result = drain(stack, database_url)
+    log = io.StringIO()
+    previous = face_match.logger.registered_handler.setStream(log)  # type: ignore[attr-defined]
+    try:
+        result = drain(stack, database_url)
+    finally:
+        face_match.logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
 
     # THEN it succeeded, attendance has one 'entered' row and R101 (only) got the handoff
     assert result.errors == [] and result.failed_message_ids == []
@@ -184,6 +189,12 @@ def test_known_student_in_class_gets_one_attendance_row_and_one_handoff_to_their
     assert room_messages(stack, "R102") == []
     [handoff] = table_rows(campus, handoffs)
     assert handoff.message_id  # published and marked
+
+    # AND the log line is structured, carries the capture id and per-stage timings, and no biometrics
+    [line] = [json.loads(x) for x in log.getvalue().splitlines() if '"capture processed"' in x]
+    assert line["correlation_id"] == capture.capture_id and line["outcome"] == "recognised"
+    assert {"download", "detect", "embed", "match", "db", "publish"} <= set(line["timings_ms"])
+    assert not {"embedding", "image", "body"} & set(line)
 
     # WHEN the same object is delivered again (S3 and SQS deliver at least once)
     stack.client("s3").put_object(
