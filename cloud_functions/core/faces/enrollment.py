@@ -26,7 +26,7 @@ ENROLLMENT_PREFIX = "enrollment/"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Both end up in VARCHAR(32) columns and in object keys and file names.
 _USN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-_POSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_POSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$")
 
 
 class ConsentRejection(StrEnum):
