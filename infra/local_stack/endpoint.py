@@ -9,7 +9,6 @@ endpoint alone, it does not compete for the test process's GIL, and stopping it 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -88,11 +87,10 @@ class MotoEndpoint:
         if not port_is_free(self.port, self.host):
             raise EndpointError(f"port {self.port} on {self.host} is already in use")
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false"}
         command = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                command, stdout=output, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+                command, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
             )
         finally:
             if output is not subprocess.DEVNULL:

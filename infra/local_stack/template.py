@@ -91,6 +91,8 @@ for _short, _long in _SHORT_TAGS.items():
 
 def _no_dates(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     # CloudFormation reads "2010-09-09" as a string, not a date.
+    if not isinstance(node, yaml.ScalarNode):  # pragma: no cover - timestamps are always scalars
+        raise TemplateError("a timestamp must be a scalar")
     return str(loader.construct_scalar(node))
 
 

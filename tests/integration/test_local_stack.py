@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -391,12 +390,10 @@ def test_raising_handler_leaves_message_for_retry_then_in_dlq(fast_retry_stack: 
     stack.client("s3").put_object(Bucket=stack.bucket_name, Key=key, Body=FACE_JPEG.read_bytes())
     handler = RecordingHandler(raises=True)
 
-    # WHEN the function's queue is drained until it stays empty
-    receive_counts = []
-    for _ in range(4):
-        result = stack.drain("FaceMatchFunction", handler=handler, wait_s=2)
-        receive_counts += [r["attributes"]["ApproximateReceiveCount"] for r in result.records]
-        assert len(result.errors) == len(result.records)
+    # WHEN the function's queue is drained, each receive waiting long enough for a retry to show
+    result = stack.drain("FaceMatchFunction", handler=handler, wait_s=2, max_batches=5)
+    receive_counts = [r["attributes"]["ApproximateReceiveCount"] for r in result.records]
+    assert len(result.errors) == len(result.batches)
 
     # THEN it was delivered maxReceiveCount times, and then moved to the dead-letter queue intact
     assert receive_counts == ["1", "2"]
@@ -416,8 +413,7 @@ def test_partial_batch_failure_retries_only_the_reported_message(fast_retry_stac
 
     # WHEN the queue is drained, and drained again after the visibility timeout
     first = stack.drain("FaceMatchFunction", handler=handler)
-    time.sleep(1.5)
-    second = stack.drain("FaceMatchFunction", handler=RecordingHandler(), wait_s=1)
+    second = stack.drain("FaceMatchFunction", handler=RecordingHandler(), wait_s=2)
 
     # THEN the first pass deleted two, and only the failed one came back, on its second receive
     assert sorted(_s3_key(r) for r in first.records) == sorted(keys)
@@ -440,7 +436,8 @@ def test_template_passes_cfn_lint() -> None:
 # --- the up command ---------------------------------------------------------------------------------
 
 
-def test_up_command_serves_then_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_up_command_serves_then_stops_cleanly(tmp_path: Path, stop_signal: signal.Signals) -> None:
     # GIVEN a free port and a fresh SQLite file
     port = free_port()
     database_url = f"sqlite:///{tmp_path / 'classsight.db'}"
@@ -473,8 +470,8 @@ def test_up_command_serves_then_stops_cleanly_on_sigint(tmp_path: Path) -> None:
         assert re.search(rf"CLASSSIGHT_AWS_ENDPOINT_URL=http://127\.0\.0\.1:{port}", output), output
         assert "CLASSSIGHT_BUCKET_NAME=" in output
         assert not port_is_free(port)
-        # AND it is interrupted as Ctrl-C would
-        process.send_signal(signal.SIGINT)
+        # AND it is interrupted (Ctrl-C) or terminated
+        process.send_signal(stop_signal)
         return_code = process.wait(timeout=30)
     finally:
         if process.poll() is None:
