@@ -1,0 +1,164 @@
+"""The enroll function on the real local stack: S3 put → SQS → handler → faceprint and enrollment row.
+
+Photos are real LFW photos put under ``enrollment/<usn>/<pose>.jpg`` in the local bucket; the
+bucket's notification travels through the EnrollQueue to the real handler (resolved from
+template.yaml's ``ImageConfig.Command``), on SQLite and on MariaDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from cloud_functions.core.aws import clear_clients
+from cloud_functions.core.db.schema import enrollments, faceprints, students
+from cloud_functions.core.settings import function_settings
+from cloud_functions.enroll import handler as enroll
+from infra.local_stack import LocalStack
+from infra.seed import lfw_people, seed_students
+from tests.conftest import DATA_DIR
+from tests.events import load_event
+
+LFW = DATA_DIR / "faces" / "lfw_subset"
+PEOPLE = lfw_people(LFW)[:2]  # two consenting students
+TWO_PEOPLE = DATA_DIR / "faces" / "face_recognition_examples" / "extra" / "two_people.jpg"
+
+
+def _fresh_handler_state() -> None:
+    function_settings.cache_clear()
+    enroll.enrollment.cache_clear()
+    clear_clients()
+
+
+@pytest.fixture
+def students_engine(engine: Engine) -> Iterator[Engine]:
+    seed_students(engine, PEOPLE)
+    _fresh_handler_state()
+    yield engine
+    _fresh_handler_state()
+
+
+def put(stack: LocalStack, key: str, body: bytes) -> None:
+    stack.client("s3").put_object(Bucket=stack.bucket_name, Key=key, Body=body, ContentType="image/jpeg")
+
+
+def drain(stack: LocalStack, database_url: str) -> Any:
+    _fresh_handler_state()
+    return stack.drain(
+        "EnrollFunction", wait_s=1, environment_overrides={"CLASSSIGHT_DATABASE_URL": database_url}
+    )
+
+
+def rows(engine: Engine, table: sa.Table) -> list[Any]:
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(table).order_by(table.c.usn, table.c.pose)))
+
+
+def test_enrollment_photos_in_the_bucket_become_faceprints_or_recorded_rejections(
+    clean_local_stack: LocalStack, students_engine: Engine, database_url: str
+) -> None:
+    # GIVEN a good photo and a photo of two people for one student, and a good photo for another
+    first, second = PEOPLE
+    put(clean_local_stack, f"enrollment/{first.usn}/front.jpg", first.photos[1].read_bytes())
+    put(clean_local_stack, f"enrollment/{first.usn}/left.jpg", TWO_PEOPLE.read_bytes())
+    put(clean_local_stack, f"enrollment/{second.usn}/front view.jpg", second.photos[1].read_bytes())
+
+    # WHEN the enroll queue is drained into the function
+    result = drain(clean_local_stack, database_url)
+
+    # THEN every message succeeded (a rejection is an outcome, not a failure)
+    assert result.errors == [] and result.failed_message_ids == []
+    assert len(result.records) == 3
+    # AND the good photos are faceprints, and every photo's row says what happened
+    assert [(f.usn, f.pose, f.dim) for f in rows(students_engine, faceprints)] == [
+        (first.usn, "front", 128),
+        (second.usn, "front view", 128),
+    ]
+    outcomes = {
+        (r.usn, r.pose): (r.status, r.reason, r.object_key) for r in rows(students_engine, enrollments)
+    }
+    assert outcomes[(first.usn, "front")] == ("accepted", None, f"enrollment/{first.usn}/front.jpg")
+    status, reason, _ = outcomes[(first.usn, "left")]
+    assert status == "rejected" and reason.startswith("multiple_faces: ")
+    assert outcomes[(second.usn, "front view")][0] == "accepted"
+
+
+def test_redelivered_and_replaced_photos_leave_one_faceprint_per_pose(
+    clean_local_stack: LocalStack, students_engine: Engine, database_url: str
+) -> None:
+    # GIVEN a pose enrolled through the bucket
+    person = PEOPLE[0]
+    key = f"enrollment/{person.usn}/front.jpg"
+    put(clean_local_stack, key, person.photos[1].read_bytes())
+    drain(clean_local_stack, database_url)
+    [before] = rows(students_engine, faceprints)
+    # WHEN the same photo arrives again and then a newer photo replaces it
+    put(clean_local_stack, key, person.photos[1].read_bytes())
+    again = drain(clean_local_stack, database_url)
+    [same] = rows(students_engine, faceprints)
+    put(clean_local_stack, key, person.photos[4].read_bytes())
+    drain(clean_local_stack, database_url)
+    # THEN each delivery succeeded; the pose has one faceprint, first unchanged, then the newer photo's
+    assert again.errors == [] and again.failed_message_ids == []
+    assert same.embedding == before.embedding
+    [after] = rows(students_engine, faceprints)
+    similarity = float(np.frombuffer(after.embedding, "<f4") @ np.frombuffer(before.embedding, "<f4"))
+    assert similarity < 0.999  # another photo of the same person
+    assert [(r.pose, r.status) for r in rows(students_engine, enrollments)] == [("front", "accepted")]
+
+
+def test_photo_without_consent_and_corrupt_upload_are_rejected_with_reasons(
+    clean_local_stack: LocalStack, engine: Engine, database_url: str
+) -> None:
+    # GIVEN one student without recorded consent and one with
+    without, with_consent = PEOPLE
+    seed_students(engine, [with_consent])
+    with engine.begin() as connection:
+        connection.execute(
+            students.insert().values(usn=without.usn, name=without.name, consent_given_at=None)
+        )
+    put(clean_local_stack, f"enrollment/{without.usn}/front.jpg", without.photos[1].read_bytes())
+    put(
+        clean_local_stack,
+        f"enrollment/{with_consent.usn}/front.jpg",
+        with_consent.photos[1].read_bytes()[:3000],
+    )
+    # WHEN drained
+    result = drain(clean_local_stack, database_url)
+    # THEN no faceprint, and each row gives its reason
+    assert result.errors == [] and result.failed_message_ids == []
+    assert rows(engine, faceprints) == []
+    reasons = {r.usn: (r.status, r.reason.split(":")[0]) for r in rows(engine, enrollments)}
+    assert reasons == {without.usn: ("rejected", "no_consent"), with_consent.usn: ("rejected", "undecodable")}
+
+
+def test_sample_sqs_event_with_an_encoded_key_reaches_the_photo(
+    local_stack: LocalStack, students_engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The AWS-shaped sample event (``tests/events/sqs_s3_enrollment.json``) names
+    ``enrollment/1MS21CS001/front+view.jpg``: the handler must decode it to ``front view.jpg``."""
+    # GIVEN the object the sample event names, in the local bucket
+    event = load_event("sqs_s3_enrollment")
+    usn = "1MS21CS001"
+    assert usn in {p.usn for p in PEOPLE}
+    put(local_stack, f"enrollment/{usn}/front view.jpg", PEOPLE[1].photos[1].read_bytes())
+    for name, value in local_stack.env("EnrollFunction", CLASSSIGHT_DATABASE_URL=database_url).items():
+        monkeypatch.setenv(name, value)
+    _fresh_handler_state()
+    # WHEN the handler gets the event as Lambda would pass it
+    response = enroll.lambda_handler(event, _LambdaContext())
+    # THEN the record succeeded and the photo was enrolled under the decoded pose
+    assert response == {"batchItemFailures": []}
+    assert [(f.usn, f.pose) for f in rows(students_engine, faceprints)] == [(usn, "front view")]
+
+
+class _LambdaContext:
+    function_name = "EnrollFunction"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:EnrollFunction"
+    aws_request_id = "4a2e9d71-3c5b-4e8f-a1d6-7b9c0e2f4a13"
