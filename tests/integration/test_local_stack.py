@@ -202,6 +202,18 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
     }
 
 
+def test_outputs_resolve_to_the_local_resources(local_stack: LocalStack) -> None:
+    # GIVEN the session stack WHEN its outputs are read THEN they name the local resources
+    rooms = local_stack.parameters["RoomIds"]
+    expected = {
+        "BucketName": local_stack.bucket_name,
+        "HandoffTopicArn": local_stack.handoff_topic_arn,
+        "FaceCapturesQueueUrl": local_stack.queue_url("FaceMatchFunction"),
+        **{f"HandoffQueueUrl{room}": local_stack.room_queue_url(room) for room in rooms},
+    }
+    assert {name: local_stack.outputs[name] for name in expected} == expected
+
+
 # --- delivery: S3 -> SQS -> handler -----------------------------------------------------------------
 
 
