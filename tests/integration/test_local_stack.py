@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -493,3 +494,33 @@ def test_up_command_serves_then_stops_cleanly(tmp_path: Path, stop_signal: signa
     assert return_code == 0
     assert (tmp_path / "classsight.db").exists()
     assert port_is_free(port)
+
+
+def test_up_command_on_a_busy_port_fails_with_a_clear_message(tmp_path: Path) -> None:
+    # GIVEN a port something else already listens on
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # WHEN the local stack is asked to start there
+        database_url = f"sqlite:///{tmp_path / 'classsight.db'}"
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "infra.local_stack",
+                "up",
+                "--port",
+                str(port),
+                "--database-url",
+                database_url,
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    # THEN it refuses with the reason and exit code 2
+    assert completed.returncode == 2
+    assert f"port {port}" in completed.stderr and "in use" in completed.stderr
