@@ -208,6 +208,16 @@ class Cam2Settings(EdgeSettings):
         description="Least time between two body crop uploads of the same track.",
     )
     body_crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of body crops.")
+    outbox_path: Path = Field(
+        Path("var/cam2_outbox.sqlite3"),
+        description="SQLite file holding presence reports and body crops until uploaded; survives restarts.",
+    )
+    outbox_max_items: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Most uploads waiting; beyond it the oldest are dropped (and counted).",
+    )
 
     # --- cloud ---------------------------------------------------------------------------
     handoff_queue_url: str = Field("", description="This room's SQS handoff queue. Empty: no handoffs.")
@@ -230,6 +240,12 @@ class Cam2Settings(EdgeSettings):
     stream_port: int = Field(8082, ge=0, le=65_535, description="Port of the stream server (0: any free).")
     stream_jpeg_quality: int = Field(
         75, ge=10, le=100, description="JPEG quality of stream frames. Higher costs bandwidth and CPU."
+    )
+    stream_max_fps: float = Field(
+        10.0,
+        gt=0.0,
+        le=60.0,
+        description="Most stream frames encoded per second; the camera loop is never slowed.",
     )
     show_window: bool = Field(False, description="Also show an OpenCV window (needs a display).")
 

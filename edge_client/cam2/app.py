@@ -1,0 +1,265 @@
+"""Wiring of the room camera: settings in, a running frame loop out.
+
+The frame loop owns all track state. Around it: the handoff consumer (long-polls the room queue
+in a thread and hands messages to the loop), the outbox uploader (presence reports and body
+crops, in a thread) and the stream server (serves the latest annotated frame).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from edge_client.cam2.detection import PersonDetector, YoloPersonDetector
+from edge_client.cam2.handoff import HandoffAssigner
+from edge_client.cam2.pipeline import FrameStage, RoomPipeline
+from edge_client.cam2.presence import BodyCropUploader, CaptureSink, PresenceReporter
+from edge_client.cam2.queue import HandoffConsumer, SqsHandoffQueue, aws_client
+from edge_client.cam2.reid import BodyEmbedder, IdentityKeeper, OsnetBodyEmbedder
+from edge_client.cam2.settings import Cam2Settings
+from edge_client.cam2.stream import FrameAnnotator, StreamServer
+from edge_client.cam2.tracking import ByteTrackPersonTracker
+from edge_client.cam2.tracks import DoorZone, TrackRegistry
+
+logger = logging.getLogger(__name__)
+
+
+def build_detector(settings: Cam2Settings) -> YoloPersonDetector:
+    """The person detector named by the settings."""
+    return YoloPersonDetector(
+        settings.person_weights_path, settings.person_confidence, settings.person_iou, settings.person_imgsz
+    )
+
+
+def build_pipeline(
+    settings: Cam2Settings,
+    *,
+    detector: PersonDetector | None,
+    sink: CaptureSink | None,
+    embedder: BodyEmbedder | None = None,
+    frame_rate: float = 10.0,
+) -> RoomPipeline:
+    """Tracker, registry, assigner and the stages the settings ask for.
+
+    Args:
+        settings: cam2 settings.
+        detector: the person detector (``None`` when detections are supplied per frame).
+        sink: where presence reports and body crops go (``None``: neither is sent).
+        embedder: body re-id model; built from settings when re-id is on and none is given.
+        frame_rate: nominal frame rate of the source (the tracker's first motion step).
+    """
+    assigner = HandoffAssigner(
+        walk_delay_s=settings.walk_delay_s,
+        max_time_diff_s=settings.handoff_max_time_diff_s,
+        settle_s=settings.handoff_settle_s,
+        wait_s=settings.handoff_wait_s,
+    )
+    stages: list[FrameStage] = []
+    if settings.reid_enabled:
+        stages.append(
+            IdentityKeeper(
+                embedder or OsnetBodyEmbedder(settings.reid_weights_path),
+                similarity_threshold=settings.reid_similarity_threshold,
+                carry_window_s=settings.reid_carry_window_s,
+                carry_radius_px=settings.reid_carry_radius_px,
+                refresh_s=settings.reid_refresh_s,
+            )
+        )
+    if sink is not None:
+        stages.append(
+            PresenceReporter(sink, settings.room_id, settings.camera_id, settings.presence_interval_s)
+        )
+        stages.append(
+            BodyCropUploader(
+                sink,
+                settings.room_id,
+                settings.camera_id,
+                unknown_after_s=settings.unknown_body_after_s,
+                interval_s=settings.body_crop_interval_s,
+                jpeg_quality=settings.body_crop_jpeg_quality,
+                on_capture=assigner.register_body_capture,
+            )
+        )
+    return RoomPipeline(
+        detector=detector,
+        tracker=ByteTrackPersonTracker(
+            activation_threshold=settings.track_activation_threshold,
+            high_confidence=settings.track_high_confidence,
+            lost_buffer_s=settings.track_lost_buffer_s,
+            min_iou=settings.track_min_iou,
+            min_consecutive_frames=settings.track_min_consecutive_frames,
+            frame_rate=frame_rate,
+        ),
+        registry=TrackRegistry(
+            DoorZone(settings.door_zone),
+            forget_after_s=settings.track_forget_s,
+            startup_frames=settings.track_min_consecutive_frames + 1,
+        ),
+        assigner=assigner,
+        stages=stages,
+    )
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    handoffs_applied: int = 0
+    handoffs_expired: int = 0
+
+    @property
+    def fps(self) -> float:
+        """Frames processed per second of wall time."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class Cam2Runner:
+    """The room camera process: source → pipeline → stream, with the queue and uploads around it.
+
+    Args:
+        settings: cam2 settings.
+        pipeline: a prebuilt pipeline (tests); built from settings when ``None``.
+        sink: where reports and crops go; the durable outbox (uploaded in a thread) when ``None``.
+        queue_client: SQS client for the handoff queue; built from settings when ``None``.
+    """
+
+    def __init__(
+        self,
+        settings: Cam2Settings,
+        *,
+        pipeline: RoomPipeline | None = None,
+        sink: CaptureSink | None = None,
+        queue_client: Any = None,
+    ) -> None:
+        self.settings = settings
+        self._stop = threading.Event()
+        self._uploader: Any = None
+        if sink is None:
+            from edge_client.outbox import Outbox, OutboxUploader, S3ObjectStore
+
+            outbox = Outbox(settings.outbox_path, settings.outbox_max_items)
+            store = S3ObjectStore(
+                settings.bucket_name, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
+            )
+            self._uploader = OutboxUploader(outbox, store)
+            sink = outbox
+        self.pipeline = pipeline or build_pipeline(
+            settings, detector=build_detector(settings), sink=sink, frame_rate=settings.source_fps or 10.0
+        )
+        self.consumer: HandoffConsumer | None = None
+        if settings.handoff_queue_url:
+            client = queue_client or aws_client("sqs", settings.aws_endpoint_url, settings.aws_region)
+            self.consumer = HandoffConsumer(
+                SqsHandoffQueue(settings.handoff_queue_url, client, settings.sqs_visibility_timeout_s),
+                settings.room_id,
+                self.pipeline.submit_handoff,
+                settings.sqs_wait_time_s,
+            )
+        self.annotator = FrameAnnotator(DoorZone(settings.door_zone))
+        self.stream: StreamServer | None = None
+        if settings.stream_enabled:
+            self.stream = StreamServer(
+                settings.stream_host,
+                settings.stream_port,
+                health=self.health,
+                jpeg_quality=settings.stream_jpeg_quality,
+                max_fps=settings.stream_max_fps,
+            )
+        self._frame_times: deque[float] = deque(maxlen=30)
+        self._last_frame_monotonic: float | None = None
+        self.summary = RunSummary()
+        self.origin: datetime | None = None
+        """Wall-clock time of the source's media time zero, set by :meth:`run`."""
+
+    def health(self) -> dict[str, Any]:
+        """Status for ``/health``: frame rate, tracks, pending handoffs, age of the last frame."""
+        age = None if self._last_frame_monotonic is None else time.monotonic() - self._last_frame_monotonic
+        return {
+            "room_id": self.settings.room_id,
+            "camera_id": self.settings.camera_id,
+            "fps": round(self.fps, 2),
+            "frames": self.summary.frames,
+            "tracks": len(self.pipeline.registry.live_ids),
+            "identified": sum(1 for r in self.pipeline.registry.live() if r.usn),
+            "pending_handoffs": self.pipeline.pending_handoffs,
+            "last_frame_age_s": None if age is None else round(age, 2),
+            "handoff_queue": self.consumer is not None,
+        }
+
+    @property
+    def fps(self) -> float:
+        """Frames per second over the last 30 frames."""
+        if len(self._frame_times) < 2:
+            return 0.0
+        return (len(self._frame_times) - 1) / max(self._frame_times[-1] - self._frame_times[0], 1e-9)
+
+    def process_frame(self, image: np.ndarray, at: datetime) -> None:
+        """Run the pipeline on one frame, acknowledge decided handoffs, publish the annotated frame."""
+        result = self.pipeline.process(image, at)
+        for outcome in result.outcomes:
+            if outcome.expired:
+                self.summary.handoffs_expired += 1
+            elif outcome.tracker_id is not None:
+                self.summary.handoffs_applied += 1
+        if self.consumer is not None and result.outcomes:
+            self.consumer.acknowledge(result.outcomes)
+        now = time.monotonic()
+        self._frame_times.append(now)
+        self._last_frame_monotonic = now
+        self.summary.frames += 1
+        if self.stream is not None or self.settings.show_window:
+            view = self.annotator.annotate(image, result.detections, self.fps, self.pipeline.pending_handoffs)
+            if self.stream is not None:
+                self.stream.publish(view)
+            if self.settings.show_window:
+                import cv2
+
+                cv2.imshow(f"ClassSight cam2 {self.settings.room_id}", view)
+                cv2.waitKey(1)
+
+    def run(self, max_frames: int | None = None) -> RunSummary:
+        """Read the source until it ends, ``max_frames`` are done, or :meth:`request_stop`."""
+        from edge_client.sources import open_source
+
+        started = time.monotonic()
+        if self._uploader is not None:
+            self._uploader.start()
+        if self.consumer is not None:
+            self.consumer.start()
+        try:
+            with open_source(
+                self.settings.source, self.settings.source_fps, realtime=self.settings.realtime
+            ) as source:
+                for frame in source:
+                    if self.origin is None:
+                        self.origin = frame.captured_at - timedelta(seconds=frame.timestamp_s)
+                    # media time anchored to the wall clock: replays stay consistent with handoff times
+                    self.process_frame(frame.image, self.origin + timedelta(seconds=frame.timestamp_s))
+                    if self._stop.is_set() or (max_frames is not None and self.summary.frames >= max_frames):
+                        break
+        finally:
+            self.summary.seconds = time.monotonic() - started
+            self.close()
+        return self.summary
+
+    def request_stop(self) -> None:
+        """Stop after the frame in progress (signal handlers call this)."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Stop the consumer, uploader and stream."""
+        if self.consumer is not None:
+            self.consumer.stop()
+        if self._uploader is not None:
+            self._uploader.stop()
+        if self.stream is not None:
+            self.stream.close()
