@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from cloud_functions.core.errors import ClassSightError
+from cloud_functions.core.errors import ClassSightError, DatabaseUnavailableError
 from infra.local_stack.endpoint import MotoEndpoint
 from infra.local_stack.poller import Handler, resolve_handler
 from infra.local_stack.stack import DEFAULT_REGION, LocalStack, local_parameter_overrides
@@ -75,11 +75,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _migrate(database_url: str) -> None:
+    """Create the database if it is missing (SQLite file, MySQL/MariaDB schema), then migrate to head."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
     from infra.migrations import upgrade
 
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    upgrade(database_url)
+    url = make_url(database_url)
+    try:
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        elif url.get_backend_name() in ("mysql", "mariadb") and url.database:
+            server = sa.create_engine(url.set(database=""))
+            try:
+                with server.begin() as connection:
+                    name = url.database.replace("`", "``")
+                    connection.execute(
+                        sa.text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+                    )
+            finally:
+                server.dispose()
+        upgrade(database_url)
+    except SQLAlchemyError as e:
+        raise DatabaseUnavailableError(f"cannot prepare the database {url!r}: {e}") from e
 
 
 def _shared_environment(stack: LocalStack) -> dict[str, str]:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+import sqlalchemy as sa
 from aws_lambda_powertools.utilities.parser.models import S3Model, SnsModel, SqsModel
 from cfnlint.api import lint_file
 
@@ -31,7 +32,7 @@ from infra.local_stack import (
     load_template_document,
     port_is_free,
 )
-from tests.conftest import DATA_DIR, REPO_ROOT
+from tests.conftest import DATA_DIR, MYSQL_SERVER_URL, REPO_ROOT
 from tests.events import event_names, load_event
 from tests.local_stack_fixtures import LocalStackFactory
 
@@ -449,11 +450,31 @@ def test_template_passes_cfn_lint() -> None:
 # --- the up command ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_up_command_serves_then_stops_cleanly(tmp_path: Path, stop_signal: signal.Signals) -> None:
-    # GIVEN a free port and a fresh SQLite file
+def _migrated_tables(database_url: str) -> set[str]:
+    engine = sa.create_engine(database_url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "database"),
+    [
+        pytest.param(signal.SIGINT, "sqlite", id="ctrl-c-sqlite"),
+        pytest.param(signal.SIGTERM, "sqlite", id="sigterm-sqlite"),
+        pytest.param(signal.SIGINT, "mariadb", id="ctrl-c-mariadb", marks=pytest.mark.mariadb),
+    ],
+)
+def test_up_command_serves_then_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals, database: str
+) -> None:
+    # GIVEN a free port and a database that does not exist yet
     port = free_port()
-    database_url = f"sqlite:///{tmp_path / 'classsight.db'}"
+    if database == "sqlite":
+        database_url = f"sqlite:///{tmp_path / 'var' / 'classsight.db'}"
+    else:
+        database_url = f"{MYSQL_SERVER_URL.rstrip('/')}/classsight_up_{uuid.uuid4().hex[:12]}"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -477,7 +498,7 @@ def test_up_command_serves_then_stops_cleanly(tmp_path: Path, stop_signal: signa
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            if "ready" in line.lower():
+            if line.startswith("Local stack ready"):
                 break
         output = "".join(lines)
         assert re.search(rf"CLASSSIGHT_AWS_ENDPOINT_URL=http://127\.0\.0\.1:{port}", output), output
@@ -486,14 +507,19 @@ def test_up_command_serves_then_stops_cleanly(tmp_path: Path, stop_signal: signa
         # AND it is interrupted (Ctrl-C) or terminated
         process.send_signal(stop_signal)
         return_code = process.wait(timeout=30)
+        # THEN it exits cleanly, its database was created and migrated, and nothing listens on the port
+        assert return_code == 0
+        assert {"students", "attendance", "alembic_version"} <= _migrated_tables(database_url)
+        assert port_is_free(port)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    # THEN it exits cleanly, its database is migrated, and nothing listens on the port
-    assert return_code == 0
-    assert (tmp_path / "classsight.db").exists()
-    assert port_is_free(port)
+        if database == "mariadb":
+            server = sa.create_engine(MYSQL_SERVER_URL)
+            with server.begin() as connection:
+                connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{database_url.rsplit('/', 1)[-1]}`"))
+            server.dispose()
 
 
 def test_up_command_on_a_busy_port_fails_with_a_clear_message(tmp_path: Path) -> None:
