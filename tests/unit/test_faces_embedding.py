@@ -15,7 +15,8 @@ from cloud_functions.core.faces import (
     YuNetDetector,
     align_face,
 )
-from cloud_functions.core.faces.embedding import build_deepface_arcface, weights_fingerprint
+from cloud_functions.core.faces.embedding import build_deepface_arcface, make_embedder, weights_fingerprint
+from cloud_functions.core.settings import FaceModelSettings
 from tests.conftest import DATA_DIR, MODELS_DIR
 
 LFW = DATA_DIR / "faces" / "lfw_subset" / "known"
@@ -93,6 +94,14 @@ def test_missing_weights_are_a_configuration_error(tmp_path: Path) -> None:
         DeepFaceArcFaceEmbedder(tmp_path / "arcface_weights.h5", download_if_missing=False)
 
 
+def test_deepface_embedder_refuses_an_onnx_weights_path() -> None:
+    # GIVEN the DeepFace embedder selected but the path still naming the ONNX model
+    settings = FaceModelSettings(face_embedder="deepface", face_embedder_path=ONNX_WEIGHTS)
+    # WHEN / THEN the mistake is named before any model loads
+    with pytest.raises(ConfigurationError, match=r"arcface_weights\.h5"):
+        make_embedder(settings)
+
+
 def test_deepface_arcface_adapter_wiring(tmp_path: Path, aligned_faces: dict[str, list[np.ndarray]]) -> None:
     """Wiring only, NOT accuracy: DeepFace's ``arcface_weights.h5`` cannot be downloaded here, so the
     weights file is generated from DeepFace's own ArcFace architecture with random initialisation
@@ -102,8 +111,11 @@ def test_deepface_arcface_adapter_wiring(tmp_path: Path, aligned_faces: dict[str
     # GIVEN a weights file with DeepFace's ArcFace architecture (random init)
     weights = tmp_path / "arcface_weights.h5"
     build_deepface_arcface().save_weights(str(weights))
-    # WHEN the adapter loads it and embeds three real aligned faces in batches of two
-    embedder = DeepFaceArcFaceEmbedder(weights, batch_size=2, download_if_missing=False)
+    # WHEN the settings select it and it embeds three real aligned faces in batches of two
+    embedder = make_embedder(
+        FaceModelSettings(face_embedder="deepface", face_embedder_path=weights, embed_batch_size=2)
+    )
+    assert isinstance(embedder, DeepFaceArcFaceEmbedder)
     faces = [*aligned_faces["Colin_Powell"], aligned_faces["Serena_Williams"][0]]
     vectors = embedder.embed(faces)
     # THEN one unit 512-d row per face, the same as embedding them one at a time

@@ -193,6 +193,12 @@ class DeepFaceArcFaceEmbedder:
 def make_embedder(settings: FaceModelSettings) -> FaceEmbedder:
     """The embedder named by ``settings.face_embedder``."""
     if settings.face_embedder == "deepface":
+        if settings.face_embedder_path.suffix != ".h5":
+            raise ConfigurationError(
+                "face_embedder=deepface needs CLASSSIGHT_FACE_EMBEDDER_PATH to name DeepFace's "
+                f"{DEEPFACE_ARCFACE_FILE} (downloaded there if absent), "
+                f"not {settings.face_embedder_path.name}"
+            )
         return DeepFaceArcFaceEmbedder(settings.face_embedder_path, batch_size=settings.embed_batch_size)
     return OnnxArcFaceEmbedder(
         settings.face_embedder_path,
