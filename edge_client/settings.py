@@ -317,7 +317,7 @@ def _read_yaml(path: Path, cls: type[EdgeSettings]) -> None:
         raise EdgeConfigurationError(f"settings file {path} has unknown settings: {', '.join(unknown)}")
 
 
-def load_edge_settings(cls: type[S], yaml_file: Path | None = None, **overrides: Any) -> S:
+def load_edge_settings(cls: type[S], yaml_file: Path | None = None, /, **overrides: Any) -> S:
     """Build ``cls`` from overrides, environment, ``.env`` and an optional YAML file.
 
     Args:
@@ -350,7 +350,8 @@ def load_edge_settings(cls: type[S], yaml_file: Path | None = None, **overrides:
     except ValidationError as e:
         problems = []
         for err in e.errors():
-            field = ".".join(str(part) for part in err["loc"]) or "settings"
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {err['msg']}")
+            field = ".".join(str(part) for part in err["loc"])
+            label = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
+            problems.append(f"{label}: {err['msg']}")
         source = f" (YAML: {yaml_file})" if yaml_file else ""
         raise EdgeConfigurationError(f"{cls.__name__} is not valid{source}: " + "; ".join(problems)) from None

@@ -60,7 +60,7 @@ def _settings_epilog() -> str:
         "settings:",
     ]
     for name, field in Cam1Settings.model_fields.items():
-        default = "required" if field.is_required() else f"default {field.default!r}"
+        default = "required" if field.is_required() else f"default {field.default}"
         lines.append(f"  {name} ({ENV_PREFIX}{name.upper()}; {default})")
         lines.append(f"      {field.description}")
     lines += ["", "exit status: 0 done or stopped, 2 bad settings or source, 1 other failure."]
@@ -85,9 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"YAML settings file (default: ${CONFIG_FILE_ENV} if set).",
     )
     for flag, field_name, extra in _FLAGS:
-        description = Cam1Settings.model_fields[field_name].description or ""
+        field = Cam1Settings.model_fields[field_name]
+        default = "required" if field.is_required() else f"default {field.default}"
         parser.add_argument(
-            flag, dest=field_name, default=None, help=f"{description} [{field_name}]", **extra
+            flag,
+            dest=field_name,
+            default=None,
+            help=f"{field.description} [{field_name}; {default}]",
+            **extra,
         )
     parser.add_argument(
         "--drain-s",
