@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from sqlalchemy.engine import Engine
 
 from cloud_functions.core.aws import clear_clients
 from cloud_functions.core.db.schema import enrollments, faceprints, students
+from cloud_functions.core.errors import DatabaseUnavailableError
 from cloud_functions.core.settings import function_settings
 from cloud_functions.enroll import handler as enroll
 from infra.local_stack import LocalStack
@@ -162,3 +164,26 @@ class _LambdaContext:
     memory_limit_in_mb = 1024
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:EnrollFunction"
     aws_request_id = "4a2e9d71-3c5b-4e8f-a1d6-7b9c0e2f4a13"
+
+
+def test_database_outage_leaves_the_message_for_retry(
+    local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient failure must not be recorded as a rejection: the record fails and SQS retries it."""
+    # GIVEN the photo named by the sample event, and a database that refuses connections
+    event = load_event("sqs_s3_enrollment")
+    put(local_stack, "enrollment/1MS21CS001/front view.jpg", PEOPLE[1].photos[1].read_bytes())
+    unreachable = "mysql+pymysql://root@127.0.0.1:9/classsight"
+    for name, value in local_stack.env("EnrollFunction", CLASSSIGHT_DATABASE_URL=unreachable).items():
+        monkeypatch.setenv(name, value)
+    _fresh_handler_state()
+    try:
+        # WHEN the handler gets the event
+        with pytest.raises(BatchProcessingError) as failed:
+            enroll.lambda_handler(event, _LambdaContext())
+    finally:
+        _fresh_handler_state()
+    # THEN the batch fails (every record did) because the database is unavailable, so SQS
+    # delivers it again later; nothing was recorded as a rejection
+    [(error_type, _, _)] = failed.value.child_exceptions
+    assert issubclass(error_type, DatabaseUnavailableError)
