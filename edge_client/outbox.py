@@ -365,5 +365,9 @@ class OutboxUploader:
         self.last_status = UploadStatus(True, item.object_key, datetime.now(UTC))
         logger.info("uploaded %s", item.object_key)
         if self._on_uploaded is not None:
-            self._on_uploaded(item)
+            try:
+                self._on_uploaded(item)
+            except Exception:
+                # an observer's bug must not kill the thread that keeps captures flowing
+                logger.exception("on_uploaded callback failed for %s", item.object_key)
         return True

@@ -14,7 +14,8 @@ moves further between frames and is seen as "not still" more often.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -102,6 +103,7 @@ class CaptureDecision:
         decided_at_s: source time at which the face became stable long enough.
         stable_for_s: how long the face had been still when the gate decided.
         track_id: id of the followed face.
+        decided_monotonic_s: ``time.monotonic()`` when the gate decided, for latency measurements.
     """
 
     image: np.ndarray
@@ -113,6 +115,7 @@ class CaptureDecision:
     decided_at_s: float
     stable_for_s: float
     track_id: int
+    decided_monotonic_s: float = field(default_factory=time.monotonic)
 
 
 @dataclass(slots=True)
