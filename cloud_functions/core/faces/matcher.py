@@ -86,10 +86,14 @@ class FaceGallery:
         return cls(model_id=model_id, usns=tuple(usns[i] for i in order), embeddings=matrix)
 
     @cached_property
-    def _student_starts(self) -> list[int]:
-        return [i for i, usn in enumerate(self.usns) if i == 0 or usn != self.usns[i - 1]]
+    def _student_starts(self) -> NDArray[np.intp]:
+        """Index of each student's first row (rows are grouped by student)."""
+        if not self.usns:
+            return np.zeros(0, dtype=np.intp)
+        usns = np.asarray(self.usns)
+        return np.flatnonzero(np.r_[True, usns[1:] != usns[:-1]])
 
-    @property
+    @cached_property
     def students(self) -> tuple[str, ...]:
         """Each enrolled student once, sorted."""
         return tuple(self.usns[i] for i in self._student_starts)
