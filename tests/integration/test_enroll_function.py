@@ -187,3 +187,10 @@ def test_database_outage_leaves_the_message_for_retry(
     # delivers it again later; nothing was recorded as a rejection
     [(error_type, _, _)] = failed.value.child_exceptions
     assert issubclass(error_type, DatabaseUnavailableError)
+
+
+def test_s3_test_event_is_acknowledged_without_work() -> None:
+    # GIVEN the s3:TestEvent S3 sends when the notification is configured (it names no object)
+    event = load_event("sqs_s3_test_event")
+    # WHEN / THEN the handler acknowledges it without touching settings, bucket or database
+    assert enroll.lambda_handler(event, _LambdaContext()) == {"batchItemFailures": []}
