@@ -7,6 +7,7 @@ The ultralytics ``Results`` object never leaves this module; every later stage s
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -47,6 +48,9 @@ class YoloPersonDetector:
     def __init__(
         self, weights_path: Path | str, confidence: float = 0.25, iou: float = 0.7, imgsz: int = 640
     ) -> None:
+        # A classroom PC must never pip-install at run time (ultralytics does by default when
+        # an optional package is missing); dependencies come from the ``edge`` extra.
+        os.environ.setdefault("YOLO_AUTOINSTALL", "false")
         from ultralytics import YOLO  # heavy import: only where a detector is built
 
         weights = Path(weights_path)
