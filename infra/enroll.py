@@ -3,7 +3,8 @@
 The same layout ``python -m infra.download_photos --dest DIR`` writes, so its folder can be
 enrolled as it is. Every photo goes through the enroll function's rules (recorded consent,
 quality gates, one faceprint per pose, re-enrolling a pose replaces it) and gets a line in the
-report: accepted, or rejected with its reason. The exit status is 1 when any photo was rejected.
+report: accepted, or rejected with its reason. The exit status is 1 when any photo was rejected,
+2 when the settings are invalid or the database cannot be reached.
 
     CLASSSIGHT_DATABASE_URL=sqlite:///var/classsight.db python -m infra.enroll --folder var/enrollment_photos
 """
@@ -19,12 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
 from cloud_functions.core.db.engine import get_engine, transaction
 from cloud_functions.core.db.schema import students
-from cloud_functions.core.errors import InvalidEventError
+from cloud_functions.core.errors import ConfigurationError, DatabaseUnavailableError, InvalidEventError
 from cloud_functions.core.faces import EnrollmentRepository, EnrollmentService, FacePipeline
 from cloud_functions.core.faces.enrollment import (
     IMAGE_SUFFIXES,
@@ -42,6 +44,16 @@ CHUNK_PHOTOS = 8
 
 class EnrollCliSettings(DatabaseSettings, FaceModelSettings):
     """What the enrollment CLI needs: the database and the face models."""
+
+
+def cli_settings(database_url: str | None) -> EnrollCliSettings:
+    """Settings from the environment, with ``--database-url`` winning when given."""
+    if database_url is None:
+        return load_settings(EnrollCliSettings)
+    try:
+        return EnrollCliSettings(database_url=database_url)
+    except ValidationError as e:
+        raise ConfigurationError(f"invalid settings: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -156,15 +168,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")
-    overrides = {"database_url": args.database_url} if args.database_url else {}
-    settings = load_settings(EnrollCliSettings) if not overrides else EnrollCliSettings(**overrides)
-    engine = get_engine(settings.database_url)
-    photos, invalid = folder_photos(args.folder)
-    if args.consent_recorded_by:
-        changed = record_consent(engine, sorted({p.usn for p in photos}), args.consent_recorded_by)
-        print(f"consent recorded by {args.consent_recorded_by} for {changed} students")
-    service = EnrollmentService(FacePipeline.from_settings(settings), EnrollmentRepository(engine))
-    outcomes = invalid + enroll_folder(photos, service, progress=not args.no_progress)
+    try:
+        settings = cli_settings(args.database_url)
+        engine = get_engine(settings.database_url)
+        photos, invalid = folder_photos(args.folder)
+        if args.consent_recorded_by:
+            changed = record_consent(engine, sorted({p.usn for p in photos}), args.consent_recorded_by)
+            print(f"consent recorded by {args.consent_recorded_by} for {changed} students")
+        service = EnrollmentService(FacePipeline.from_settings(settings), EnrollmentRepository(engine))
+        outcomes = invalid + enroll_folder(photos, service, progress=not args.no_progress)
+    except (ConfigurationError, DatabaseUnavailableError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print_report(outcomes)
     return 0 if all(o.accepted for o in outcomes) else 1
 

@@ -112,3 +112,21 @@ def test_without_consent_nothing_is_enrolled(
     assert table(engine, faceprints) == []
     assert {r.reason.split(":")[0] for r in table(engine, enrollments)} == {"no_consent"}
     assert "0 accepted" in capsys.readouterr().out
+
+
+def test_unreachable_database_is_a_clear_error_not_a_traceback(
+    photo_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a database URL nobody listens on WHEN the folder is enrolled
+    status = main(
+        [
+            "--folder",
+            str(photo_folder),
+            "--database-url",
+            "mysql+pymysql://root@127.0.0.1:9/x",
+            "--no-progress",
+        ]
+    )
+    # THEN the command exits 2 and says the database is unavailable
+    assert status == 2
+    assert "database unavailable" in capsys.readouterr().err
