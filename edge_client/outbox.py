@@ -58,14 +58,22 @@ class S3ObjectStore:
         self, bucket: str, *, endpoint_url: str = "", region: str = "us-east-1", timeout_s: float = 10.0
     ):
         self.bucket = bucket
-        self._client = boto3.client(
+        session = boto3.session.Session(region_name=region)
+        if session.get_credentials() is None:
+            # Without this check every upload would fail and be retried forever.
+            raise UploadError(
+                "no AWS credentials found (environment, profile or instance role); for a local "
+                "endpoint set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to any value"
+            )
+        self._client = session.client(
             "s3",
             endpoint_url=endpoint_url or None,
-            region_name=region,
             config=Config(
                 connect_timeout=timeout_s,
                 read_timeout=timeout_s,
                 retries={"max_attempts": 1, "mode": "standard"},
+                # Local endpoints (localhost, 127.0.0.1) do not resolve bucket subdomains.
+                s3={"addressing_style": "path" if endpoint_url else "auto"},
             ),
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 from edge_client.cam1.app import Cam1Runner
 from edge_client.cam1.detector import DetectorError
 from edge_client.cam1.preview import PreviewError
-from edge_client.outbox import OutboxError
+from edge_client.outbox import OutboxError, UploadError
 from edge_client.settings import (
     CONFIG_FILE_ENV,
     ENV_PREFIX,
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_edge_settings(Cam1Settings, args.config, **overrides)
         runner = Cam1Runner(settings, drain_on_exit_s=args.drain_s)
-    except (EdgeConfigurationError, SourceError, DetectorError, OutboxError, PreviewError) as e:
+    except (EdgeConfigurationError, SourceError, DetectorError, OutboxError, PreviewError, UploadError) as e:
         logger.error("%s", e)
         return 2
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_client.outbox import Outbox, OutboxError, OutboxUploader, UploadError, backoff_delay
+from edge_client.outbox import Outbox, OutboxError, OutboxUploader, S3ObjectStore, UploadError, backoff_delay
 
 
 class SwitchableStore:
@@ -149,3 +149,15 @@ def test_an_unwritable_outbox_path_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("a file where the outbox folder should be")
     with pytest.raises(OutboxError, match="cannot open outbox"):
         Outbox(blocker / "outbox.sqlite3")
+
+
+def test_s3_store_without_credentials_fails_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # GIVEN no credentials anywhere in the SDK's chain
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # THEN the store refuses to start instead of failing every upload forever
+    with pytest.raises(UploadError, match="no AWS credentials found"):
+        S3ObjectStore("cam1-bucket", endpoint_url="http://127.0.0.1:9")
