@@ -101,9 +101,9 @@ def _jpeg(image: NDArray[np.uint8]) -> bytes:
 
 
 def run(args: argparse.Namespace) -> list[tuple[str, str]]:
-    overrides = {"face_detector": args.detector}
+    overrides = {"face_detector": args.detector, "face_embedder": args.embedder}
     if args.embedder_path:
-        overrides |= {"face_embedder": args.embedder, "face_embedder_path": args.embedder_path}
+        overrides["face_embedder_path"] = args.embedder_path
     settings = FaceModelSettings(**overrides)
     threshold = args.threshold if args.threshold is not None else settings.match_threshold
     margin = args.margin if args.margin is not None else settings.match_margin

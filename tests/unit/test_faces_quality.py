@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cloud_functions.core.faces import FacePipeline, FaceRejectedError, RejectReason
-from cloud_functions.core.faces.quality import QualityThresholds
+from cloud_functions.core.faces import ARCFACE_TEMPLATE, FacePipeline, FaceRejectedError, RejectReason
+from cloud_functions.core.faces.quality import QualityThresholds, yaw_ratio
 from cloud_functions.core.faces.types import AnalysisMode
 from cloud_functions.core.settings import FaceModelSettings
 from tests.conftest import DATA_DIR
@@ -147,3 +147,25 @@ def test_analyse_many_keeps_order_and_mixes_rejections_with_analyses(pipeline: F
     assert [type(r).__name__ for r in results] == ["FaceAnalysis", "FaceRejectedError", "FaceRejectedError"]
     single = pipeline.analyse(photos[0], "enroll")
     assert float(results[0].embedding @ single.embedding) == pytest.approx(1.0, abs=1e-5)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("roll_deg", "nose_shift", "expected"),
+    [
+        pytest.param(0.0, 0.0, 0.0, id="frontal"),
+        pytest.param(30.0, 0.0, 0.0, id="frontal, head tilted"),
+        pytest.param(0.0, 0.3, 0.3, id="turned"),
+        pytest.param(-25.0, -0.5, 0.5, id="turned the other way, tilted"),
+    ],
+)
+def test_yaw_ratio_measures_nose_offset_along_the_eye_axis(
+    roll_deg: float, nose_shift: float, expected: float
+) -> None:
+    # GIVEN template landmarks with the nose moved sideways by a share of the eye distance, then rolled
+    points = ARCFACE_TEMPLATE.astype(np.float64).copy()
+    eye_mid = (points[0] + points[1]) / 2
+    points[2] = [eye_mid[0] + nose_shift * (points[1, 0] - points[0, 0]), points[2, 1]]
+    theta = np.deg2rad(roll_deg)
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    # WHEN / THEN the ratio ignores the roll
+    assert yaw_ratio(points @ rotation.T) == pytest.approx(expected, abs=0.01)
