@@ -5,11 +5,13 @@
   bucket notifications there, and records its functions.
 - :meth:`LocalStack.drain` delivers waiting messages to a function's handler synchronously (tests);
   :meth:`LocalStack.start_pollers` does it continuously (``python -m infra.local_stack up``).
+- :meth:`LocalStack.http_api` serves the ``HttpApi`` functions as API Gateway would (payload 2.0).
 
 See ``infra/local_stack/README.md`` for why moto, and what is and is not emulated.
 """
 
 from infra.local_stack.endpoint import EndpointError, MotoEndpoint, free_port, port_is_free
+from infra.local_stack.http_api import HttpApiGateway, http_api_event, http_response
 from infra.local_stack.poller import BatchOutcome, Handler, LambdaContext, SqsEventSourcePoller, sqs_event
 from infra.local_stack.provisioner import (
     LocalFunction,
@@ -26,6 +28,8 @@ __all__ = [
     "DrainResult",
     "EndpointError",
     "Handler",
+    "HttpApiGateway",
+    "HttpRoute",
     "LambdaContext",
     "LocalFunction",
     "LocalStack",
@@ -36,6 +40,8 @@ __all__ = [
     "SqsEventSourcePoller",
     "TemplateError",
     "free_port",
+    "http_api_event",
+    "http_response",
     "load_template_document",
     "local_parameter_overrides",
     "port_is_free",

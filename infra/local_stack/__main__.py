@@ -2,8 +2,9 @@
 
 Starts a local AWS-compatible endpoint (moto server) on 127.0.0.1, migrates the database,
 creates the bucket, queues, topic, subscriptions and notifications of ``template.yaml``, runs
-one poller per SQS event source of its functions, prints what an edge client needs, and on
-Ctrl-C or SIGTERM stops the pollers and the endpoint, leaving nothing listening.
+one poller per SQS event source of its functions, serves its HTTP API as API Gateway would,
+prints what an edge client needs, and on Ctrl-C or SIGTERM stops the HTTP API, the pollers and
+the endpoint, leaving nothing listening.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 from types import FrameType
 
 from cloud_functions.core.errors import ClassSightError, DatabaseUnavailableError
-from infra.local_stack.endpoint import MotoEndpoint
+from infra.local_stack.endpoint import EndpointError, MotoEndpoint
+from infra.local_stack.http_api import HttpApiGateway
 from infra.local_stack.poller import Handler, resolve_handler
 from infra.local_stack.stack import DEFAULT_REGION, LocalStack, local_parameter_overrides
 from infra.local_stack.template import DEFAULT_TEMPLATE_PATH
@@ -27,6 +29,7 @@ from infra.local_stack.template import DEFAULT_TEMPLATE_PATH
 logger = logging.getLogger("infra.local_stack")
 
 DEFAULT_PORT = 4566
+DEFAULT_API_PORT = 3000
 DEFAULT_DATABASE_URL = "sqlite:///var/classsight.db"
 
 
@@ -61,7 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="template parameter override, e.g. -P RoomIds=R101,R102,R103 (repeatable)",
     )
-    up.add_argument("--no-functions", action="store_true", help="provision only; run no pollers")
+    up.add_argument("--no-functions", action="store_true", help="provision only; run no functions")
+    up.add_argument(
+        "--api-port",
+        type=int,
+        default=DEFAULT_API_PORT,
+        help=f"HTTP API port on 127.0.0.1 ({DEFAULT_API_PORT})",
+    )
+    up.add_argument("--no-api", action="store_true", help="do not serve the template's HTTP API")
     up.add_argument(
         "--poll-wait-s",
         type=int,
@@ -118,22 +128,37 @@ def _print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def _load_handlers(stack: LocalStack) -> tuple[dict[str, Handler], list[list[str]]]:
+def _load_handlers(stack: LocalStack, *, serve_api: bool) -> tuple[dict[str, Handler], list[list[str]]]:
     handlers: dict[str, Handler] = {}
     rows = []
     for name, function in stack.functions.items():
-        if not function.sqs_event_sources:
+        triggers = [s.queue_logical_id for s in function.sqs_event_sources]
+        triggers += [f"HTTP {r.route_key}" for r in function.http_routes] if serve_api else []
+        if not triggers:
             events = ", ".join(f"{k} ({v})" for k, v in function.other_events.items()) or "none"
-            rows.append([name, function.handler_path, events, "not run here: no SQS event source"])
+            rows.append([name, function.handler_path, events, "not run here"])
             continue
-        queues = ", ".join(s.queue_logical_id for s in function.sqs_event_sources)
         try:
             handlers[name] = resolve_handler(function.handler_path)
         except ImportError as e:
-            rows.append([name, function.handler_path, queues, f"NOT RUNNING: cannot import ({e})"])
+            rows.append(
+                [name, function.handler_path, ", ".join(triggers), f"NOT RUNNING: cannot import ({e})"]
+            )
             continue
-        rows.append([name, function.handler_path, queues, "polling"])
+        status = "polling" if function.sqs_event_sources else "serving"
+        rows.append([name, function.handler_path, ", ".join(triggers), status])
     return handlers, rows
+
+
+def _start_http_api(stack: LocalStack, handlers: dict[str, Handler], port: int) -> HttpApiGateway | None:
+    served = {name: handler for name, handler in handlers.items() if stack.functions[name].http_routes}
+    if not served:
+        return None
+    try:
+        gateway = stack.http_api(served, functions=list(served), port=port)
+    except OSError as e:
+        raise EndpointError(f"cannot serve the HTTP API on port {port}: {e.strerror}") from e
+    return gateway.start()
 
 
 def up(args: argparse.Namespace) -> int:
@@ -150,6 +175,7 @@ def up(args: argparse.Namespace) -> int:
     _migrate(args.database_url)
     endpoint = MotoEndpoint(args.port)
     stack: LocalStack | None = None
+    gateway: HttpApiGateway | None = None
     try:
         endpoint.start()
         overrides = local_parameter_overrides(args.database_url, stage=args.stage, **dict(args.parameter))
@@ -167,12 +193,15 @@ def up(args: argparse.Namespace) -> int:
             [[r.logical_id, r.type, r.physical_id] for r in stack.resources.values()],
             ["logical id", "type", "physical id"],
         )
-        handlers: dict[str, Handler] = {}
         if not args.no_functions:
-            handlers, rows = _load_handlers(stack)
+            handlers, rows = _load_handlers(stack, serve_api=not args.no_api)
             print("\nFunctions:")
             _print_table(rows, ["function", "handler", "trigger", "status"])
             stack.start_pollers(handlers, functions=list(handlers), wait_s=args.poll_wait_s)
+            if not args.no_api:
+                gateway = _start_http_api(stack, handlers, args.api_port)
+                if gateway is not None:
+                    print(f"\nHTTP API (as API Gateway, payload 2.0): {gateway.url}")
         print("\nEnvironment for edge clients and tools:")
         for key, value in stack.env().items():
             print(f"export {key}={value}")
@@ -182,6 +211,8 @@ def up(args: argparse.Namespace) -> int:
                 logger.error("the endpoint process died; stopping")
                 return 1
     finally:
+        if gateway is not None:
+            gateway.stop()
         if stack is not None:
             stack.stop_pollers()
         endpoint.stop()

@@ -17,6 +17,7 @@ What Lambda does, and so what :class:`SqsEventSourcePoller` does:
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
@@ -24,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,22 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+@contextmanager
+def invocation_event_loop() -> Iterator[None]:
+    """An asyncio event loop set for this thread during one invocation.
+
+    Lambda calls handlers on its runtime's main thread, where ``asyncio.get_event_loop()`` works
+    (Mangum relies on it); here handlers run on worker threads, which have no loop by default.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 @dataclass(frozen=True)
@@ -253,11 +270,9 @@ class SqsEventSourcePoller:
         message_ids = tuple(m["MessageId"] for m in messages)
         response: Any = None
         error: BaseException | None = None
+        environment = function_environment(self.environment) if self.apply_environment else nullcontext()
         try:
-            if self.apply_environment:
-                with function_environment(self.environment):
-                    response = self.handler(event, self.context())
-            else:
+            with environment, invocation_event_loop():
                 response = self.handler(event, self.context())
         except Exception as e:  # the handler's failure is data for the caller, as on Lambda
             error = e

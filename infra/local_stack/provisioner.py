@@ -4,7 +4,8 @@ Each supported CloudFormation type has one small creator that turns the resolved
 plain boto3 calls (so any endpoint that speaks the AWS APIs works) and returns what ``Ref`` and
 ``Fn::GetAtt`` give for it. SAM functions are not created at the endpoint: they are recorded as
 :class:`LocalFunction` (handler path, environment, SQS event sources) for the poller to run.
-Types the local stack has no use for (IAM roles SAM generates, the HTTP API) are listed as skipped.
+Their ``HttpApi`` events become :class:`HttpRoute` s for the local HTTP API (``http_api.py``).
+Types the local stack has no use for (IAM roles, alarms) are listed as skipped.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ CREATED_TYPES = (
 )
 FUNCTION_TYPES = ("AWS::Serverless::Function",)
 SKIPPED_TYPES = {
-    "AWS::Serverless::HttpApi": "the API runs as a local process, not behind API Gateway",
-    "AWS::Serverless::Api": "the API runs as a local process, not behind API Gateway",
+    "AWS::Serverless::HttpApi": "HttpApi events are served by the local HTTP API (http_api.py)",
+    "AWS::Serverless::Api": "REST APIs are not emulated; HttpApi events are (http_api.py)",
     "AWS::IAM::Role": "the local endpoint does not enforce IAM",
     "AWS::IAM::Policy": "the local endpoint does not enforce IAM",
     "AWS::Logs::LogGroup": "handlers log to the local process",
@@ -72,6 +73,21 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class HttpRoute:
+    """A function's ``HttpApi`` event: method and path of the HTTP API route it serves."""
+
+    function_logical_id: str
+    event_id: str
+    method: str = "ANY"
+    path: str = "$default"
+
+    @property
+    def route_key(self) -> str:
+        """API Gateway's route key, e.g. ``ANY /{proxy+}``, or ``$default`` for the catch-all."""
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
 class LocalFunction:
     """A SAM function as the local stack runs it: in this process, fed by pollers."""
 
@@ -84,6 +100,7 @@ class LocalFunction:
     sqs_event_sources: tuple[SqsEventSource, ...]
     other_events: dict[str, str]
     image_metadata: dict[str, Any]
+    http_routes: tuple[HttpRoute, ...] = ()
 
     @property
     def arn_suffix(self) -> str:
@@ -403,8 +420,20 @@ def _local_function(
     }
     queues_by_arn = {r.attributes["Arn"]: r for r in resources.values() if r.type == "AWS::SQS::Queue"}
     sqs_sources = []
+    http_routes = []
     other_events = {}
     for event_id, event in raw.get("Events", {}).items():
+        if event.get("Type") == "HttpApi":
+            properties = resolver.resolve(event.get("Properties", {}))
+            # SAM: an HttpApi event without Path/Method is the API's $default (catch-all) route.
+            http_routes.append(
+                HttpRoute(
+                    resource.logical_id,
+                    event_id,
+                    method=str(properties.get("Method", "ANY")).upper(),
+                    path=str(properties.get("Path", "$default")),
+                )
+            )
         if event.get("Type") != "SQS":
             other_events[event_id] = str(event.get("Type"))
             continue
@@ -441,6 +470,7 @@ def _local_function(
         sqs_event_sources=tuple(sqs_sources),
         other_events=other_events,
         image_metadata=dict(resource.metadata),
+        http_routes=tuple(http_routes),
     )
 
 

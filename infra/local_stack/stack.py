@@ -27,7 +27,8 @@ from botocore.config import Config
 
 from cloud_functions.core.aws import LOCAL_PLACEHOLDER_CREDENTIALS
 from cloud_functions.core.settings import DEFAULT_MODELS_DIR
-from infra.local_stack.poller import BatchOutcome, Handler, SqsEventSourcePoller
+from infra.local_stack.http_api import BoundRoute, HttpApiGateway
+from infra.local_stack.poller import BatchOutcome, Handler, SqsEventSourcePoller, resolve_handler
 from infra.local_stack.provisioner import LocalFunction, ProvisionedResource, ProvisionedStack, provision
 from infra.local_stack.template import DEFAULT_TEMPLATE_PATH, TemplateError, prepare_template
 
@@ -316,6 +317,32 @@ class LocalStack:
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()
+
+    def http_api(
+        self,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        functions: list[str] | None = None,
+        port: int = 0,
+    ) -> HttpApiGateway:
+        """The template's HTTP API (its functions' ``HttpApi`` events) on 127.0.0.1, not yet started.
+
+        ``handlers`` overrides the handler of some functions by logical id; the others are imported
+        from the template's handler path. ``functions`` limits the routes to those functions'.
+        Call ``start()`` and ``stop()`` on the result.
+        """
+        handlers = dict(handlers or {})
+        routes = [
+            BoundRoute(
+                route, function, handlers.get(function.logical_id) or resolve_handler(function.handler_path)
+            )
+            for function in self.functions.values()
+            if functions is None or function.logical_id in functions
+            for route in function.http_routes
+        ]
+        if not routes:
+            raise TemplateError("the template has no HttpApi events")
+        return HttpApiGateway(routes, port=port, account_id=self.account_id)
 
     def purge(self) -> None:
         """Delete every message in every queue of the stack (between tests).

@@ -7,6 +7,7 @@ the ``up`` command starts and stops cleanly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -15,18 +16,28 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+import httpx
 import pytest
 import sqlalchemy as sa
-from aws_lambda_powertools.utilities.parser.models import S3Model, SnsModel, SqsModel
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayProxyEventV2Model,
+    S3Model,
+    SnsModel,
+    SqsModel,
+)
 from cfnlint.api import lint_file
+from fastapi import FastAPI, Request, Response
+from mangum import Mangum
 
 from cloud_functions.core.handoff import Handoff
 from infra.local_stack import (
     DEFAULT_TEMPLATE_PATH,
+    HttpApiGateway,
     LocalStack,
     free_port,
     load_template_document,
@@ -202,6 +213,9 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
         "PresenceFunction": ["PresenceQueue"],
         "ApiFunction": [],
     }
+    assert {
+        f: [r.route_key for r in fn.http_routes] for f, fn in local_stack.functions.items() if fn.http_routes
+    } == {"ApiFunction": ["$default"]}
 
 
 def test_outputs_resolve_to_the_local_resources(local_stack: LocalStack) -> None:
@@ -436,6 +450,109 @@ def test_partial_batch_failure_retries_only_the_reported_message(fast_retry_stac
     assert second.records[0]["attributes"]["ApproximateReceiveCount"] == "2"
 
 
+# --- the HTTP API, served as API Gateway would --------------------------------------------------------
+
+
+def _api_app() -> FastAPI:
+    """A small app standing in for the portal API: routing, query lists, cookies, binary bodies."""
+    app = FastAPI()
+
+    @app.get("/")
+    def root() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/items/{item_id}")
+    def item(item_id: str, request: Request, response: Response) -> dict[str, Any]:
+        response.set_cookie("seen", item_id)
+        return {
+            "item_id": item_id,
+            "q": request.query_params.getlist("q"),
+            "session": request.cookies.get("session"),
+        }
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        return {"sha256": hashlib.sha256(body).hexdigest(), "content_type": request.headers["content-type"]}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def http_api(local_stack: LocalStack) -> Iterator[HttpApiGateway]:
+    """The template's HTTP API serving the stand-in app through Mangum, as the API image does."""
+    gateway = local_stack.http_api({"ApiFunction": Mangum(_api_app(), lifespan="off")}).start()
+    yield gateway
+    gateway.stop()
+    assert port_is_free(gateway.port)
+
+
+def test_http_api_routes_every_path_to_the_app(http_api: HttpApiGateway) -> None:
+    # GIVEN the $default route to the app WHEN the root and a parametrized path are requested
+    with httpx.Client(base_url=http_api.url, cookies={"session": "abc"}) as client:
+        root = client.get("/")
+        item = client.get("/items/42", params=[("q", "a"), ("q", "b")])
+    # THEN the app routes them, sees the query list and cookie, and its cookie comes back
+    assert (root.status_code, root.json()) == (200, {"ok": True})
+    assert (item.status_code, item.json()) == (200, {"item_id": "42", "q": ["a", "b"], "session": "abc"})
+    assert item.cookies.get("seen") == "42"
+
+
+def test_http_api_passes_binary_bodies_intact(http_api: HttpApiGateway) -> None:
+    # GIVEN a real JPEG WHEN it is posted as the body
+    body = FACE_JPEG.read_bytes()
+    with httpx.Client(base_url=http_api.url) as client:
+        response = client.post("/upload", content=body, headers={"content-type": "image/jpeg"})
+    # THEN the app got exactly those bytes (base64 through the event, as on API Gateway)
+    assert response.json() == {"sha256": hashlib.sha256(body).hexdigest(), "content_type": "image/jpeg"}
+
+
+def test_http_api_event_is_payload_v2(local_stack: LocalStack) -> None:
+    # GIVEN a handler that keeps its event
+    events: list[dict[str, Any]] = []
+
+    def handler(event: dict[str, Any], _context: Any) -> dict[str, str]:
+        events.append(event)
+        return {"echo": event["rawPath"]}
+
+    gateway = local_stack.http_api({"ApiFunction": handler}).start()
+    try:
+        # WHEN a JSON body is posted with a query string and cookies
+        with httpx.Client(base_url=gateway.url) as client:
+            response = client.post(
+                "/students/1MS21CS001?x=1&x=2&y=",
+                json={"name": "Asha"},
+                headers={"cookie": "a=1; b=2", "x-trace": "t1"},
+            )
+    finally:
+        gateway.stop()
+    # THEN the handler got API Gateway's v2 event, and a dict without statusCode became a 200 JSON body
+    assert (response.status_code, response.json()) == (200, {"echo": "/students/1MS21CS001"})
+    event = APIGatewayProxyEventV2Model.model_validate(events[0])
+    assert (event.version, event.routeKey, event.rawQueryString) == ("2.0", "$default", "x=1&x=2&y=")
+    assert event.queryStringParameters == {"x": "1,2", "y": ""}
+    assert event.cookies == ["a=1", "b=2"]
+    assert event.headers["x-trace"] == "t1" and "cookie" not in event.headers
+    assert event.requestContext.http.method == "POST"
+    assert event.requestContext.http.sourceIp is not None
+    assert (event.isBase64Encoded, json.loads(event.body or "")) == (False, {"name": "Asha"})
+
+
+def test_http_api_answers_500_when_the_handler_raises(local_stack: LocalStack) -> None:
+    # GIVEN a handler that raises
+    def handler(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    gateway = local_stack.http_api({"ApiFunction": handler}).start()
+    try:
+        # WHEN it is called
+        response = httpx.get(f"{gateway.url}/anything")
+    finally:
+        gateway.stop()
+    # THEN API Gateway's answer comes back, with no detail of the failure
+    assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
+
+
 # --- the template itself ----------------------------------------------------------------------------
 
 
@@ -459,18 +576,21 @@ def _migrated_tables(database_url: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("stop_signal", "database"),
+    ("stop_signal", "database", "options"),
     [
-        pytest.param(signal.SIGINT, "sqlite", id="ctrl-c-sqlite"),
-        pytest.param(signal.SIGTERM, "sqlite", id="sigterm-sqlite"),
-        pytest.param(signal.SIGINT, "mariadb", id="ctrl-c-mariadb", marks=pytest.mark.mariadb),
+        # The first runs the functions' real handlers (slow imports); the others only provision.
+        pytest.param(signal.SIGINT, "sqlite", [], id="ctrl-c-sqlite-functions"),
+        pytest.param(signal.SIGTERM, "sqlite", ["--no-functions"], id="sigterm-sqlite"),
+        pytest.param(
+            signal.SIGINT, "mariadb", ["--no-functions"], id="ctrl-c-mariadb", marks=pytest.mark.mariadb
+        ),
     ],
 )
 def test_up_command_serves_then_stops_cleanly(
-    tmp_path: Path, stop_signal: signal.Signals, database: str
+    tmp_path: Path, stop_signal: signal.Signals, database: str, options: list[str]
 ) -> None:
     # GIVEN a free port and a database that does not exist yet
-    port = free_port()
+    port, api_port = free_port(), free_port()
     if database == "sqlite":
         database_url = f"sqlite:///{tmp_path / 'var' / 'classsight.db'}"
     else:
@@ -485,6 +605,9 @@ def test_up_command_serves_then_stops_cleanly(
             str(port),
             "--database-url",
             database_url,
+            "--api-port",
+            str(api_port),
+            *options,
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
@@ -504,13 +627,17 @@ def test_up_command_serves_then_stops_cleanly(
         assert re.search(rf"CLASSSIGHT_AWS_ENDPOINT_URL=http://127\.0\.0\.1:{port}", output), output
         assert "CLASSSIGHT_BUCKET_NAME=" in output
         assert not port_is_free(port)
+        assert ("polling" in output) == (not options)
+        # (the HTTP API is served when the API function's handler imports)
+        api_served = f"http://127.0.0.1:{api_port}" in output
+        assert api_served == (not port_is_free(api_port))
         # AND it is interrupted (Ctrl-C) or terminated
         process.send_signal(stop_signal)
         return_code = process.wait(timeout=30)
         # THEN it exits cleanly, its database was created and migrated, and nothing listens on the port
         assert return_code == 0
         assert {"students", "attendance", "alembic_version"} <= _migrated_tables(database_url)
-        assert port_is_free(port)
+        assert port_is_free(port) and port_is_free(api_port)
     finally:
         if process.poll() is None:
             process.kill()
