@@ -232,3 +232,17 @@ def test_a_stream_that_never_comes_up_gives_up_with_a_clear_error() -> None:
     # WHEN it is opened THEN it fails after the allowed attempts, with credentials scrubbed
     with pytest.raises(SourceError, match=r"cannot open stream http://\*\*\*@127\.0\.0\.1.* after 2 attempt"):
         open_source(f"http://user:pw@127.0.0.1:{port}/x.mjpg", reconnect=policy)
+
+
+def test_a_live_source_with_fps_drops_the_extra_frames() -> None:
+    # GIVEN a camera sending ~50 frames per second
+    server = _MjpegServer(frames_per_connection=200, down_s=0.0)
+    try:
+        with open_source(server.url, fps=10) as source:
+            # WHEN it is read with fps=10
+            frames = [f for _, f in zip(range(6), source, strict=False)]
+    finally:
+        server.stop()
+    # THEN consecutive frames are at least a tenth of a second apart
+    gaps = [b.timestamp_s - a.timestamp_s for a, b in itertools.pairwise(frames)]
+    assert min(gaps) >= 0.1
