@@ -15,7 +15,7 @@ from typing import Any
 from edge_client.cam2.app import Cam2Runner
 from edge_client.cam2.errors import Cam2Error
 from edge_client.cam2.settings import Cam2Settings
-from edge_client.outbox import OutboxError
+from edge_client.outbox import OutboxError, UploadError
 from edge_client.settings import CONFIG_FILE_ENV, ENV_PREFIX, EdgeConfigurationError, load_edge_settings
 from edge_client.sources import SourceError
 
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_edge_settings(Cam2Settings, args.config, **overrides)
         runner = Cam2Runner(settings)
-    except (EdgeConfigurationError, Cam2Error, OutboxError) as e:
+    except (EdgeConfigurationError, Cam2Error, OutboxError, UploadError) as e:
         logger.error("%s", e)
         return 2
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,16 @@ logger = logging.getLogger(__name__)
 
 # Cost of an impossible pairing; anything this large is never committed.
 _INFEASIBLE = 1e9
+# Capture ids remembered for de-duplication and body-crop routing: far more than a day of a
+# classroom's handoffs, small enough that memory stays flat on a PC running for months.
+_REMEMBERED_CAPTURES = 10_000
+
+
+def _remember(memory: OrderedDict[str, int], capture_id: str, tracker_id: int) -> None:
+    memory[capture_id] = tracker_id
+    memory.move_to_end(capture_id)
+    while len(memory) > _REMEMBERED_CAPTURES:
+        memory.popitem(last=False)
 
 
 class HandoffMessage(BaseModel):
@@ -146,8 +157,8 @@ class HandoffAssigner:
         self.settle = timedelta(seconds=settle_s)
         self.wait = timedelta(seconds=wait_s)
         self.pending: dict[str, PendingHandoff] = {}
-        self.applied: dict[str, int] = {}
-        self.body_captures: dict[str, int] = {}
+        self.applied: OrderedDict[str, int] = OrderedDict()
+        self.body_captures: OrderedDict[str, int] = OrderedDict()
 
     def submit(self, message: HandoffMessage, ack: object = None) -> HandoffOutcome | None:
         """Queue a handoff for assignment.
@@ -171,7 +182,7 @@ class HandoffAssigner:
 
     def register_body_capture(self, capture_id: str, tracker_id: int) -> None:
         """Remember which track a body crop came from, so a body handoff can name it directly."""
-        self.body_captures[capture_id] = tracker_id
+        _remember(self.body_captures, capture_id, tracker_id)
 
     def update(self, registry: TrackRegistry, now: datetime) -> list[HandoffOutcome]:
         """Apply every handoff that can be decided at ``now``; return what became of them."""
@@ -225,7 +236,7 @@ class HandoffAssigner:
         message = pending.message
         del self.pending[message.capture_id]
         applied = registry.tag(tracker_id, message.usn, message.source, message.captured_at)
-        self.applied[message.capture_id] = tracker_id
+        _remember(self.applied, message.capture_id, tracker_id)
         return HandoffOutcome(message, tracker_id if applied else None, pending.ack)
 
     def reset(self) -> None:

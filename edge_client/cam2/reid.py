@@ -114,6 +114,8 @@ class IdentityKeeper:
         self, detections: sv.Detections, frame: np.ndarray, at: datetime, registry: TrackRegistry
     ) -> sv.Detections:
         """Refresh embeddings of tagged live tracks, then try to carry USNs of lost ones."""
+        for tracker_id in [t for t in self._checked_at if t not in registry.records]:
+            del self._checked_at[tracker_id]
         self._refresh_tagged(detections, frame, at, registry)
         self._carry(detections, frame, at, registry)
         return detections
