@@ -8,8 +8,9 @@ Registered in ``tests/conftest.py`` (``pytest_plugins``). Fixtures:
   database pass their own with ``environment_overrides={"CLASSSIGHT_DATABASE_URL": url}``).
   Everything of :class:`infra.local_stack.LocalStack` is there: ``endpoint_url``, ``region``,
   ``bucket_name``, ``handoff_topic_arn``, ``queue_url("FaceMatchFunction")``,
-  ``dlq_url("FaceCapturesQueue")``, ``room_queue_url("R101")``, ``env(...)``, ``client("s3")``
-  and ``drain("FaceMatchFunction", handler=None)``.
+  ``dlq_url("FaceCapturesQueue")``, ``room_queue_url("R101")``, ``env(...)``, ``client("s3")``,
+  ``drain("FaceMatchFunction", handler=None)`` and ``http_api({"ApiFunction": handler})`` (the
+  HTTP API as API Gateway serves it; ``.start()``, ``.url``, ``.stop()``).
 - ``clean_local_stack``: the same stack with every queue purged first; use it when a test drains.
 - ``local_stack_factory`` (session): ``factory(**parameter_overrides)`` provisions another copy of
   the template on the same endpoint under its own stage, e.g. with a 1 s visibility timeout for

@@ -323,6 +323,10 @@ class SqsEventSourcePoller:
                 logger.exception("poller %s: receive or delete failed", self.source.queue_url)
                 self._stop.wait(1.0)
 
+    def request_stop(self) -> None:
+        """Ask the thread to stop after its current long poll and batch, without waiting."""
+        self._stop.set()
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Ask the thread to stop after its current long poll and batch, and wait for it."""
         self._stop.set()

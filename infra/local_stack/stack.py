@@ -313,7 +313,7 @@ class LocalStack:
     def stop_pollers(self) -> None:
         """Stop every background poller, waiting for batches in flight."""
         for poller in self._pollers:
-            poller._stop.set()
+            poller.request_stop()
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()

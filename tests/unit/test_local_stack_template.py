@@ -1,4 +1,4 @@
-"""The template reader and the poller's rules, without an endpoint: tables of input -> expected."""
+"""The template reader, the poller's rules and the HTTP API's routing, without an endpoint: tables."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.local_stack.http_api import BoundRoute, http_response
 from infra.local_stack.poller import failed_ids
+from infra.local_stack.provisioner import HttpRoute, LocalFunction
 from infra.local_stack.template import (
     DEFAULT_TEMPLATE_PATH,
     NO_VALUE,
@@ -276,3 +278,60 @@ def test_each_function_image_runs_the_handler_the_template_names(
     assert cmd is not None
     assert json.loads(cmd.group(1)) == command
     assert re.fullmatch(r"cloud_functions\.\w+\.handler\.\w+", command[0])
+
+
+def _bound(path: str, method: str = "ANY") -> BoundRoute:
+    function = LocalFunction("Fn", "fn", "m.h", {}, 3, 128, (), {}, {})
+    return BoundRoute(HttpRoute("Fn", "E", method=method, path=path), function, lambda event, context: None)
+
+
+@pytest.mark.parametrize(
+    ("route_path", "method", "request_method", "request_path", "expected"),
+    [
+        ("$default", "ANY", "GET", "/", {}),
+        ("/{proxy+}", "ANY", "GET", "/", None),
+        ("/{proxy+}", "ANY", "DELETE", "/a/b", {"proxy": "a/b"}),
+        ("/students/{usn}", "GET", "GET", "/students/1MS21CS001", {"usn": "1MS21CS001"}),
+        ("/students/{usn}", "GET", "POST", "/students/1MS21CS001", None),
+        ("/students/{usn}", "ANY", "GET", "/students/1/photos", None),
+        ("/health", "GET", "GET", "/health", {}),
+        ("/", "GET", "GET", "/", {}),
+    ],
+)
+def test_http_routes_match_as_api_gateway_does(
+    route_path: str, method: str, request_method: str, request_path: str, expected: dict[str, str] | None
+) -> None:
+    assert _bound(route_path, method).match(request_method, request_path) == expected
+
+
+def test_http_routes_try_the_most_specific_first() -> None:
+    routes = [_bound("$default"), _bound("/{proxy+}"), _bound("/students/{usn}"), _bound("/students/me")]
+    assert [r.route.path for r in sorted(routes, key=lambda r: r.priority)] == [
+        "/students/me",
+        "/students/{usn}",
+        "/{proxy+}",
+        "$default",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("result", "status", "headers", "body"),
+    [
+        ({"statusCode": 201, "body": "made"}, 201, [], b"made"),
+        (
+            {"statusCode": 200, "headers": {"content-type": "text/csv"}, "cookies": ["a=1"], "body": "x"},
+            200,
+            [("content-type", "text/csv"), ("set-cookie", "a=1")],
+            b"x",
+        ),
+        ({"statusCode": 200, "body": "AAE=", "isBase64Encoded": True}, 200, [], b"\x00\x01"),
+        ({"message": "hi"}, 200, [("content-type", "application/json")], b'{"message": "hi"}'),
+        ("plain", 200, [("content-type", "application/json")], b"plain"),
+        ({"statusCode": 204}, 204, [], b""),
+    ],
+)
+def test_handler_results_become_responses_as_on_api_gateway(
+    result: Any, status: int, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    response = http_response(result)
+    assert (response.status, response.headers, response.body) == (status, headers, body)
