@@ -205,6 +205,9 @@ def up(args: argparse.Namespace) -> int:
         print("\nEnvironment for edge clients and tools:")
         for key, value in stack.env().items():
             print(f"export {key}={value}")
+        for room_id in stack.room_ids:
+            queue_url = stack.room_queue_url(room_id)
+            print(f"export CLASSSIGHT_HANDOFF_QUEUE_URL={queue_url}  # cam2 of room {room_id}")
         print(f"\nLocal stack ready on {endpoint.endpoint_url} (Ctrl-C stops it).", flush=True)
         while not stop.wait(0.5):
             if not endpoint.running:

@@ -188,6 +188,12 @@ class LocalStack:
                 return resource.physical_id
         raise TemplateError(f"dead-letter queue {target} of {queue.logical_id} is not in the stack")
 
+    @property
+    def room_ids(self) -> list[str]:
+        """Rooms with a handoff queue (the ``RoomIds`` parameter)."""
+        rooms = self.parameters.get("RoomIds", [])
+        return list(rooms) if isinstance(rooms, list) else [rooms]
+
     def room_queue_url(self, room_id: str) -> str:
         """URL of the handoff queue of ``room_id`` (one per entry of the ``RoomIds`` parameter)."""
         return self._resource(f"HandoffQueue{room_id}", "AWS::SQS::Queue").physical_id
