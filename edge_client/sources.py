@@ -262,8 +262,10 @@ CaptureOpener = Callable[[], Any]
 class LiveSource(FrameSource):
     """A camera or network stream; reopens it with exponential backoff when it drops.
 
-    With ``fps`` set, frames that arrive faster are read and discarded, so a 30 fps camera feeds a
-    slow consumer at most ``fps`` frames per second without a growing backlog.
+    A reader thread drains the device continuously and keeps only the newest frame, so a consumer
+    slower than the camera always gets a fresh frame instead of an ever older backlog (the frames
+    it had no time for are counted in ``dropped_frames``). With ``fps`` set, at most that many
+    frames per second are delivered.
     """
 
     def __init__(
@@ -279,8 +281,15 @@ class LiveSource(FrameSource):
         self.fps = fps
         self.reconnect = reconnect or ReconnectPolicy()
         self.reconnects = 0
+        self.dropped_frames = 0
         self._opener = opener
         self._sleep = sleep or (lambda seconds: self._closed.wait(seconds) and None)
+        self._cond = threading.Condition()
+        self._latest: tuple[Any, float] | None = None
+        self._sequence = 0
+        self._error: SourceError | None = None
+        self._reader_done = False
+        self._reader: threading.Thread | None = None
         self._capture: Any = None
         self._capture = self._open_with_backoff(first=True)
 
@@ -321,11 +330,8 @@ class LiveSource(FrameSource):
             f"cannot {'open' if first else 'reopen'} {self.description} after {attempts} attempt(s)"
         )
 
-    def __iter__(self) -> Iterator[Frame]:
-        start = time.monotonic()
-        min_period_s = 1.0 / self.fps if self.fps else 0.0
-        last_yield = -float("inf")
-        index = 0
+    def _read_loop(self) -> None:
+        """Reader thread: read, reconnect on failure, publish the newest frame."""
         try:
             while not self.closed:
                 ok, image = self._capture.read() if self._capture is not None else (False, None)
@@ -337,16 +343,71 @@ class LiveSource(FrameSource):
                     self._capture = None
                     self._capture = self._open_with_backoff(first=False)
                     continue
-                now = time.monotonic()
-                if now - last_yield < min_period_s:
-                    continue
-                last_yield = now
-                yield Frame(validate_image(image, f"{self.description} frame {index}"), index, now - start)
-                index += 1
+                with self._cond:
+                    self._latest = (image, time.monotonic())
+                    self._sequence += 1
+                    self._cond.notify_all()
+        except SourceError as e:
+            with self._cond:
+                self._error = e
         finally:
             if self._capture is not None:
                 self._capture.release()
                 self._capture = None
+            with self._cond:
+                self._reader_done = True
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """Stop the iteration; release the device at once if it was never iterated."""
+        super().close()
+        if self._reader is None and self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+    def _next_latest(self, after: int) -> tuple[Any, float, int] | None:
+        """The newest frame with a sequence number above ``after``; ``None`` when the reader ended."""
+        with self._cond:
+            while self._sequence == after and self._error is None and not self._reader_done:
+                self._cond.wait(0.5)
+            if self._error is not None:
+                raise self._error
+            if self._sequence == after or self._latest is None:
+                return None
+            image, read_at = self._latest
+            return image, read_at, self._sequence
+
+    def __iter__(self) -> Iterator[Frame]:
+        start = time.monotonic()
+        min_period_s = 1.0 / self.fps if self.fps else 0.0
+        next_due = start
+        sequence = 0
+        index = 0
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"source-{self.description}", daemon=True
+        )
+        self._reader.start()
+        try:
+            while not self.closed:
+                if min_period_s:
+                    delay = next_due - time.monotonic()
+                    if delay > 0 and self._closed.wait(delay):
+                        return
+                latest = self._next_latest(sequence)
+                if latest is None:
+                    return
+                image, read_at, newest = latest
+                self.dropped_frames += newest - sequence - 1
+                sequence = newest
+                next_due = max(next_due + min_period_s, time.monotonic()) if min_period_s else next_due
+                yield Frame(
+                    validate_image(image, f"{self.description} frame {index}"), index, read_at - start
+                )
+                index += 1
+        finally:
+            self._closed.set()
+            # A stream read blocks for up to STREAM_READ_TIMEOUT_MS; do not wait much longer.
+            self._reader.join(STREAM_READ_TIMEOUT_MS / 1000 + 1.0)
 
 
 def _parse_spec(spec: str | int | Path) -> tuple[str, str | int | Path]:
