@@ -5,7 +5,8 @@ One entry point, :func:`open_source`, turns a source spec into a :class:`FrameSo
 Every failure the caller can act on is a :class:`SourceError` with a message that names the
 source (with any credentials in a URL scrubbed) and what went wrong.
 
-- ``0``, ``"1"``: a local camera by index. Live: frames are timed by the wall clock.
+- ``0``, ``"1"``: a local camera by index. Live: frames are timed by the wall clock, and a reader
+  thread keeps only the newest frame, so a slow consumer never falls behind the camera.
 - ``rtsp://...``, ``http(s)://...``, ``rtmp://...``, ``udp://...``: a network stream. Live; when
   the stream drops, the source reopens it with exponential backoff.
 - a video file: frames are timed by the file's own frame rate (or ``fps`` when given).
