@@ -50,10 +50,14 @@ def put(stack: LocalStack, key: str, body: bytes) -> None:
 
 
 def drain(stack: LocalStack, database_url: str) -> Any:
+    """Deliver the waiting enrollment photos to the real handler, with fresh settings and models."""
     _fresh_handler_state()
-    return stack.drain(
-        "EnrollFunction", wait_s=1, environment_overrides={"CLASSSIGHT_DATABASE_URL": database_url}
-    )
+    try:
+        return stack.drain(
+            "EnrollFunction", wait_s=1, environment_overrides={"CLASSSIGHT_DATABASE_URL": database_url}
+        )
+    finally:
+        _fresh_handler_state()
 
 
 def rows(engine: Engine, table: sa.Table) -> list[Any]:
@@ -153,7 +157,10 @@ def test_sample_sqs_event_with_an_encoded_key_reaches_the_photo(
         monkeypatch.setenv(name, value)
     _fresh_handler_state()
     # WHEN the handler gets the event as Lambda would pass it
-    response = enroll.lambda_handler(event, _LambdaContext())
+    try:
+        response = enroll.lambda_handler(event, _LambdaContext())
+    finally:
+        _fresh_handler_state()
     # THEN the record succeeded and the photo was enrolled under the decoded pose
     assert response == {"batchItemFailures": []}
     assert [(f.usn, f.pose) for f in rows(students_engine, faceprints)] == [(usn, "front view")]
