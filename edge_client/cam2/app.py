@@ -216,7 +216,7 @@ class Cam2Runner:
         self._frame_times.append(now)
         self._last_frame_monotonic = now
         self.summary.frames += 1
-        if self.stream is not None or self.settings.show_window:
+        if (self.stream is not None and self.stream.due()) or self.settings.show_window:
             view = self.annotator.annotate(image, result.detections, self.fps, self.pipeline.pending_handoffs)
             if self.stream is not None:
                 self.stream.publish(view)

@@ -40,6 +40,7 @@ class FrameAnnotator:
             text_padding=3,
             color_lookup=sv.ColorLookup.TRACK,
             text_position=sv.Position.TOP_LEFT,
+            smart_position=True,  # keeps labels of people walking side by side apart
         )
 
     def annotate(
@@ -167,6 +168,10 @@ class StreamServer:
         with self._cond:
             self._cond.wait_for(lambda: self._closed or self._jpeg is not previous, timeout_s)
             return None if self._closed else self._jpeg
+
+    def due(self) -> bool:
+        """Whether a frame published now would be sent (skip annotating frames nobody will see)."""
+        return time.monotonic() - self._last_publish >= self._period_s
 
     def publish(self, image: np.ndarray) -> None:
         """Encode and publish ``image``, unless one was published less than a frame period ago."""
