@@ -11,7 +11,8 @@ Registered in ``tests/conftest.py`` (``pytest_plugins``). Fixtures:
   ``dlq_url("FaceCapturesQueue")``, ``room_queue_url("R101")``, ``env(...)``, ``client("s3")``,
   ``drain("FaceMatchFunction", handler=None)`` and ``http_api({"ApiFunction": handler})`` (the
   HTTP API as API Gateway serves it; ``.start()``, ``.url``, ``.stop()``).
-- ``clean_local_stack``: the same stack with every queue purged first; use it when a test drains.
+- ``clean_local_stack``: the same stack with every queue purged first (messages in flight too);
+  use it when a test drains.
 - ``local_stack_factory`` (session): ``factory(**parameter_overrides)`` provisions another copy of
   the template on the same endpoint under its own stage, e.g. with a 1 s visibility timeout for
   retry tests. Example::
@@ -44,8 +45,11 @@ _stage_numbers = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def local_endpoint() -> Iterator[MotoEndpoint]:
-    """The local AWS-compatible endpoint (moto server) for the whole session."""
-    with MotoEndpoint() as endpoint:
+    """The local AWS-compatible endpoint (moto server) for the whole session.
+
+    Purges are not rate-limited here, so each test can start from empty queues.
+    """
+    with MotoEndpoint(strict_purge=False) as endpoint:
         yield endpoint
 
 

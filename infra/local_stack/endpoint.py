@@ -9,6 +9,7 @@ endpoint alone, it does not compete for the test process's GIL, and stopping it 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -61,13 +62,23 @@ class MotoEndpoint:
         port: TCP port; 0 picks a free one.
         start_timeout_s: How long to wait for the server to answer before giving up.
         log_path: Where the server's request log goes; None discards it.
+        strict_purge: Refuse a second ``PurgeQueue`` on a queue within 60 s, as SQS does. Tests
+            turn it off so that every purge also drops messages in flight between tests.
     """
 
-    def __init__(self, port: int = 0, *, start_timeout_s: float = 20.0, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        start_timeout_s: float = 20.0,
+        log_path: Path | None = None,
+        strict_purge: bool = True,
+    ) -> None:
         self.port = port or free_port()
         self.host = LOCALHOST
         self.start_timeout_s = start_timeout_s
         self.log_path = log_path
+        self.strict_purge = strict_purge
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -88,9 +99,10 @@ class MotoEndpoint:
             raise EndpointError(f"port {self.port} on {self.host} is already in use")
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         command = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+        env = {**os.environ, "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": str(self.strict_purge).lower()}
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                command, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+                command, stdout=output, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
             )
         finally:
             if output is not subprocess.DEVNULL:

@@ -338,6 +338,19 @@ def test_handoff_reaches_only_its_room_queue_as_raw_message(clean_local_stack: L
     assert received["R102"][0]["MessageAttributes"]["room_id"]["StringValue"] == "R102"
 
 
+def test_purge_between_tests_also_drops_messages_in_flight(fast_retry_stack: LocalStack) -> None:
+    # GIVEN a message a failing handler left in flight, on a queue purged moments ago
+    stack = fast_retry_stack
+    stack.purge()
+    sqs, queue_url = stack.client("sqs"), stack.queue_url("FaceMatchFunction")
+    sqs.send_message(QueueUrl=queue_url, MessageBody="left over")
+    assert len(sqs.receive_message(QueueUrl=queue_url).get("Messages", [])) == 1
+    # WHEN the stack is purged again, and the visibility timeout passes
+    stack.purge()
+    # THEN the message does not come back to haunt the next test
+    assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", []) == []
+
+
 # --- sample events agree with what the local stack delivers -------------------------------------------
 
 SQS_S3_SAMPLES = [
