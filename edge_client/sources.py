@@ -400,7 +400,7 @@ class LiveSource(FrameSource):
                 image, read_at, newest = latest
                 self.dropped_frames += newest - sequence - 1
                 sequence = newest
-                next_due = max(next_due + min_period_s, time.monotonic()) if min_period_s else next_due
+                next_due = time.monotonic() + min_period_s
                 yield Frame(
                     validate_image(image, f"{self.description} frame {index}"), index, read_at - start
                 )
