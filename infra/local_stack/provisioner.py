@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 # Types created at the endpoint, and the SAM/CFN types the local stack knowingly leaves out.
 CREATED_TYPES = (
     "AWS::S3::Bucket",
+    "AWS::S3::BucketPolicy",
     "AWS::SQS::Queue",
     "AWS::SQS::QueuePolicy",
     "AWS::SNS::Topic",
@@ -37,6 +38,8 @@ SKIPPED_TYPES = {
     "AWS::IAM::Role": "the local endpoint does not enforce IAM",
     "AWS::IAM::Policy": "the local endpoint does not enforce IAM",
     "AWS::Logs::LogGroup": "handlers log to the local process",
+    "AWS::CloudFront::Distribution": "no CDN locally; the portal bucket is reachable at the endpoint",
+    "AWS::CloudFront::OriginAccessControl": "no CDN locally",
 }
 
 S3_TEST_EVENT = "s3:TestEvent"
@@ -153,6 +156,7 @@ def provision(template: StackTemplate, clients: Clients, *, stack_name: str) -> 
     template.resolver.resource_attribute = attribute
     creators: dict[str, Callable[[TemplateResource, dict[str, Any], Clients, str], ProvisionedResource]] = {
         "AWS::S3::Bucket": _create_bucket,
+        "AWS::S3::BucketPolicy": _create_bucket_policy,
         "AWS::SQS::Queue": _create_queue,
         "AWS::SQS::QueuePolicy": _create_queue_policy,
         "AWS::SNS::Topic": _create_topic,
@@ -317,6 +321,14 @@ def _create_bucket(
         },
         properties,
     )
+
+
+def _create_bucket_policy(
+    resource: TemplateResource, properties: dict[str, Any], clients: Clients, stack_name: str
+) -> ProvisionedResource:
+    bucket = str(properties["Bucket"])
+    clients["s3"].put_bucket_policy(Bucket=bucket, Policy=json.dumps(properties["PolicyDocument"]))
+    return ProvisionedResource(resource.logical_id, resource.type, bucket, {}, properties)
 
 
 def lifecycle_to_api(configuration: Mapping[str, Any]) -> dict[str, Any]:

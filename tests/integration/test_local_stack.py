@@ -124,8 +124,18 @@ def _declared(stage: str) -> dict[str, Any]:
         (rule["Prefix"], int(document["Parameters"]["CaptureRetentionDays"]["Default"]))
         for rule in bucket["LifecycleConfiguration"]["Rules"]
     }
+    buckets = {
+        text(b["Properties"]["BucketName"]) for b in resources.values() if b["Type"] == "AWS::S3::Bucket"
+    }
+    policed = {
+        text(resources[b["Properties"]["Bucket"]["Ref"]]["Properties"]["BucketName"])
+        for b in resources.values()
+        if b["Type"] == "AWS::S3::BucketPolicy"
+    }
     return {
         "bucket": text(bucket["BucketName"]),
+        "buckets": buckets,
+        "bucket_policies": policed,
         "queues": set(queues.values()),
         "dlq_of": dlq_of,
         "topics": topics,
@@ -175,8 +185,18 @@ def _actual(stack: LocalStack, stage: str) -> dict[str, Any]:
         (rule["Filter"]["Prefix"], rule["Expiration"]["Days"])
         for rule in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     }
+    buckets = {b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(prefix)}
+    policed = set()
+    for name in buckets:
+        try:
+            s3.get_bucket_policy(Bucket=name)
+            policed.add(name)
+        except s3.exceptions.ClientError:
+            continue
     return {
         "bucket": bucket,
+        "buckets": buckets,
+        "bucket_policies": policed,
         "queues": set(name_of_arn.values()),
         "dlq_of": {name: name_of_arn[arn] for name, arn in dlq_arn_of.items()},
         "topics": {arn.split(":")[-1] for arn in topic_arns},
@@ -187,7 +207,18 @@ def _actual(stack: LocalStack, stage: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "fact", ["bucket", "queues", "dlq_of", "topics", "subscriptions", "notifications", "lifecycle"]
+    "fact",
+    [
+        "bucket",
+        "buckets",
+        "bucket_policies",
+        "queues",
+        "dlq_of",
+        "topics",
+        "subscriptions",
+        "notifications",
+        "lifecycle",
+    ],
 )
 def test_local_stack_creates_exactly_the_template_resources(local_stack: LocalStack, fact: str) -> None:
     # GIVEN the session stack provisioned from template.yaml with Stage=test
