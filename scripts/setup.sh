@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
-EXTRAS=${CLASSSIGHT_EXTRAS:-cloud,api,dev}
+EXTRAS=${CLASSSIGHT_EXTRAS:-edge,cloud,api,dev}
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
