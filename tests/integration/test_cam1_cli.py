@@ -1,4 +1,4 @@
-"""``python -m edge_client.cam1`` as a process: help, clear errors, web preview, clean SIGTERM."""
+"""``python -m edge_client.cam1`` as a process: help, clear errors, web preview, stop on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -123,8 +123,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_yaml_settings_web_preview_and_clean_sigterm(
-    tmp_path: Path, s3_bucket: tuple[RestartableS3, str]
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_yaml_settings_web_preview_and_clean_stop_on_signal(
+    tmp_path: Path, s3_bucket: tuple[RestartableS3, str], stop_signal: signal.Signals
 ) -> None:
     server, bucket = s3_bucket
     folder = tmp_path / "frames"
@@ -164,8 +165,8 @@ def test_yaml_settings_web_preview_and_clean_sigterm(
         assert snapshot is not None and snapshot.shape == (480, 640, 3)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert b"/stream.mjpg" in response.read()
-        # WHEN it gets SIGTERM mid-replay
-        process.send_signal(signal.SIGTERM)
+        # WHEN it gets the signal mid-replay
+        process.send_signal(stop_signal)
         stdout, stderr = process.communicate(timeout=20)
     finally:
         if process.poll() is None:
@@ -173,7 +174,7 @@ def test_yaml_settings_web_preview_and_clean_sigterm(
             process.communicate()
     # THEN it stops cleanly: exit 0, nothing left pending, the port released
     assert process.returncode == 0, stderr
-    assert "SIGTERM received" in stderr and "(stopped)" in stdout
+    assert f"{stop_signal.name} received" in stderr and "(stopped)" in stdout
     outbox = Outbox(outbox_path)
     stats = outbox.stats()
     outbox.close()
