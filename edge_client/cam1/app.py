@@ -143,19 +143,25 @@ class Cam1Runner:
         self.settings = settings
         self._stop = threading.Event()
         self._drain_on_exit_s = drain_on_exit_s
-        self.source = source or open_source(settings.source, settings.source_fps, realtime=settings.realtime)
-        try:
-            detector = build_detector(settings)
-            self.outbox = Outbox(settings.outbox_path, settings.outbox_max_items)
-        except BaseException:
-            self.source.close()
-            raise
+        # Build the parts that need nothing released first; then release in reverse on failure.
+        detector = build_detector(settings)
         self.store = store or S3ObjectStore(
             settings.bucket_name,
             endpoint_url=settings.aws_endpoint_url,
             region=settings.aws_region,
             timeout_s=settings.upload_timeout_s,
         )
+        self.source = source or open_source(settings.source, settings.source_fps, realtime=settings.realtime)
+        try:
+            self.outbox = Outbox(settings.outbox_path, settings.outbox_max_items)
+            try:
+                self.preview = preview if preview is not None else _build_preview(settings)
+            except BaseException:
+                self.outbox.close()
+                raise
+        except BaseException:
+            self.source.close()
+            raise
         self.uploader = OutboxUploader(
             self.outbox,
             self.store,
@@ -164,7 +170,6 @@ class Cam1Runner:
             on_uploaded=on_uploaded,
         )
         self.pipeline = Cam1Pipeline(build_gate(settings, detector), self.outbox, settings, on_capture)
-        self.preview = preview if preview is not None else _build_preview(settings)
 
     def request_stop(self) -> None:
         """Ask the loop to end after the current frame (safe from a signal handler)."""
