@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python bench/cam2.py                     # everything, both weight formats
     .venv/bin/python bench/cam2.py --weights openvino --seeds 20 --jitter 0 0.5 1 2
 
-Prints four tables:
+Prints five tables:
 
 1. person detection AP50 (IoU 0.5) per sequence and weight format;
 2. tracking MOTA / IDF1 / HOTA (ByteTrack on those detections, default cam2 settings);
@@ -14,7 +14,10 @@ Prints four tables:
    re-id stage, which embeds only around tagged tracks, so here it costs almost nothing);
 4. handoff accuracy: a door zone on each sequence, one simulated door-camera handoff per
    ground-truth person entering through it (capture time = entry - walk delay +- jitter), the
-   real tracker and assigner; a handoff is right when the tagged track is mostly that person.
+   real tracker and assigner; a handoff is right when the tagged track is mostly that person;
+5. identity keeping: after those handoffs, the share of each handed-off person's frames in which
+   the box carrying their USN is on them, with re-id carry-over off and on, without and with a
+   simulated occlusion long enough to break their track.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ from edge_client.cam2.evaluation import (  # noqa: E402
     score_tracking,
     track_sequence,
 )
+from edge_client.cam2.reid import IdentityKeeper, OsnetBodyEmbedder  # noqa: E402
 from edge_client.cam2.settings import Cam2Settings  # noqa: E402
-from edge_client.cam2.simulation import simulate_handoffs  # noqa: E402
+from edge_client.cam2.simulation import simulate, simulate_handoffs  # noqa: E402
 from edge_client.cam2.tracking import ByteTrackPersonTracker  # noqa: E402
 from edge_client.settings import DEFAULT_MODELS_DIR  # noqa: E402
 
@@ -114,6 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--jitter", nargs="+", type=float, default=[0.0, 0.5, 1.0, 2.0], help="Jitter (s) to try."
     )
     parser.add_argument("--seeds", type=int, default=10, help="Jitter draws per sequence and jitter value.")
+    parser.add_argument(
+        "--occlusion-s",
+        type=float,
+        default=3.0,
+        help="Simulated occlusion of each entering person (re-id table).",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("edge_client.cam2").setLevel(logging.ERROR)  # expired handoffs are expected here
@@ -208,6 +218,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{settings_for(args.sequences[0], WEIGHTS[weights_name]).walk_delay_s:.0f} s)",
         ["jitter +-s", "right / handoffs", "accuracy"],
         handoff_rows,
+    )
+
+    keeping_rows = []
+    embedder = OsnetBodyEmbedder(DEFAULT_MODELS_DIR / "reid" / "osnet_x0_25_msmt17.onnx")
+    for name, sequence in sequences.items():
+        settings = settings_for(name, WEIGHTS[weights_name])
+        for occlusion_s in (0.0, args.occlusion_s):
+            for reid in (False, True):
+                stages = (
+                    [
+                        IdentityKeeper(
+                            embedder,
+                            similarity_threshold=settings.reid_similarity_threshold,
+                            carry_window_s=settings.reid_carry_window_s,
+                            carry_radius_px=settings.reid_carry_radius_px,
+                            refresh_s=settings.reid_refresh_s,
+                        )
+                    ]
+                    if reid
+                    else None
+                )
+                result = simulate(
+                    sequence,
+                    cached[(weights_name, name)],
+                    settings,
+                    jitter_s=0.5,
+                    seed=0,
+                    stages=stages,
+                    occlusion_s=occlusion_s,
+                )
+                keeping = result.keeping
+                keeping_rows.append(
+                    (
+                        name,
+                        f"{occlusion_s:.1f}",
+                        "on" if reid else "off",
+                        keeping.expected_frames,
+                        keeping.covered_frames,
+                        keeping.wrong_frames,
+                        keeping.coverage,
+                    )
+                )
+    table(
+        f"Identity keeping after handoffs (jitter 0.5 s; each entering person hidden from the detector "
+        f"for the given time, 3 s after entering; re-id threshold {settings.reid_similarity_threshold})",
+        ["sequence", "occlusion s", "re-id", "expected frames", "right USN", "wrong USN", "coverage"],
+        keeping_rows,
     )
     return 0
 

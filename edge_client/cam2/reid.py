@@ -187,18 +187,15 @@ class IdentityKeeper:
                     similarity,
                 )
                 continue
-            usn, evidence_at = old.usn, old.tagged_at or old.last_seen_at
-            assert usn is not None
             logger.info(
                 "usn %s carried from lost track %d to track %d (re-id similarity %.2f)",
-                usn,
+                old.usn,
                 old.tracker_id,
                 new.tracker_id,
                 similarity,
             )
-            if registry.tag(new.tracker_id, usn, "reid", evidence_at):
-                new.embedding = old.embedding
-                used.update({old.tracker_id, new.tracker_id})
+            registry.transfer(old.tracker_id, new.tracker_id)
+            used.update({old.tracker_id, new.tracker_id})
 
     def _plausible(self, old: TrackRecord, new: TrackRecord) -> bool:
         """The new track appeared after the old one was lost, soon enough and near enough."""

@@ -17,15 +17,18 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import supervision as sv
 
+from edge_client.cam2.detection import select
 from edge_client.cam2.evaluation import MotSequence, gt_identity_of
 from edge_client.cam2.handoff import HandoffAssigner, HandoffMessage
-from edge_client.cam2.pipeline import RoomPipeline
+from edge_client.cam2.pipeline import FrameStage, RoomPipeline
 from edge_client.cam2.settings import Cam2Settings
 from edge_client.cam2.tracking import ByteTrackPersonTracker
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 
 SIMULATION_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SIM_ROOM_ID = "SIM-ROOM"
+# A detection this close to a hidden ground-truth box is removed by a simulated occlusion.
+OCCLUDED_IOU = 0.3
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,35 @@ def frame_time(sequence: MotSequence, frame: int) -> datetime:
     return SIMULATION_START + timedelta(seconds=(frame - 1) / sequence.fps)
 
 
+@dataclass(frozen=True)
+class IdentityKeeping:
+    """How well USNs stayed on their people after the handoffs were applied.
+
+    Attributes:
+        expected_frames: ground-truth frames of handed-off people from the frame their handoff
+            was applied onward, except the frames a simulated occlusion hid them in.
+        covered_frames: of those, frames in which the box carrying their USN is on them.
+        wrong_frames: frames in which a box carries a USN but is on someone else (or no one).
+    """
+
+    expected_frames: int
+    covered_frames: int
+    wrong_frames: int
+
+    @property
+    def coverage(self) -> float:
+        """Share of expected frames in which the right person carried their USN."""
+        return self.covered_frames / max(1, self.expected_frames)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Every simulated handoff and how well identities were kept afterwards."""
+
+    trials: list[HandoffTrial]
+    keeping: IdentityKeeping
+
+
 def simulate_handoffs(
     sequence: MotSequence,
     detections: Sequence[sv.Detections],
@@ -88,10 +120,39 @@ def simulate_handoffs(
         seed: seed of the jitter.
         delivery_latency_s: time from capture to the message reaching cam2.
     """
+    return simulate(
+        sequence, detections, settings, jitter_s=jitter_s, seed=seed, delivery_latency_s=delivery_latency_s
+    ).trials
+
+
+def simulate(
+    sequence: MotSequence,
+    detections: Sequence[sv.Detections],
+    settings: Cam2Settings,
+    *,
+    jitter_s: float,
+    seed: int,
+    delivery_latency_s: float = 0.3,
+    stages: list[FrameStage] | None = None,
+    occlusion_s: float = 0.0,
+    occlusion_after_s: float = 3.0,
+) -> SimulationResult:
+    """Like :func:`simulate_handoffs`, optionally with more stages (re-id), scoring identity keeping too.
+
+    With ``stages`` the real frames are read (re-id needs pixels); without, a blank frame stands in.
+
+    Args:
+        occlusion_s: hide each entering person from the detector for this long, starting
+            ``occlusion_after_s`` after their entry, as if someone stood in front of them. Longer
+            than the tracker's lost-track buffer, it breaks their track: the new track keeps
+            the USN only through re-id.
+        occlusion_after_s: when the occlusion starts, counted from the entry.
+    """
     door = DoorZone(settings.door_zone)
     rng = random.Random(seed)
     messages: list[tuple[datetime, HandoffMessage]] = []
-    for entry in door_entries(sequence, door):
+    entries = door_entries(sequence, door)
+    for entry in entries:
         captured_at = (
             frame_time(sequence, entry.frame)
             - timedelta(seconds=settings.walk_delay_s)
@@ -129,27 +190,71 @@ def simulate_handoffs(
             settle_s=settings.handoff_settle_s,
             wait_s=settings.handoff_wait_s,
         ),
+        stages=stages,
     )
     tagged: dict[str, int | None] = {}
+    applied_frame: dict[int, int] = {}
     track_identities: dict[int, Counter[int | None]] = defaultdict(Counter)
+    covered = wrong = 0
     blank = np.zeros((sequence.height, sequence.width, 3), dtype=np.uint8)
+    images = (image for _, image in sequence.frames(len(detections))) if stages else None
+    hidden = _occlusions(sequence, entries, occlusion_s, occlusion_after_s)
     for index, frame_detections in enumerate(detections):
         frame = index + 1
         at = frame_time(sequence, frame)
+        if frame in hidden and len(frame_detections):
+            iou = sv.box_iou_batch(frame_detections.xyxy, np.array(hidden[frame], dtype=float).reshape(-1, 4))
+            frame_detections = select(frame_detections, iou.max(axis=1) < OCCLUDED_IOU)
+        image = next(images) if images is not None else blank
         while messages and messages[0][0] <= at:
             pipeline.submit_handoff(messages.pop(0)[1])
-        result = pipeline.process(blank, at, detections=frame_detections)
+        result = pipeline.process(image, at, detections=frame_detections)
         for outcome in result.outcomes:
             tagged[outcome.message.usn] = outcome.tracker_id
-        if result.detections.tracker_id is not None:
-            for tracker_id, xyxy in zip(result.detections.tracker_id, result.detections.xyxy, strict=True):
-                track_identities[int(tracker_id)][gt_identity_of(sequence, frame, xyxy)] += 1
+            if outcome.tracker_id is not None:
+                applied_frame[int(outcome.message.usn.removeprefix("GT"))] = frame
+        tracked = result.detections
+        if tracked.tracker_id is None:
+            continue
+        usns = tracked.data.get("usn", [""] * len(tracked))
+        for tracker_id, xyxy, usn in zip(tracked.tracker_id, tracked.xyxy, usns, strict=True):
+            identity = gt_identity_of(sequence, frame, xyxy)
+            track_identities[int(tracker_id)][identity] += 1
+            if usn:
+                if identity is not None and usn == f"GT{identity}":
+                    covered += 1
+                else:
+                    wrong += 1
+    hidden_frames = {(frame, tuple(box)) for frame, boxes in hidden.items() for box in boxes}
+    expected = sum(
+        1
+        for identity, first in applied_frame.items()
+        for box in sequence.identity_frames()[identity]
+        if first <= box.frame <= len(detections) and (box.frame, box.xyxy) not in hidden_frames
+    )
     trials = []
-    for entry in door_entries(sequence, door):
+    for entry in entries:
         tracker_id = tagged.get(f"GT{entry.identity}")
         overlap = 0.0
         if tracker_id is not None:
             counts = track_identities[tracker_id]
             overlap = counts[entry.identity] / max(1, sum(counts.values()))
         trials.append(HandoffTrial(entry.identity, entry.frame, tracker_id, overlap))
-    return trials
+    return SimulationResult(trials, IdentityKeeping(expected, covered, wrong))
+
+
+def _occlusions(
+    sequence: MotSequence, entries: list[DoorEntry], occlusion_s: float, after_s: float
+) -> dict[int, list[tuple[float, float, float, float]]]:
+    """Ground-truth boxes to hide from the detector, per frame number."""
+    hidden: dict[int, list[tuple[float, float, float, float]]] = defaultdict(list)
+    if occlusion_s <= 0:
+        return hidden
+    start_offset, length = round(after_s * sequence.fps), round(occlusion_s * sequence.fps)
+    tracks = sequence.identity_frames()
+    for entry in entries:
+        start = entry.frame + start_offset
+        for box in tracks[entry.identity]:
+            if start <= box.frame < start + length:
+                hidden[box.frame].append(box.xyxy)
+    return hidden

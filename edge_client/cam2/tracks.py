@@ -186,6 +186,19 @@ class TrackRegistry:
         logger.info("track %d tagged %s (%s)", tracker_id, usn, source)
         return True
 
+    def transfer(self, from_tracker_id: int, to_tracker_id: int) -> None:
+        """Move a USN from a lost track to its continuation (identity carry-over); source "reid".
+
+        The evidence time stays that of the original capture, so recency comparisons with later
+        handoffs still see how old the identification is.
+        """
+        old, new = self.records[from_tracker_id], self.records[to_tracker_id]
+        if old.usn is None:
+            raise ValueError(f"track {from_tracker_id} carries no USN to transfer")
+        new.usn, new.usn_source, new.tagged_at = old.usn, "reid", old.tagged_at
+        new.embedding = old.embedding
+        old.usn, old.usn_source, old.tagged_at = None, None, None
+
     def reset(self) -> None:
         """Forget every record."""
         self.records.clear()

@@ -15,8 +15,9 @@ from edge_client.cam2.evaluation import (
     score_tracking,
     track_sequence,
 )
+from edge_client.cam2.reid import IdentityKeeper, OsnetBodyEmbedder
 from edge_client.cam2.settings import Cam2Settings
-from edge_client.cam2.simulation import simulate_handoffs
+from edge_client.cam2.simulation import simulate, simulate_handoffs
 from edge_client.cam2.tracking import ByteTrackPersonTracker
 from tests.conftest import DATA_DIR, MODELS_DIR
 
@@ -103,3 +104,28 @@ def test_handoffs_tag_the_person_who_entered(
     assert len(trials) >= 20
     accuracy = sum(t.correct for t in trials) / len(trials)
     assert accuracy >= 0.8, [t for t in trials if not t.correct]
+
+
+def test_reid_keeps_usns_through_occlusions_that_break_tracks(
+    sequences: dict[str, tuple[MotSequence, list[sv.Detections]]],
+) -> None:
+    # GIVEN handoffs for everyone entering PETS09 through the door, and each of them hidden from
+    # the detector for 3 s (longer than the tracker's lost-track buffer) 3 s after entering
+    sequence, detections = sequences["PETS09-S2L1"]
+    settings = Cam2Settings(room_id="SIM-ROOM", bucket_name="classsight-test", door_zone=DOORS["PETS09-S2L1"])
+    keeper = IdentityKeeper(
+        OsnetBodyEmbedder(settings.reid_weights_path),
+        similarity_threshold=settings.reid_similarity_threshold,
+        carry_window_s=settings.reid_carry_window_s,
+        carry_radius_px=settings.reid_carry_radius_px,
+        refresh_s=settings.reid_refresh_s,
+    )
+    # WHEN the tracker runs without and with re-id carry-over
+    without = simulate(sequence, detections, settings, jitter_s=0.0, seed=0, occlusion_s=3.0).keeping
+    with_reid = simulate(
+        sequence, detections, settings, jitter_s=0.0, seed=0, occlusion_s=3.0, stages=[keeper]
+    )
+    # THEN re-id gives the USNs back to the right people after the breaks
+    assert with_reid.keeping.coverage >= 0.8, with_reid.keeping
+    assert with_reid.keeping.coverage > without.coverage + 0.3, (without, with_reid.keeping)
+    assert with_reid.keeping.wrong_frames <= 0.1 * with_reid.keeping.covered_frames
