@@ -7,12 +7,13 @@ missing variables, instead of failing on the first event.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloud_functions.core.errors import ConfigurationError
@@ -233,6 +234,19 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
     )
 
 
+class ApiToken(BaseModel):
+    """Who holds one API bearer token, and what they may do."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        ..., min_length=1, max_length=200, description="Recorded as the actor in the audit log."
+    )
+    role: Literal["admin", "teacher"] = Field(
+        ..., description="admin manages everything; teacher reads and corrects attendance."
+    )
+
+
 class ApiSettings(AwsSettings, DatabaseSettings):
     """Settings of the HTTP API."""
 
@@ -240,6 +254,44 @@ class ApiSettings(AwsSettings, DatabaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
     )
+    api_tokens: dict[str, ApiToken] = Field(
+        ...,
+        min_length=1,
+        description=(
+            "Bearer tokens as JSON: lowercase hex sha256 of each token -> {name, role}. Only hashes "
+            "are configured, so the setting itself grants nothing if it leaks."
+        ),
+    )
+    max_body_bytes: int = Field(
+        65_536,
+        ge=1_024,
+        le=1_048_576,
+        description=(
+            "Request bodies larger than this get 413 before parsing. Photos go to the bucket, not here."
+        ),
+    )
+    enrollment_photo_max_bytes: int = Field(
+        5_000_000,
+        ge=10_000,
+        le=50_000_000,
+        description=(
+            "Largest enrollment photo a presigned upload accepts; keep it at the functions' max_image_bytes."
+        ),
+    )
+    upload_url_expiry_s: int = Field(
+        300,
+        ge=30,
+        le=3_600,
+        description="Lifetime of a presigned upload. Shorter limits a leaked URL; longer suits slow links.",
+    )
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _keys_are_sha256(cls, value: dict[str, ApiToken]) -> dict[str, ApiToken]:
+        for key in value:
+            if not re.fullmatch(r"[0-9a-f]{64}", key):
+                raise ValueError("keys must be lowercase hex sha256 digests of the tokens")
+        return value
 
 
 S = TypeVar("S", bound=BaseSettings)
