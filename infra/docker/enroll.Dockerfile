@@ -12,5 +12,9 @@ RUN pip install --no-cache-dir ".[cloud]" && rm -rf /root/.cache
 # before building, e.g. `mkdir -p build/models && cp -r ../shared/models/face build/models/`.
 # ModelsDir in template.yaml points the function at /opt/models.
 COPY build/models/ /opt/models/
+# DeepFace's ArcFace weights (the production embedder) are fetched by DeepFace's own download code
+# at build time, so a cold start never downloads; FaceEmbedderWeights in template.yaml names them.
+ENV DEEPFACE_HOME=/opt/deepface TF_USE_LEGACY_KERAS=1
+RUN python -c "import shutil; from cloud_functions.core.faces.embedding import download_deepface_arcface_weights as fetch; shutil.copy(fetch(), '/opt/models/face/arcface_weights.h5')"
 
 CMD ["cloud_functions.enroll.handler.lambda_handler"]

@@ -409,5 +409,17 @@ def _client(service: str, endpoint_url: str, region: str) -> Any:
 def local_parameter_overrides(
     database_url: str, *, stage: str = "local", models_dir: Path = DEFAULT_MODELS_DIR, **more: str
 ) -> dict[str, str]:
-    """Parameter values for a local stack: stage, database, weights from this machine, then ``more``."""
-    return {"Stage": stage, "DatabaseUrl": database_url, "ModelsDir": str(models_dir), **more}
+    """Parameter values for a local stack: stage, database, weights from this machine, then ``more``.
+
+    Locally the face functions use the ONNX ArcFace model shipped beside the checkout (DeepFace's
+    weights, the production default, cannot be assumed here) with its calibrated threshold.
+    """
+    return {
+        "Stage": stage,
+        "DatabaseUrl": database_url,
+        "ModelsDir": str(models_dir),
+        "FaceEmbedder": "onnx",
+        "FaceEmbedderWeights": "face/arcface_mobilefacenet_128d.onnx",
+        "MatchThreshold": "0.365",
+        **more,
+    }
