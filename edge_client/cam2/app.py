@@ -30,6 +30,9 @@ from edge_client.cam2.tracks import DoorZone, TrackRegistry
 
 logger = logging.getLogger(__name__)
 
+# /health says "stale" when no frame was processed for this long (camera gone, loop stuck).
+STALE_AFTER_S = 5.0
+
 
 def build_detector(settings: Cam2Settings) -> YoloPersonDetector:
     """The person detector named by the settings."""
@@ -181,9 +184,16 @@ class Cam2Runner:
         """Wall-clock time of the source's media time zero, set by :meth:`run`."""
 
     def health(self) -> dict[str, Any]:
-        """Status for ``/health``: frame rate, tracks, pending handoffs, age of the last frame."""
+        """Status for ``/health``: "starting", "ok" or "stale", frame rate, tracks, pending handoffs."""
         age = None if self._last_frame_monotonic is None else time.monotonic() - self._last_frame_monotonic
+        if age is None:
+            status = "starting"
+        elif age > STALE_AFTER_S:
+            status = "stale"
+        else:
+            status = "ok"
         return {
+            "status": status,
             "room_id": self.settings.room_id,
             "camera_id": self.settings.camera_id,
             "fps": round(self.fps, 2),

@@ -75,7 +75,8 @@ class StreamServer:
     Args:
         host: address to listen on; keep loopback unless the network is trusted.
         port: TCP port (0 picks a free one; see ``url``).
-        health: returns the status dictionary served on ``/health``.
+        health: returns the status dictionary served on ``/health``; a ``status`` other than
+            "ok" is served with HTTP 503 so that a supervisor can restart the client.
         jpeg_quality: JPEG quality of the frames; higher costs bandwidth and CPU.
         max_fps: most frames per second encoded; the camera loop is never slowed by viewers.
     """
@@ -103,8 +104,9 @@ class StreamServer:
                 if path == "/stream":
                     self._stream()
                 elif path == "/health":
-                    body = json.dumps({"status": "ok", **owner._health()}, default=str).encode()
-                    self._send(200, "application/json", body)
+                    health = {"status": "ok", **owner._health()}
+                    body = json.dumps(health, default=str).encode()
+                    self._send(200 if health["status"] == "ok" else 503, "application/json", body)
                 elif path == "/snapshot.jpg":
                     jpeg = owner.latest()
                     if jpeg is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,6 +73,11 @@ def test_stream_serves_annotated_jpeg_frames_and_health(tmp_path: Path) -> None:
     runner = Cam2Runner(settings_for(tmp_path, reid_enabled=False), sink=ListSink())
     assert runner.stream is not None
     try:
+        # WHEN no frame has been processed yet, /health says so with 503
+        with pytest.raises(urllib.error.HTTPError) as starting:
+            urllib.request.urlopen(f"{runner.stream.url}/health", timeout=10)  # noqa: S310
+        assert starting.value.code == 503
+        assert json.loads(starting.value.read())["status"] == "starting"
         # WHEN it has processed a few frames
         images = sorted((PETS / "img1").glob("*.jpg"))[:5]
         start = datetime.now(UTC)
