@@ -1,0 +1,237 @@
+"""Attendance: per-class reports, per-student history, today's classes, CSV and manual overrides."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from cloud_functions.api.auth import Principal
+from cloud_functions.api.crud import audit
+from cloud_functions.api.crud.catalog import get_course, get_room
+from cloud_functions.api.crud.students import get_student
+from cloud_functions.api.errors import InvalidRequestError
+from cloud_functions.api.rules import classes_of_day, room_local_date, to_csv
+from cloud_functions.api.schemas import (
+    AttendanceOverride,
+    AttendancePublic,
+    AttendanceReport,
+    ScheduledClassPublic,
+    StudentHistory,
+)
+from cloud_functions.core.db.schema import attendance, courses, rooms, students, timetable
+from cloud_functions.core.timetable import TimetableEntry
+
+STATUSES = ("entered", "late", "present", "absent", "excused")
+CSV_HEADER = (
+    "usn",
+    "name",
+    "course_code",
+    "class_date",
+    "room_id",
+    "status",
+    "source",
+    "first_seen_at",
+    "confirmed_at",
+    "similarity",
+)
+_AUDITED = ("status", "source", "room_id", "first_seen_at", "confirmed_at")
+
+
+def _rows(connection: Connection, *conditions: sa.ColumnElement[bool]) -> list[AttendancePublic]:
+    query = (
+        sa.select(attendance, students.c.name)
+        .select_from(attendance.outerjoin(students, students.c.usn == attendance.c.usn))
+        .where(*conditions)
+        .order_by(attendance.c.class_date, attendance.c.course_code, attendance.c.usn)
+    )
+    return [AttendancePublic.model_validate(dict(row)) for row in connection.execute(query).mappings()]
+
+
+def _counts(rows: Sequence[AttendancePublic]) -> dict[str, int]:
+    found = Counter(row.status for row in rows)
+    return {status: found.get(status, 0) for status in STATUSES}
+
+
+def class_report(connection: Connection, course_code: str, class_date: date) -> AttendanceReport:
+    """Every student recorded for the class (any status) and the count per status."""
+    course = get_course(connection, course_code)
+    rows = _rows(connection, attendance.c.course_code == course_code, attendance.c.class_date == class_date)
+    return AttendanceReport(
+        course_code=course_code,
+        course_title=course["title"],
+        class_date=class_date,
+        rows=rows,
+        counts=_counts(rows),
+        total=len(rows),
+    )
+
+
+def class_report_csv(connection: Connection, course_code: str, class_date: date) -> str:
+    """The class report as CSV, safe to open in a spreadsheet."""
+    report = class_report(connection, course_code, class_date)
+    return to_csv(
+        CSV_HEADER,
+        (
+            (
+                r.usn,
+                r.name,
+                r.course_code,
+                r.class_date.isoformat(),
+                r.room_id,
+                r.status,
+                r.source,
+                r.first_seen_at,
+                r.confirmed_at,
+                "" if r.similarity is None else f"{r.similarity:.4f}",
+            )
+            for r in report.rows
+        ),
+    )
+
+
+def student_history(
+    connection: Connection, usn: str, *, date_from: date | None, date_to: date | None
+) -> StudentHistory:
+    """The student's attendance, oldest first, optionally within dates (inclusive)."""
+    student = get_student(connection, usn)
+    conditions = [attendance.c.usn == usn]
+    if date_from is not None:
+        conditions.append(attendance.c.class_date >= date_from)
+    if date_to is not None:
+        conditions.append(attendance.c.class_date <= date_to)
+    rows = _rows(connection, *conditions)
+    return StudentHistory(usn=usn, name=student["name"], rows=rows, counts=_counts(rows))
+
+
+def _room_for_new_row(connection: Connection, course_code: str, class_date: date, room_id: str | None) -> str:
+    """The room of a class with no attendance row yet: given, or the timetable's only one that day."""
+    if room_id is not None:
+        return str(get_room(connection, room_id)["room_id"])
+    entries = connection.execute(
+        sa.select(timetable).where(
+            timetable.c.course_code == course_code, timetable.c.weekday == class_date.weekday()
+        )
+    ).mappings()
+    rooms_that_day = {
+        entry["room_id"]
+        for entry in entries
+        if TimetableEntry(
+            entry["course_code"],
+            entry["weekday"],
+            entry["start_time"],
+            entry["end_time"],
+            entry["valid_from"],
+            entry["valid_to"],
+        ).runs_on(class_date)
+    }
+    if len(rooms_that_day) != 1:
+        raise InvalidRequestError(
+            f"{course_code} is timetabled in {len(rooms_that_day)} rooms on {class_date}; give room_id"
+        )
+    return str(rooms_that_day.pop())
+
+
+def override(
+    connection: Connection,
+    course_code: str,
+    class_date: date,
+    usn: str,
+    body: AttendanceOverride,
+    actor: Principal,
+) -> AttendancePublic:
+    """Set a student's status for a class by hand, with the reason, actor, before and after audited."""
+    get_course(connection, course_code)
+    get_student(connection, usn)
+    key = (
+        (attendance.c.usn == usn)
+        & (attendance.c.course_code == course_code)
+        & (attendance.c.class_date == class_date)
+    )
+    before_row = connection.execute(sa.select(attendance).where(key)).mappings().one_or_none()
+    now = datetime.now(UTC)
+    before: dict[str, Any] | None = None
+    if before_row is None:
+        room_id = _room_for_new_row(connection, course_code, class_date, body.room_id)
+        connection.execute(
+            attendance.insert().values(
+                usn=usn,
+                course_code=course_code,
+                class_date=class_date,
+                room_id=room_id,
+                status=body.status,
+                source="manual",
+                updated_at=now,
+            )
+        )
+    else:
+        before = {name: before_row[name] for name in _AUDITED}
+        connection.execute(
+            attendance.update().where(key).values(status=body.status, source="manual", updated_at=now)
+        )
+    (after,) = _rows(connection, key)
+    audit.record(
+        connection,
+        actor=actor.name,
+        action="override",
+        entity="attendance",
+        entity_id=f"{usn}/{course_code}/{class_date.isoformat()}",
+        before=before,
+        after=after.model_dump(include=set(_AUDITED)),
+        reason=body.reason,
+    )
+    return after
+
+
+def todays_classes(
+    connection: Connection, now: datetime, *, room_id: str | None = None, day: date | None = None
+) -> list[ScheduledClassPublic]:
+    """Every room's classes on its local ``day`` (default: the room's today), with their state now."""
+    room_rows: list[RowMapping] = list(
+        connection.execute(
+            sa.select(rooms)
+            .where(rooms.c.room_id == room_id if room_id else sa.true())
+            .order_by(rooms.c.room_id)
+        ).mappings()
+    )
+    if room_id and not room_rows:
+        get_room(connection, room_id)
+    titles = dict(connection.execute(sa.select(courses.c.course_code, courses.c.title)).tuples().all())
+    result: list[ScheduledClassPublic] = []
+    for room in room_rows:
+        entries = [
+            TimetableEntry(r.course_code, r.weekday, r.start_time, r.end_time, r.valid_from, r.valid_to)
+            for r in connection.execute(sa.select(timetable).where(timetable.c.room_id == room["room_id"]))
+        ]
+        local_day = day or room_local_date(now, room["timezone"])
+        for scheduled in classes_of_day(room["room_id"], room["timezone"], entries, local_day, now):
+            count = connection.execute(
+                sa.select(sa.func.count())
+                .select_from(attendance)
+                .where(
+                    attendance.c.course_code == scheduled.course_code,
+                    attendance.c.class_date == scheduled.class_date,
+                    attendance.c.room_id == scheduled.room_id,
+                )
+            ).scalar_one()
+            result.append(
+                ScheduledClassPublic(
+                    room_id=scheduled.room_id,
+                    room_name=room["name"],
+                    timezone=room["timezone"],
+                    course_code=scheduled.course_code,
+                    course_title=titles.get(scheduled.course_code, scheduled.course_code),
+                    class_date=scheduled.class_date,
+                    start_time=scheduled.start_time,
+                    end_time=scheduled.end_time,
+                    starts_at=scheduled.starts_at,
+                    ends_at=scheduled.ends_at,
+                    state=scheduled.state,
+                    attendance_count=int(count),
+                )
+            )
+    return result

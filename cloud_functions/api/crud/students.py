@@ -1,0 +1,282 @@
+"""Students: search, create, update, consent, enrollment status and biometric deletion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from cloud_functions.api.auth import Principal
+from cloud_functions.api.crud import audit
+from cloud_functions.api.errors import (
+    ConflictError,
+    ConsentRequiredError,
+    DeletionNotVerifiedError,
+    InvalidRequestError,
+    RecordNotFoundError,
+)
+from cloud_functions.api.photos import PhotoBucket, PresignedUpload, enrollment_photo_key, enrollment_prefix
+from cloud_functions.api.schemas import (
+    EXPECTED_POSES,
+    BiometricDeletionPublic,
+    ConsentCreate,
+    EnrollmentPosePublic,
+    EnrollmentStatusPublic,
+    StudentCreate,
+    StudentUpdate,
+)
+from cloud_functions.core.db.schema import enrollments, faceprints, students
+
+_LIKE_ESCAPE = "\\"
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` with LIKE's wildcards in ``text`` matched literally."""
+    escaped = text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", r"\%").replace("_", r"\_")
+    return f"%{escaped}%"
+
+
+def get_student(connection: Connection, usn: str) -> RowMapping:
+    """The student's row, or ``RecordNotFoundError``."""
+    row = connection.execute(sa.select(students).where(students.c.usn == usn)).mappings().one_or_none()
+    if row is None:
+        raise RecordNotFoundError(f"no student with USN {usn}")
+    return row
+
+
+def list_students(
+    connection: Connection, *, query: str | None, limit: int, offset: int
+) -> tuple[list[RowMapping], int]:
+    """Students whose USN or name contains ``query`` (case-insensitive), by USN, and the total."""
+    condition: sa.ColumnElement[bool] = sa.true()
+    if query:
+        pattern = like_pattern(query)
+        condition = sa.or_(
+            students.c.usn.ilike(pattern, escape=_LIKE_ESCAPE),
+            students.c.name.ilike(pattern, escape=_LIKE_ESCAPE),
+        )
+    total = connection.execute(sa.select(sa.func.count()).select_from(students).where(condition)).scalar_one()
+    rows = (
+        connection.execute(
+            sa.select(students).where(condition).order_by(students.c.usn).limit(limit).offset(offset)
+        )
+        .mappings()
+        .all()
+    )
+    return list(rows), int(total)
+
+
+def create_student(connection: Connection, body: StudentCreate, actor: Principal) -> RowMapping:
+    """Insert a student (no consent yet); ``ConflictError`` if the USN exists."""
+    exists = connection.execute(sa.select(students.c.usn).where(students.c.usn == body.usn)).first()
+    if exists is not None:
+        raise ConflictError(f"a student with USN {body.usn} exists")
+    values = body.model_dump()
+    connection.execute(students.insert().values(**values, created_at=datetime.now(UTC)))
+    audit.record(
+        connection, actor=actor.name, action="create", entity="student", entity_id=body.usn, after=values
+    )
+    return get_student(connection, body.usn)
+
+
+def update_student(connection: Connection, usn: str, body: StudentUpdate, actor: Principal) -> RowMapping:
+    """Change the given fields of a student."""
+    before = get_student(connection, usn)
+    changes = body.model_dump(exclude_unset=True)
+    if changes:
+        connection.execute(students.update().where(students.c.usn == usn).values(**changes))
+        audit.record(
+            connection,
+            actor=actor.name,
+            action="update",
+            entity="student",
+            entity_id=usn,
+            before={key: before[key] for key in changes},
+            after=changes,
+        )
+    return get_student(connection, usn)
+
+
+def record_consent(connection: Connection, usn: str, body: ConsentCreate, actor: Principal) -> RowMapping:
+    """Record the student's consent to biometric enrollment: who gave it and when."""
+    before = get_student(connection, usn)
+    now = datetime.now(UTC)
+    given_at = body.given_at or now
+    given_at = given_at.replace(tzinfo=UTC) if given_at.tzinfo is None else given_at.astimezone(UTC)
+    if given_at > now + _CLOCK_SKEW:
+        raise InvalidRequestError("consent cannot be given in the future")
+    connection.execute(
+        students.update()
+        .where(students.c.usn == usn)
+        .values(consent_given_at=given_at, consent_given_by=body.given_by)
+    )
+    audit.record(
+        connection,
+        actor=actor.name,
+        action="consent",
+        entity="student",
+        entity_id=usn,
+        before={
+            "consent_given_at": before["consent_given_at"],
+            "consent_given_by": before["consent_given_by"],
+        },
+        after={"consent_given_at": given_at, "consent_given_by": body.given_by},
+    )
+    return get_student(connection, usn)
+
+
+def enrollment_status(connection: Connection, usn: str) -> EnrollmentStatusPublic:
+    """Each expected pose (and any other stored one) with its photo's outcome and faceprint."""
+    student = get_student(connection, usn)
+    rows = {
+        row.pose: row
+        for row in connection.execute(
+            sa.select(
+                enrollments.c.pose,
+                enrollments.c.status,
+                enrollments.c.reason,
+                enrollments.c.object_key,
+                enrollments.c.updated_at,
+            ).where(enrollments.c.usn == usn)
+        )
+    }
+    with_faceprint = set(
+        connection.execute(sa.select(faceprints.c.pose).where(faceprints.c.usn == usn).distinct()).scalars()
+    )
+    poses = []
+    for pose in [*EXPECTED_POSES, *sorted(set(rows) - set(EXPECTED_POSES))]:
+        row = rows.get(pose)
+        if row is None:
+            poses.append(
+                EnrollmentPosePublic(pose=pose, status="missing", has_faceprint=pose in with_faceprint)
+            )
+            continue
+        poses.append(
+            EnrollmentPosePublic(
+                pose=pose,
+                status=row.status,
+                reason=row.reason,
+                object_key=row.object_key,
+                has_faceprint=pose in with_faceprint,
+                updated_at=row.updated_at,
+            )
+        )
+    return EnrollmentStatusPublic(usn=usn, consent_given_at=student["consent_given_at"], poses=poses)
+
+
+def enrollment_upload(
+    connection: Connection,
+    bucket: PhotoBucket,
+    usn: str,
+    pose: str,
+    *,
+    max_bytes: int,
+    expires_in_s: int,
+    actor: Principal,
+) -> PresignedUpload:
+    """A presigned upload of the pose's photo; ``ConsentRequiredError`` without recorded consent."""
+    student = get_student(connection, usn)
+    if student["consent_given_at"] is None:
+        raise ConsentRequiredError(f"student {usn} has no recorded consent to biometric enrollment")
+    upload = bucket.presigned_upload(enrollment_photo_key(usn, pose), max_bytes, expires_in_s)
+    audit.record(
+        connection,
+        actor=actor.name,
+        action="enrollment_upload_url",
+        entity="student",
+        entity_id=usn,
+        pose=pose,
+        object_key=upload.object_key,
+    )
+    return upload
+
+
+def _biometric_counts(connection: Connection, usn: str) -> tuple[int, int]:
+    fp = connection.execute(
+        sa.select(sa.func.count()).select_from(faceprints).where(faceprints.c.usn == usn)
+    ).scalar_one()
+    en = connection.execute(
+        sa.select(sa.func.count()).select_from(enrollments).where(enrollments.c.usn == usn)
+    ).scalar_one()
+    return int(fp), int(en)
+
+
+def delete_biometrics(
+    connection: Connection,
+    bucket: PhotoBucket,
+    usn: str,
+    *,
+    withdraw_consent: bool,
+    actor: Principal,
+) -> BiometricDeletionPublic:
+    """Delete a student's faceprints, enrollment photos and enrollment rows, and check they are gone.
+
+    Photos go first: were the database rows removed first and the bucket then failed, nothing
+    would record which photos remain. Every key under the student's prefix is deleted, plus any
+    stored ``object_key`` elsewhere in the bucket. A re-check of bucket and tables must find
+    nothing, else ``DeletionNotVerifiedError`` (and the transaction rolls back, so a retry starts
+    from the same rows).
+    """
+    student = get_student(connection, usn)
+    stored_keys = [
+        key
+        for key in connection.execute(
+            sa.select(enrollments.c.object_key).where(
+                enrollments.c.usn == usn, enrollments.c.object_key.is_not(None)
+            )
+        ).scalars()
+        if key
+    ]
+    keys = sorted(set(bucket.keys_under(enrollment_prefix(usn))) | set(stored_keys))
+    if keys:
+        bucket.delete(keys)
+    faceprints_deleted = connection.execute(faceprints.delete().where(faceprints.c.usn == usn)).rowcount
+    enrollments_deleted = connection.execute(enrollments.delete().where(enrollments.c.usn == usn)).rowcount
+    consent_withdrawn = withdraw_consent and student["consent_given_at"] is not None
+    if consent_withdrawn:
+        connection.execute(
+            students.update()
+            .where(students.c.usn == usn)
+            .values(consent_given_at=None, consent_given_by=None)
+        )
+
+    left_objects = bucket.keys_under(enrollment_prefix(usn)) + [k for k in stored_keys if bucket.exists(k)]
+    left_faceprints, left_enrollments = _biometric_counts(connection, usn)
+    if left_objects or left_faceprints or left_enrollments:
+        raise DeletionNotVerifiedError(
+            f"biometric data of {usn} still present after deletion: {len(left_objects)} photos, "
+            f"{left_faceprints} faceprints, {left_enrollments} enrollment rows"
+        )
+    result = BiometricDeletionPublic(
+        usn=usn,
+        faceprints_deleted=faceprints_deleted,
+        enrollments_deleted=enrollments_deleted,
+        objects_deleted=len(keys),
+        consent_withdrawn=consent_withdrawn,
+        verified=True,
+    )
+    audit.record(
+        connection,
+        actor=actor.name,
+        action="delete_biometrics",
+        entity="student",
+        entity_id=usn,
+        before={"consent_given_at": student["consent_given_at"]} if consent_withdrawn else None,
+        after=result.model_dump(),
+        object_keys=keys,
+    )
+    return result
+
+
+def delete_student(connection: Connection, bucket: PhotoBucket, usn: str, actor: Principal) -> None:
+    """Delete a student's biometric data (verified), then the student and every row of theirs."""
+    student = get_student(connection, usn)
+    delete_biometrics(connection, bucket, usn, withdraw_consent=True, actor=actor)
+    connection.execute(students.delete().where(students.c.usn == usn))
+    before: dict[str, Any] = {key: student[key] for key in ("name", "email", "section")}
+    audit.record(
+        connection, actor=actor.name, action="delete", entity="student", entity_id=usn, before=before
+    )

@@ -1,0 +1,15 @@
+"""One router per resource; ``api_router`` includes them all."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cloud_functions.api.routes import attendance, courses, health, rooms, students, timetable
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(students.router)
+api_router.include_router(courses.router)
+api_router.include_router(rooms.router)
+api_router.include_router(timetable.router)
+api_router.include_router(attendance.router)

@@ -1,0 +1,60 @@
+"""Rooms (with their cameras and time zone) and their recognition events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from cloud_functions.api.crud import catalog as crud
+from cloud_functions.api.crud import events
+from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser
+from cloud_functions.api.routes.params import Limit, RoomIdPath
+from cloud_functions.api.schemas import RecognitionEventPage, RoomCreate, RoomPublic, RoomUpdate
+
+router = APIRouter(prefix="/rooms", tags=["rooms"])
+
+
+@router.get("", response_model=list[RoomPublic])
+def list_rooms(connection: ConnectionDep, _user: CurrentUser) -> list[RoomPublic]:
+    """Every room."""
+    return [RoomPublic.model_validate(dict(r)) for r in crud.list_rooms(connection)]
+
+
+@router.post("", response_model=RoomPublic, status_code=status.HTTP_201_CREATED)
+def create_room(body: RoomCreate, connection: ConnectionDep, admin: AdminUser) -> RoomPublic:
+    """Add a room; camera ids are unique across rooms, the time zone is an IANA name."""
+    return RoomPublic.model_validate(dict(crud.create_room(connection, body, admin)))
+
+
+@router.get("/{room_id}", response_model=RoomPublic)
+def get_room(room_id: RoomIdPath, connection: ConnectionDep, _user: CurrentUser) -> RoomPublic:
+    """One room."""
+    return RoomPublic.model_validate(dict(crud.get_room(connection, room_id)))
+
+
+@router.patch("/{room_id}", response_model=RoomPublic)
+def update_room(
+    room_id: RoomIdPath, body: RoomUpdate, connection: ConnectionDep, admin: AdminUser
+) -> RoomPublic:
+    """Change a room's name, cameras or time zone."""
+    return RoomPublic.model_validate(dict(crud.update_room(connection, room_id, body, admin)))
+
+
+@router.delete("/{room_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_room(room_id: RoomIdPath, connection: ConnectionDep, admin: AdminUser) -> Response:
+    """Delete a room and its timetable entries (refused while attendance refers to it)."""
+    crud.delete_room(connection, room_id, admin)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{room_id}/events", response_model=RecognitionEventPage)
+def recent_events(
+    room_id: RoomIdPath,
+    connection: ConnectionDep,
+    _user: CurrentUser,
+    limit: Limit = 20,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> RecognitionEventPage:
+    """The room's recognition events, newest first (the live view polls this)."""
+    return events.recent_events(connection, room_id, limit=limit, before_id=before_id)

@@ -1,0 +1,58 @@
+"""Timetable entries: weekly slots of courses in rooms (room-local times)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from cloud_functions.api.crud import catalog as crud
+from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser
+from cloud_functions.api.schemas import CODE_PATTERN, TimetableEntryCreate, TimetableEntryPublic
+
+router = APIRouter(prefix="/timetable", tags=["timetable"])
+
+EntryId = Annotated[int, Path(ge=1)]
+
+
+@router.get("", response_model=list[TimetableEntryPublic])
+def list_entries(
+    connection: ConnectionDep,
+    _user: CurrentUser,
+    room_id: Annotated[str | None, Query(pattern=CODE_PATTERN, max_length=32)] = None,
+    course_code: Annotated[str | None, Query(pattern=CODE_PATTERN, max_length=32)] = None,
+) -> list[TimetableEntryPublic]:
+    """Entries by room, weekday and start, optionally of one room or course."""
+    rows = crud.list_timetable(connection, room_id=room_id, course_code=course_code)
+    return [TimetableEntryPublic.model_validate(dict(r)) for r in rows]
+
+
+@router.post("", response_model=TimetableEntryPublic, status_code=status.HTTP_201_CREATED)
+def create_entry(
+    body: TimetableEntryCreate, connection: ConnectionDep, admin: AdminUser
+) -> TimetableEntryPublic:
+    """Add a slot; 409 if it overlaps another slot of the room on that weekday."""
+    return TimetableEntryPublic.model_validate(dict(crud.create_timetable_entry(connection, body, admin)))
+
+
+@router.get("/{entry_id}", response_model=TimetableEntryPublic)
+def get_entry(entry_id: EntryId, connection: ConnectionDep, _user: CurrentUser) -> TimetableEntryPublic:
+    """One slot."""
+    return TimetableEntryPublic.model_validate(dict(crud.get_timetable_entry(connection, entry_id)))
+
+
+@router.put("/{entry_id}", response_model=TimetableEntryPublic)
+def replace_entry(
+    entry_id: EntryId, body: TimetableEntryCreate, connection: ConnectionDep, admin: AdminUser
+) -> TimetableEntryPublic:
+    """Replace a slot (same overlap check as on creation)."""
+    return TimetableEntryPublic.model_validate(
+        dict(crud.replace_timetable_entry(connection, entry_id, body, admin))
+    )
+
+
+@router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_entry(entry_id: EntryId, connection: ConnectionDep, admin: AdminUser) -> Response:
+    """Delete a slot."""
+    crud.delete_timetable_entry(connection, entry_id, admin)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

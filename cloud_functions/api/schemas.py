@@ -1,0 +1,320 @@
+"""Request and response bodies: ``*Create`` / ``*Update`` in, ``*Public`` out.
+
+Every identifier has a pattern and every text a length bound, so nothing unbounded or oddly
+shaped reaches the database or an object key. Inputs forbid unknown fields. Text is stored as
+given (HTML included) and returned as JSON strings; the portal renders it as text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime, time
+from functools import lru_cache
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+USN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+CAMERA_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+POSE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+
+EXPECTED_POSES = ("frontal", "left", "right", "up", "down")
+
+AttendanceStatus = Literal["entered", "late", "present", "absent", "excused"]
+EnrollmentState = Literal["missing", "pending", "accepted", "rejected"]
+ClassState = Literal["upcoming", "in_session", "ended"]
+
+
+def _printable(value: str) -> str:
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _iana_zone(value: str) -> str:
+    if value not in _known_zones():
+        raise ValueError(f"not an IANA time zone: {value!r}")
+    return value
+
+
+Usn = Annotated[str, StringConstraints(pattern=USN_PATTERN)]
+CourseCode = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+RoomId = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+CameraId = Annotated[str, StringConstraints(pattern=CAMERA_PATTERN)]
+Pose = Annotated[str, StringConstraints(pattern=POSE_PATTERN)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
+]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN)]
+Section = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), AfterValidator(_printable)
+]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(_printable)
+]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_iana_zone)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- students -------------------------------------------------------------------------------
+
+
+class StudentCreate(_In):
+    usn: Usn
+    name: Name
+    email: Email | None = None
+    section: Section | None = None
+
+
+class StudentUpdate(_In):
+    """Fields to change; those left out keep their value."""
+
+    name: Name | None = None
+    email: Email | None = None
+    section: Section | None = None
+
+
+class StudentPublic(_Out):
+    usn: str
+    name: str
+    email: str | None
+    section: str | None
+    consent_given_at: datetime | None
+    consent_given_by: str | None
+    created_at: datetime
+
+
+class StudentPage(BaseModel):
+    items: list[StudentPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ConsentCreate(_In):
+    """Consent to biometric enrollment: who gave or witnessed it, and when (default: now)."""
+
+    given_by: Name
+    given_at: datetime | None = None
+
+
+class EnrollmentPosePublic(BaseModel):
+    pose: str
+    status: EnrollmentState
+    reason: str | None = None
+    object_key: str | None = None
+    has_faceprint: bool = False
+    updated_at: datetime | None = None
+
+
+class EnrollmentStatusPublic(BaseModel):
+    usn: str
+    consent_given_at: datetime | None
+    poses: list[EnrollmentPosePublic]
+
+
+class UploadPublic(BaseModel):
+    """POST ``fields`` and then the photo as the form part ``file`` to ``url``."""
+
+    method: Literal["POST"] = "POST"
+    url: str
+    fields: dict[str, str]
+    object_key: str
+    max_bytes: int
+    expires_in_s: int
+
+
+class BiometricDeletionPublic(BaseModel):
+    usn: str
+    faceprints_deleted: int
+    enrollments_deleted: int
+    objects_deleted: int
+    consent_withdrawn: bool
+    verified: bool
+
+
+# --- courses, rooms, timetable ---------------------------------------------------------------
+
+
+class CourseCreate(_In):
+    course_code: CourseCode
+    title: Name
+    teacher_email: Email | None = None
+
+
+class CourseUpdate(_In):
+    title: Name | None = None
+    teacher_email: Email | None = None
+
+
+class CoursePublic(_Out):
+    course_code: str
+    title: str
+    teacher_email: str | None
+
+
+class RoomCreate(_In):
+    room_id: RoomId
+    name: Name
+    cam1_id: CameraId | None = None
+    cam2_id: CameraId | None = None
+    timezone: TimeZoneName = "UTC"
+
+    @model_validator(mode="after")
+    def _distinct_cameras(self) -> RoomCreate:
+        if self.cam1_id is not None and self.cam1_id == self.cam2_id:
+            raise ValueError("cam1_id and cam2_id must differ")
+        return self
+
+
+class RoomUpdate(_In):
+    name: Name | None = None
+    cam1_id: CameraId | None = None
+    cam2_id: CameraId | None = None
+    timezone: TimeZoneName | None = None
+
+    @model_validator(mode="after")
+    def _distinct_cameras(self) -> RoomUpdate:
+        if self.cam1_id is not None and self.cam1_id == self.cam2_id:
+            raise ValueError("cam1_id and cam2_id must differ")
+        return self
+
+
+class RoomPublic(_Out):
+    room_id: str
+    name: str
+    cam1_id: str | None
+    cam2_id: str | None
+    timezone: str
+
+
+class TimetableEntryCreate(_In):
+    """A weekly slot; times are room-local. Also the body of a full update (PUT)."""
+
+    course_code: CourseCode
+    room_id: RoomId
+    weekday: int = Field(..., ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    start_time: time
+    end_time: time
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimetableEntryCreate:
+        if self.start_time.tzinfo is not None or self.end_time.tzinfo is not None:
+            raise ValueError("times are room-local; give them without an offset")
+        if self.start_time >= self.end_time:
+            raise ValueError("start_time must be before end_time")
+        if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
+            raise ValueError("valid_from must not be after valid_to")
+        return self
+
+
+class TimetableEntryPublic(_Out):
+    id: int
+    course_code: str
+    room_id: str
+    weekday: int
+    start_time: time
+    end_time: time
+    valid_from: date | None
+    valid_to: date | None
+
+
+# --- attendance ------------------------------------------------------------------------------
+
+
+class AttendancePublic(BaseModel):
+    usn: str
+    name: str | None
+    course_code: str
+    class_date: date
+    room_id: str
+    status: str
+    source: str
+    first_seen_at: datetime | None
+    confirmed_at: datetime | None
+    similarity: float | None
+    updated_at: datetime
+
+
+class AttendanceReport(BaseModel):
+    """Every student with an attendance row for the class, and how many there are per status."""
+
+    course_code: str
+    course_title: str
+    class_date: date
+    rows: list[AttendancePublic]
+    counts: dict[str, int]
+    total: int
+
+
+class StudentHistory(BaseModel):
+    usn: str
+    name: str
+    rows: list[AttendancePublic]
+    counts: dict[str, int]
+
+
+class AttendanceOverride(_In):
+    """A manual status with the reason for the audit log; ``room_id`` only for a new row."""
+
+    status: AttendanceStatus
+    reason: Reason
+    room_id: RoomId | None = None
+
+
+class ScheduledClassPublic(BaseModel):
+    room_id: str
+    room_name: str
+    timezone: str
+    course_code: str
+    course_title: str
+    class_date: date
+    start_time: time
+    end_time: time
+    starts_at: datetime
+    ends_at: datetime
+    state: ClassState
+    attendance_count: int
+
+
+class RecognitionEventPublic(_Out):
+    id: int
+    capture_id: str | None
+    camera_id: str | None
+    room_id: str | None
+    captured_at: datetime | None
+    outcome: str
+    usn: str | None
+    similarity: float | None
+    latency_ms: float | None
+    detail: str | None
+    created_at: datetime
+
+
+class RecognitionEventPage(BaseModel):
+    """Newest first; pass ``next_before_id`` as ``before_id`` for the next page."""
+
+    items: list[RecognitionEventPublic]
+    next_before_id: int | None
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unavailable"]
