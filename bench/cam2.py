@@ -191,9 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sequence",
             "weights",
             "frame",
-            "detector ms/frame (median)",
+            "detector ms",
             "detector fps",
-            "pipeline fps (median)",
+            "pipeline ms",
+            "pipeline fps",
         ],
         speed_rows,
     )
