@@ -1,0 +1,302 @@
+"""Students through the API on real databases: search, create, consent, enrollment status,
+presigned photo uploads and biometric deletion against the local S3 endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from cloud_functions.core.db.schema import attendance, enrollments, faceprints, students
+from cloud_functions.core.faces.repository import EnrollmentRepository, upsert_enrollment
+from infra.local_stack import LocalStack
+from tests.integration.test_api_helpers import ADMIN, PEOPLE, TEACHER, Api, audit_entries, running_api, seed
+
+
+@pytest.fixture
+def api(engine: Engine, database_url: str) -> Iterator[Api]:
+    seed(engine)
+    with running_api(engine, database_url) as api:
+        yield api
+
+
+@pytest.fixture
+def s3_api(engine: Engine, database_url: str, local_stack: LocalStack) -> Iterator[Api]:
+    """The app with the local stack's bucket behind its presigned uploads and deletions."""
+    seed(engine)
+    with running_api(
+        engine,
+        database_url,
+        aws_endpoint_url=local_stack.endpoint_url,
+        aws_region=local_stack.region,
+        bucket_name=local_stack.bucket_name,
+    ) as api:
+        yield api
+
+
+def _new_usn() -> str:
+    return f"T{uuid.uuid4().hex[:12].upper()}"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_usns"),
+    [
+        (None, [p.usn for p in PEOPLE]),
+        ("turing", ["1MS21CS001"]),
+        ("1ms21cs002", ["1MS21CS002"]),
+        ("%", []),  # LIKE wildcards are matched literally
+        ("_", []),
+        ("' OR '1'='1", []),
+        ("x'; DROP TABLE students; --", []),
+    ],
+)
+def test_search_matches_usn_or_name_and_treats_input_as_text(
+    api: Api, query: str | None, expected_usns: list[str]
+) -> None:
+    # GIVEN three seeded students
+    # WHEN a teacher searches
+    response = api.client.get("/students", params={"q": query} if query else {}, headers=TEACHER)
+    # THEN exactly the matching students come back and the table is intact
+    assert response.status_code == 200
+    assert [s["usn"] for s in response.json()["items"]] == expected_usns
+    with api.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(students)).scalar_one() == 3
+
+
+def test_create_update_and_read_student_with_markup_returned_as_plain_json(api: Api) -> None:
+    # GIVEN a name and section holding markup
+    name = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    # WHEN an admin creates the student and changes the section
+    created = api.client.post(
+        "/students", json={"usn": "1MS21CS100", "name": name, "email": "a@example.edu"}, headers=ADMIN
+    )
+    updated = api.client.patch("/students/1MS21CS100", json={"section": "<b>B</b>"}, headers=ADMIN)
+    fetched = api.client.get("/students/1MS21CS100", headers=TEACHER)
+    # THEN the text is stored and returned unchanged, as JSON that browsers never sniff as HTML
+    assert created.status_code == 201, created.text
+    assert updated.status_code == 200
+    assert fetched.json()["name"] == name
+    assert fetched.json()["section"] == "<b>B</b>"
+    assert fetched.headers["content-type"] == "application/json"
+    assert fetched.headers["x-content-type-options"] == "nosniff"
+    assert json.loads(audit_entries(api.engine, "update")[0]["detail"])["after"] == {"section": "<b>B</b>"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"usn": "1MS21CS000", "name": "Duplicate"}, 409),
+        ({"usn": "1MS21CS101'--", "name": "Quote"}, 422),
+        ({"usn": "../etc", "name": "Path"}, 422),
+        ({"usn": "1MS21CS101", "name": ""}, 422),
+        ({"usn": "1MS21CS101", "name": "x" * 201}, 422),
+        ({"usn": "1MS21CS101", "name": "Bell\u0007"}, 422),
+        ({"usn": "1MS21CS101", "name": "Ok", "email": "not-an-email"}, 422),
+        ({"usn": "1MS21CS101", "name": "Ok", "is_admin": True}, 422),
+        ({"usn": "1MS21CS101"}, 422),
+    ],
+)
+def test_invalid_or_duplicate_student_is_refused_without_a_row(
+    api: Api, body: dict[str, object], status: int
+) -> None:
+    response = api.client.post("/students", json=body, headers=ADMIN)
+    assert response.status_code == status, response.text
+    with api.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(students)).scalar_one() == 3
+
+
+def test_unknown_student_is_404_and_hostile_path_is_422(api: Api) -> None:
+    assert api.client.get("/students/NOPE1", headers=TEACHER).status_code == 404
+    assert api.client.get("/students/1MS21CS000' OR '1'='1", headers=TEACHER).status_code == 422
+
+
+def test_consent_is_recorded_with_who_and_when_and_audited(api: Api) -> None:
+    # GIVEN a student without consent
+    api.client.post("/students", json={"usn": "1MS21CS100", "name": "New"}, headers=ADMIN)
+    # WHEN an admin records consent given at a moment
+    response = api.client.put(
+        "/students/1MS21CS100/consent",
+        json={"given_by": "signed form #42", "given_at": "2026-11-20T09:00:00+05:30"},
+        headers=ADMIN,
+    )
+    # THEN who and when (in UTC) are stored, and the audit log names the admin
+    assert response.status_code == 200, response.text
+    assert response.json()["consent_given_by"] == "signed form #42"
+    assert response.json()["consent_given_at"] == "2026-11-20T03:30:00Z"
+    (entry,) = audit_entries(api.engine, "consent")
+    assert entry["actor"] == "Ada Admin"
+    assert entry["entity_id"] == "1MS21CS100"
+
+
+def test_consent_in_the_future_is_refused(api: Api) -> None:
+    response = api.client.put(
+        "/students/1MS21CS000/consent",
+        json={"given_by": "x", "given_at": "2999-01-01T00:00:00Z"},
+        headers=ADMIN,
+    )
+    assert response.status_code == 422
+
+
+def test_enrollment_status_lists_each_pose(api: Api) -> None:
+    # GIVEN an accepted frontal photo with its faceprint and a rejected left photo
+    EnrollmentRepository(api.engine).accept(
+        "1MS21CS000",
+        "frontal",
+        "test-model",
+        np.ones(4, dtype=np.float32),
+        object_key="enrollment/1MS21CS000/frontal.jpg",
+    )
+    with api.engine.begin() as connection:
+        upsert_enrollment(connection, "1MS21CS000", "left", "rejected", "no_face: no face found")
+    # WHEN a teacher asks for the enrollment status
+    response = api.client.get("/students/1MS21CS000/enrollment", headers=TEACHER)
+    # THEN every expected pose is listed with its state
+    assert response.status_code == 200
+    poses = {p["pose"]: p for p in response.json()["poses"]}
+    assert list(poses) == ["frontal", "left", "right", "up", "down"]
+    assert (poses["frontal"]["status"], poses["frontal"]["has_faceprint"]) == ("accepted", True)
+    assert (poses["left"]["status"], poses["left"]["reason"]) == ("rejected", "no_face: no face found")
+    assert poses["right"]["status"] == "missing"
+
+
+def test_upload_url_is_refused_without_consent(s3_api: Api) -> None:
+    # GIVEN a student without recorded consent
+    usn = _new_usn()
+    s3_api.client.post("/students", json={"usn": usn, "name": "No Consent"}, headers=ADMIN)
+    # WHEN an admin asks for an upload URL
+    response = s3_api.client.post(f"/students/{usn}/enrollment/frontal/upload", headers=ADMIN)
+    # THEN it is refused and nothing is presigned
+    assert response.status_code == 409
+    assert "consent" in response.json()["detail"]
+
+
+def test_presigned_upload_puts_the_photo_at_its_enrollment_key(s3_api: Api, local_stack: LocalStack) -> None:
+    # GIVEN a student with consent
+    usn = _new_usn()
+    s3_api.client.post("/students", json={"usn": usn, "name": "Up Loader"}, headers=ADMIN)
+    s3_api.client.put(f"/students/{usn}/consent", json={"given_by": "registrar"}, headers=ADMIN)
+    # WHEN an admin gets a presigned POST and the browser posts a photo with it
+    response = s3_api.client.post(f"/students/{usn}/enrollment/frontal/upload", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    upload = response.json()
+    photo = b"\xff\xd8\xff\xe0" + b"0" * 2048
+    posted = httpx.post(
+        upload["url"], data=upload["fields"], files={"file": ("frontal.jpg", photo, "image/jpeg")}
+    )
+    # THEN the photo is at enrollment/<usn>/frontal.jpg and the policy bounds its size and type
+    assert posted.status_code in (200, 201, 204), posted.text
+    assert upload["object_key"] == f"enrollment/{usn}/frontal.jpg"
+    stored = local_stack.client("s3").get_object(Bucket=local_stack.bucket_name, Key=upload["object_key"])
+    assert stored["Body"].read() == photo
+    policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
+    assert ["content-length-range", 1, s3_api.settings.enrollment_photo_max_bytes] in policy["conditions"]
+    assert {"Content-Type": "image/jpeg"} in policy["conditions"]
+
+
+@pytest.mark.parametrize("pose", ["../x", "FRONTAL", "a" * 40, "front al"])
+def test_upload_url_for_a_malformed_pose_is_refused(s3_api: Api, pose: str) -> None:
+    response = s3_api.client.post(f"/students/1MS21CS000/enrollment/{pose}/upload", headers=ADMIN)
+    assert response.status_code in (404, 422)
+
+
+def test_delete_biometrics_removes_faceprints_photos_and_rows_verified_and_audited(
+    s3_api: Api, local_stack: LocalStack
+) -> None:
+    # GIVEN a student with two photos in the bucket, their enrollment rows and faceprints, and attendance
+    usn = _new_usn()
+    s3_api.client.post("/students", json={"usn": usn, "name": "Bio Metric"}, headers=ADMIN)
+    s3_api.client.put(f"/students/{usn}/consent", json={"given_by": "registrar"}, headers=ADMIN)
+    s3 = local_stack.client("s3")
+    repository = EnrollmentRepository(s3_api.engine)
+    for pose in ("frontal", "left"):
+        key = f"enrollment/{usn}/{pose}.jpg"
+        s3.put_object(Bucket=local_stack.bucket_name, Key=key, Body=b"jpeg", ContentType="image/jpeg")
+        repository.accept(usn, pose, "test-model", np.ones(4, dtype=np.float32), object_key=key)
+    s3_api.client.put(
+        f"/attendance/CS501/2026-11-24/{usn}", json={"status": "present", "reason": "seen"}, headers=ADMIN
+    )
+    # WHEN an admin deletes the student's biometric data
+    response = s3_api.client.delete(f"/students/{usn}/biometrics", headers=ADMIN)
+    # THEN photos, faceprints and enrollment rows are gone, consent is withdrawn, attendance stays
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "usn": usn,
+        "faceprints_deleted": 2,
+        "enrollments_deleted": 2,
+        "objects_deleted": 2,
+        "consent_withdrawn": True,
+        "verified": True,
+    }
+    assert (
+        s3.list_objects_v2(Bucket=local_stack.bucket_name, Prefix=f"enrollment/{usn}/").get("KeyCount") == 0
+    )
+    with s3_api.engine.connect() as connection:
+        for table in (faceprints, enrollments):
+            assert (
+                connection.execute(
+                    sa.select(sa.func.count()).select_from(table).where(table.c.usn == usn)
+                ).scalar_one()
+                == 0
+            )
+        assert (
+            connection.execute(
+                sa.select(students.c.consent_given_at).where(students.c.usn == usn)
+            ).scalar_one()
+            is None
+        )
+        assert (
+            connection.execute(
+                sa.select(sa.func.count()).select_from(attendance).where(attendance.c.usn == usn)
+            ).scalar_one()
+            == 1
+        )
+    (entry,) = audit_entries(s3_api.engine, "delete_biometrics")
+    assert entry["actor"] == "Ada Admin"
+    assert sorted(json.loads(entry["detail"])["object_keys"]) == [
+        f"enrollment/{usn}/frontal.jpg",
+        f"enrollment/{usn}/left.jpg",
+    ]
+    # AND a new upload URL is refused until consent is recorded again
+    assert s3_api.client.post(f"/students/{usn}/enrollment/frontal/upload", headers=ADMIN).status_code == 409
+
+
+def test_delete_student_removes_photos_and_every_row(s3_api: Api, local_stack: LocalStack) -> None:
+    # GIVEN a student with a photo, a faceprint and attendance
+    usn = _new_usn()
+    s3_api.client.post("/students", json={"usn": usn, "name": "Gone Soon"}, headers=ADMIN)
+    key = f"enrollment/{usn}/frontal.jpg"
+    local_stack.client("s3").put_object(Bucket=local_stack.bucket_name, Key=key, Body=b"jpeg")
+    EnrollmentRepository(s3_api.engine).accept(
+        usn, "frontal", "m", np.ones(4, dtype=np.float32), object_key=key
+    )
+    s3_api.client.put(
+        f"/attendance/CS501/2026-11-24/{usn}", json={"status": "present", "reason": "x"}, headers=ADMIN
+    )
+    # WHEN an admin deletes the student (a teacher may not)
+    assert s3_api.client.delete(f"/students/{usn}", headers=TEACHER).status_code == 403
+    response = s3_api.client.delete(f"/students/{usn}", headers=ADMIN)
+    # THEN nothing of the student is left
+    assert response.status_code == 204
+    assert s3_api.client.get(f"/students/{usn}", headers=ADMIN).status_code == 404
+    assert (
+        local_stack.client("s3").list_objects_v2(Bucket=local_stack.bucket_name, Prefix=f"enrollment/{usn}/")[
+            "KeyCount"
+        ]
+        == 0
+    )
+    with s3_api.engine.connect() as connection:
+        for table in (faceprints, enrollments, attendance):
+            assert (
+                connection.execute(
+                    sa.select(sa.func.count()).select_from(table).where(table.c.usn == usn)
+                ).scalar_one()
+                == 0
+            )
+    assert [e["entity_id"] for e in audit_entries(s3_api.engine, "delete")] == [usn]
