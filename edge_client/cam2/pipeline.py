@@ -33,6 +33,10 @@ class FrameStage(Protocol):
         """Act on this frame; return the detections (possibly with more ``data``)."""
         ...
 
+    def reset(self) -> None:
+        """Forget per-source state (new source)."""
+        ...
+
 
 @dataclass
 class FrameResult:
@@ -115,3 +119,5 @@ class RoomPipeline:
         self.tracker.reset()
         self.registry.reset()
         self.assigner.reset()
+        for stage in self.stages:
+            stage.reset()

@@ -213,3 +213,6 @@ class BodyCropUploader:
                 self.on_capture(capture_id, tracker_id)
             logger.info("body crop %s of unknown track %d queued", capture_id, tracker_id)
         return detections
+
+    def reset(self) -> None:
+        """Nothing to forget: upload times live on the track records."""
