@@ -110,10 +110,11 @@ class TrackRegistry:
         in_door = self.door.contains(detections)
         for index, tracker_id in enumerate(ids):
             anchor = (float(anchors[index][0]), float(anchors[index][1]))
-            xyxy = tuple(float(v) for v in detections.xyxy[index])
+            x1, y1, x2, y2 = (float(v) for v in detections.xyxy[index])
+            xyxy = (x1, y1, x2, y2)
             record = self.records.get(tracker_id)
             if record is None:
-                record = TrackRecord(tracker_id, at, anchor, at, anchor, xyxy)  # type: ignore[arg-type]
+                record = TrackRecord(tracker_id, at, anchor, at, anchor, xyxy)
                 record.entered_through_door = bool(in_door[index]) and (
                     self.frames_processed > self.startup_frames
                 )
@@ -123,7 +124,7 @@ class TrackRegistry:
                 else:
                     logger.debug("track %d appeared at %s", tracker_id, anchor)
             record.last_seen_at, record.last_anchor = at, anchor
-            record.last_xyxy = xyxy  # type: ignore[assignment]
+            record.last_xyxy = xyxy
             record.frames_seen += 1
         self.live_ids = set(ids)
         for tracker_id in [t for t, r in self.records.items() if at - r.last_seen_at > self.forget_after]:
