@@ -10,6 +10,7 @@
 | ``s3_put_face_capture.json`` | a direct S3 notification (bucket -> function, no queue) |
 | ``sns_handoff.json`` | a handoff as an SNS-triggered function would get it |
 | ``sqs_handoff_raw_delivery.json`` | a handoff as cam2 receives it from its room queue (raw delivery) |
+| ``http_api_get_course.json`` | API Gateway HTTP API (payload 2.0) request for the api function |
 """
 
 from __future__ import annotations
