@@ -47,10 +47,6 @@ class InvalidRequestError(ClassSightError):
     """The request is well-formed but cannot be carried out as given."""
 
 
-class BodyTooLargeError(ClassSightError):
-    """The request body exceeds ``max_body_bytes``."""
-
-
 class DeletionNotVerifiedError(ClassSightError):
     """Biometric data was deleted but a re-check still found some of it."""
 
@@ -63,7 +59,6 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     ObjectNotFoundError: 404,
     ConflictError: 409,
     AmbiguousTimetableError: 409,
-    BodyTooLargeError: 413,
     InvalidRequestError: 422,
     InvalidEventError: 422,
     UnknownTimeZoneError: 422,

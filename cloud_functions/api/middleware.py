@@ -6,8 +6,6 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloud_functions.api.errors import BodyTooLargeError
-
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
@@ -35,18 +33,38 @@ class BodySizeLimit:
             if int(declared) > self.max_bytes:
                 await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
                 return
+        # Bodies are small (JSON, bounded by max_bytes), so read them whole here: the limit is
+        # then enforced on streamed bodies too, before any route parses a byte.
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        more_body = True
+        while more_body:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError(f"request body larger than {self.max_bytes} bytes")
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([], message, receive), send)
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
+                return
+            chunks.append(chunk)
+            more_body = message.get("more_body", False)
+        await self.app(scope, _replay(chunks, None, receive), send)
 
-        await self.app(scope, limited_receive, send)
+
+def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> Receive:
+    """A ``receive`` that first returns the body read so far (or a pending message), then the real one."""
+    first: Message | None = pending or {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+    async def replay() -> Message:
+        nonlocal first
+        if first is not None:
+            message, first = first, None
+            return message
+        return await receive()
+
+    return replay
 
 
 class SecurityHeaders:
