@@ -318,3 +318,10 @@ class RecognitionEventPage(BaseModel):
 class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unavailable"]
+
+
+class MePublic(BaseModel):
+    """The caller as the token names them (the portal shows or hides admin controls by role)."""
+
+    name: str
+    role: Literal["admin", "teacher"]

@@ -115,6 +115,14 @@ def test_health_needs_no_token(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
+    ("headers", "me"), [(ADMIN, ("Ada Admin", "admin")), (TEACHER, ("Tom Teacher", "teacher"))]
+)
+def test_me_names_the_caller_and_role(api: Api, headers: dict[str, str], me: tuple[str, str]) -> None:
+    body = api.client.get("/me", headers=headers).json()
+    assert (body["name"], body["role"]) == me
+
+
+@pytest.mark.parametrize(
     ("content", "headers", "status"),
     [
         (

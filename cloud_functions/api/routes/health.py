@@ -1,4 +1,4 @@
-"""Liveness and database reachability, without authentication."""
+"""Liveness and database reachability (no token), and who the caller is."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud_functions.api.deps import get_engine
-from cloud_functions.api.schemas import HealthPublic
+from cloud_functions.api.deps import CurrentUser, get_engine
+from cloud_functions.api.schemas import HealthPublic, MePublic
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -28,3 +28,9 @@ def health(engine: Annotated[Engine, Depends(get_engine)], response: Response) -
         response.status_code = 503
         return HealthPublic(status="degraded", database="unavailable")
     return HealthPublic(status="ok", database="ok")
+
+
+@router.get("/me", response_model=MePublic)
+def me(user: CurrentUser) -> MePublic:
+    """The caller's name and role."""
+    return MePublic(name=user.name, role=user.role)
