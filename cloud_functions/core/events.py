@@ -8,10 +8,14 @@ function, the wiring in template.yaml) or directly (bucket → function). Both b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cloud_functions.core.errors import InvalidEventError
@@ -95,4 +99,30 @@ def is_direct_s3_event(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
     return bool(records) and all(
         isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records or []
+    )
+
+
+def handle_s3_notifications(
+    event: dict[str, Any],
+    context: LambdaContext,
+    process_object: Callable[[str], object],
+    processor: BatchProcessor,
+) -> Mapping[str, object]:
+    """The body of every S3-triggered function: call ``process_object`` with each created key.
+
+    SQS batches (the template's wiring) get a partial batch response, so only the records whose
+    processing raised come back; a direct S3 notification is an asynchronous invocation, where
+    raising makes Lambda retry the whole event.
+    """
+    if is_direct_s3_event(event):
+        for ref in s3_objects(event):
+            process_object(ref.key)
+        return {"batchItemFailures": []}
+
+    def record_handler(record: SQSRecord) -> None:
+        for ref in s3_objects_in_sqs_body(record.body):
+            process_object(ref.key)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -14,14 +14,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cloud_functions.core.aws import aws_client
 from cloud_functions.core.db.engine import get_engine
 from cloud_functions.core.doorway import DoorwayResult, DoorwayService
-from cloud_functions.core.events import is_direct_s3_event, s3_objects, s3_objects_in_sqs_body
+from cloud_functions.core.events import handle_s3_notifications
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, Matcher
 from cloud_functions.core.handoff import SnsHandoffPublisher
 from cloud_functions.core.settings import function_settings
@@ -76,20 +75,7 @@ def process_capture(object_key: str) -> DoorwayResult:
     return result
 
 
-def record_handler(record: SQSRecord) -> None:
-    """One SQS message: every object named by the S3 notification in its body."""
-    for ref in s3_objects_in_sqs_body(record.body):
-        process_capture(ref.key)
-
-
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, object]:
     """Lambda entry point for SQS batches and direct S3 notifications."""
-    if is_direct_s3_event(event):
-        # Asynchronous invocation: raising makes Lambda retry the whole event.
-        for ref in s3_objects(event):
-            process_capture(ref.key)
-        return {"batchItemFailures": []}
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return handle_s3_notifications(event, context, process_capture, processor)
