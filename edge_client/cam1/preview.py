@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
 import cv2
 import numpy as np
 
 from edge_client.cam1.gate import GateState, GateStatus
+from edge_client.mjpeg import MjpegServer, MjpegServerError
 from edge_client.outbox import OutboxStats, UploadStatus
 
 logger = logging.getLogger(__name__)
@@ -86,7 +84,7 @@ _PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>ClassSight c
 
 
 class WebPreview:
-    """MJPEG page served by ``http.server`` in a daemon thread.
+    """A page with the MJPEG stream, served on loopback by default.
 
     Args:
         host: address to listen on; keep loopback unless the network is trusted.
@@ -95,100 +93,29 @@ class WebPreview:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8081, fps: float = 5.0) -> None:
-        self._period_s = 1.0 / fps
-        self._jpeg: bytes | None = None
-        self._cond = threading.Condition()
-        self._closed = False
-        self._last_publish = 0.0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path in ("/", "/index.html"):
-                    self._send(200, "text/html; charset=utf-8", _PAGE)
-                elif self.path == "/snapshot.jpg":
-                    jpeg = owner.latest()
-                    if jpeg is None:
-                        self.send_error(503, "no frame yet")
-                    else:
-                        self._send(200, "image/jpeg", jpeg)
-                elif self.path == "/stream.mjpg":
-                    self._stream()
-                else:
-                    self.send_error(404)
-
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _stream(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                previous: bytes | None = None
-                while True:
-                    jpeg = owner.wait_for_new(previous, timeout_s=1.0)
-                    if jpeg is None:
-                        return
-                    if jpeg is previous:
-                        continue
-                    previous = jpeg
-                    head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
-                    try:
-                        self.wfile.write(head + jpeg + b"\r\n")
-                    except (BrokenPipeError, ConnectionResetError):
-                        return
-
-            def log_message(self, format: str, *args: object) -> None:
-                logger.debug("preview %s", format % args)
-
+        page = (200, "text/html; charset=utf-8", _PAGE)
         try:
-            self._server = ThreadingHTTPServer((host, port), Handler)
-        except OSError as e:
+            self._server = MjpegServer(
+                host,
+                port,
+                stream_path="/stream.mjpg",
+                max_fps=fps,
+                jpeg_quality=80,
+                pages={"/": lambda: page, "/index.html": lambda: page},
+                name="cam1-preview",
+            )
+        except MjpegServerError as e:
             raise PreviewError(f"cannot serve the preview on {host}:{port}: {e}") from e
-        self._server.daemon_threads = True
-        self.url = f"http://{host}:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cam1-preview", daemon=True)
-        self._thread.start()
+        self.url = f"{self._server.url}/"
         logger.info("preview at %s", self.url)
-
-    def latest(self) -> bytes | None:
-        """The latest encoded frame."""
-        with self._cond:
-            return self._jpeg
-
-    def wait_for_new(self, previous: bytes | None, timeout_s: float) -> bytes | None:
-        """The latest frame once it differs from ``previous``; ``None`` once closed."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._closed or self._jpeg is not previous, timeout_s)
-            return None if self._closed else self._jpeg
 
     def show(self, image: np.ndarray) -> None:
         """Encode and publish ``image`` unless the last one was published under a period ago."""
-        now = time.monotonic()
-        if now - self._last_publish < self._period_s:
-            return
-        self._last_publish = now
-        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        if not ok:
-            return
-        with self._cond:
-            self._jpeg = buffer.tobytes()
-            self._cond.notify_all()
+        self._server.publish(image)
 
     def close(self) -> None:
         """Stop serving and end open streams."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5.0)
+        self._server.close()
 
 
 class WindowPreview:

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import cv2
@@ -19,10 +16,9 @@ import supervision as sv
 
 from edge_client.cam2.errors import Cam2Error
 from edge_client.cam2.tracks import DoorZone, tracker_ids
+from edge_client.mjpeg import MjpegServer, MjpegServerError
 
 logger = logging.getLogger(__name__)
-
-BOUNDARY = b"frame"
 
 
 class StreamError(Cam2Error):
@@ -90,110 +86,41 @@ class StreamServer:
         max_fps: float = 10.0,
     ) -> None:
         self._health = health or (lambda: {})
-        self._quality = jpeg_quality
-        self._period_s = 1.0 / max_fps
-        self._jpeg: bytes | None = None
-        self._cond = threading.Condition()
-        self._closed = False
-        self._last_publish = 0.0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/stream":
-                    self._stream()
-                elif path == "/health":
-                    health = {"status": "ok", **owner._health()}
-                    body = json.dumps(health, default=str).encode()
-                    self._send(200 if health["status"] == "ok" else 503, "application/json", body)
-                elif path == "/snapshot.jpg":
-                    jpeg = owner.latest()
-                    if jpeg is None:
-                        self.send_error(503, "no frame yet")
-                    else:
-                        self._send(200, "image/jpeg", jpeg)
-                else:
-                    self.send_error(404)
-
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _stream(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY.decode()}")
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                previous: bytes | None = None
-                while True:
-                    jpeg = owner.wait_for_new(previous, timeout_s=1.0)
-                    if jpeg is None:
-                        return
-                    if jpeg is previous:
-                        continue
-                    previous = jpeg
-                    head = b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % (
-                        BOUNDARY,
-                        len(jpeg),
-                    )
-                    try:
-                        self.wfile.write(head + jpeg + b"\r\n")
-                        self.wfile.flush()
-                    except (BrokenPipeError, ConnectionResetError):
-                        return
-
-            def log_message(self, format: str, *args: object) -> None:
-                logger.debug("stream %s", format % args)
-
         try:
-            self._server = ThreadingHTTPServer((host, port), Handler)
-        except OSError as e:
+            self._server = MjpegServer(
+                host,
+                port,
+                stream_path="/stream",
+                max_fps=max_fps,
+                jpeg_quality=jpeg_quality,
+                pages={"/health": self._health_page},
+                name="cam2-stream",
+            )
+        except MjpegServerError as e:
             raise StreamError(f"cannot serve the stream on {host}:{port}: {e}") from e
-        self._server.daemon_threads = True
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cam2-stream", daemon=True)
-        self._thread.start()
+        self.url = self._server.url
         logger.info("stream at %s/stream, health at %s/health", self.url, self.url)
+
+    def _health_page(self) -> tuple[int, str, bytes]:
+        health = {"status": "ok", **self._health()}
+        return (
+            200 if health["status"] == "ok" else 503,
+            "application/json",
+            json.dumps(health, default=str).encode(),
+        )
 
     def latest(self) -> bytes | None:
         """The latest encoded frame."""
-        with self._cond:
-            return self._jpeg
-
-    def wait_for_new(self, previous: bytes | None, timeout_s: float) -> bytes | None:
-        """The latest frame once it differs from ``previous``; ``None`` once closed."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._closed or self._jpeg is not previous, timeout_s)
-            return None if self._closed else self._jpeg
+        return self._server.latest()
 
     def due(self) -> bool:
         """Whether a frame published now would be sent (skip annotating frames nobody will see)."""
-        return time.monotonic() - self._last_publish >= self._period_s
+        return self._server.due()
 
     def publish(self, image: np.ndarray) -> None:
         """Encode and publish ``image``, unless one was published less than a frame period ago."""
-        now = time.monotonic()
-        if now - self._last_publish < self._period_s:
-            return
-        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
-        if not ok:
-            logger.warning("stream frame could not be encoded")
-            return
-        self._last_publish = now
-        with self._cond:
-            self._jpeg = buffer.tobytes()
-            self._cond.notify_all()
+        self._server.publish(image)
 
     def close(self) -> None:
         """Stop serving and end open streams."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5.0)
+        self._server.close()
