@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from edge_client.cam1.app import Cam1Runner
 from edge_client.cam1.detector import DetectorError
 from edge_client.cam1.preview import PreviewError
+from edge_client.cli import (
+    Flag,
+    add_settings_flags,
+    configure_logging,
+    flag_overrides,
+    settings_epilog,
+    stop_on_signals,
+)
 from edge_client.outbox import OutboxError, UploadError
 from edge_client.settings import (
-    CONFIG_FILE_ENV,
-    ENV_PREFIX,
     Cam1Settings,
     EdgeConfigurationError,
     load_edge_settings,
@@ -27,7 +30,7 @@ from edge_client.sources import SourceError
 logger = logging.getLogger("edge_client.cam1")
 
 # CLI flag -> settings field. Flags not given fall through to env, .env, YAML, defaults.
-_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+_FLAGS: list[Flag] = [
     ("--source", "source", {"metavar": "SPEC"}),
     ("--room", "room_id", {"metavar": "ROOM_ID"}),
     ("--camera", "camera_id", {"metavar": "CAMERA_ID"}),
@@ -51,22 +54,6 @@ _FLAGS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def _settings_epilog() -> str:
-    lines = [
-        "Every setting (flag or not) can also come from the environment "
-        f"({ENV_PREFIX}<NAME>), a .env file, or the YAML file given by --config / ${CONFIG_FILE_ENV}",
-        "(keys are the names below). Priority: flag > environment > .env > YAML > default.",
-        "",
-        "settings:",
-    ]
-    for name, field in Cam1Settings.model_fields.items():
-        default = "required" if field.is_required() else f"default {field.default}"
-        lines.append(f"  {name} ({ENV_PREFIX}{name.upper()}; {default})")
-        lines.append(f"      {field.description}")
-    lines += ["", "exit status: 0 done or stopped, 2 bad settings or source, 1 other failure."]
-    return "\n".join(lines)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser; each flag's help is the setting's description."""
     parser = argparse.ArgumentParser(
@@ -75,36 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
             "Doorway camera: waits until one face is stable, crops it and uploads it to "
             "captures/faces/<room_id>/<date>/<capture_id>.jpg through a durable SQLite outbox."
         ),
-        epilog=_settings_epilog(),
+        epilog=settings_epilog(
+            Cam1Settings, [], "0 done or stopped, 2 bad settings or source, 1 other failure."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="YAML",
-        help=f"YAML settings file (default: ${CONFIG_FILE_ENV} if set).",
-    )
-    for flag, field_name, extra in _FLAGS:
-        field = Cam1Settings.model_fields[field_name]
-        default = "required" if field.is_required() else f"default {field.default}"
-        parser.add_argument(
-            flag,
-            dest=field_name,
-            default=None,
-            help=f"{field.description} [{field_name}; {default}]",
-            **extra,
-        )
+    add_settings_flags(parser, Cam1Settings, _FLAGS)
     parser.add_argument(
         "--drain-s",
         type=float,
         default=5.0,
         help="On exit, wait up to this long for pending uploads (the rest resume on the next start).",
-    )
-    parser.add_argument(
-        "--log-level",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="Logging verbosity.",
     )
     return parser
 
@@ -112,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the doorway client; return the process exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {field_name: getattr(args, field_name) for _, field_name, _ in _FLAGS}
+    configure_logging(args.log_level)
+    overrides = flag_overrides(args, _FLAGS)
     try:
         settings = load_edge_settings(Cam1Settings, args.config, **overrides)
         runner = Cam1Runner(settings, drain_on_exit_s=args.drain_s)
@@ -121,12 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", e)
         return 2
 
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("%s received; stopping", signal.Signals(signum).name)
-        runner.request_stop()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop_on_signals(runner.request_stop)
     try:
         summary = runner.run()
     except SourceError as e:

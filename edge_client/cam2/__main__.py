@@ -5,24 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from edge_client.cam2.app import Cam2Runner
 from edge_client.cam2.errors import Cam2Error
 from edge_client.cam2.settings import Cam2Settings
+from edge_client.cli import (
+    Flag,
+    add_settings_flags,
+    configure_logging,
+    flag_overrides,
+    settings_epilog,
+    stop_on_signals,
+)
 from edge_client.outbox import OutboxError, UploadError
-from edge_client.settings import CONFIG_FILE_ENV, ENV_PREFIX, EdgeConfigurationError, load_edge_settings
+from edge_client.settings import EdgeConfigurationError, load_edge_settings
 from edge_client.sources import SourceError
 
 logger = logging.getLogger("edge_client.cam2")
 
 # CLI flag -> settings field. Flags not given fall through to env, .env, YAML, defaults.
-_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+_FLAGS: list[Flag] = [
     ("--source", "source", {"metavar": "SPEC"}),
     ("--room", "room_id", {"metavar": "ROOM_ID"}),
     ("--camera", "camera_id", {"metavar": "CAMERA_ID"}),
@@ -45,23 +50,6 @@ _FLAGS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def _settings_epilog() -> str:
-    lines = [
-        "Every setting can also come from the environment "
-        f"({ENV_PREFIX}<NAME>), a .env file, or the YAML file given by --config / ${CONFIG_FILE_ENV}.",
-        "The door zone is a list of [x, y] pixel vertices, e.g. in YAML:",
-        "  door_zone: [[680, 260], [768, 260], [768, 440], [680, 440]]",
-        "",
-        "settings:",
-    ]
-    for name, field in Cam2Settings.model_fields.items():
-        default = "required" if field.is_required() else f"default {field.default}"
-        lines.append(f"  {name} ({ENV_PREFIX}{name.upper()}; {default})")
-        lines.append(f"      {field.description}")
-    lines += ["", "exit status: 0 done or stopped, 2 bad settings, source or model, 1 other failure."]
-    return "\n".join(lines)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser; each flag's help is the setting's description."""
     parser = argparse.ArgumentParser(
@@ -70,37 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
             "Room camera: tracks people (YOLO + ByteTrack), tags door entries from the room's "
             "handoff queue, reports presence and serves an annotated MJPEG stream on /stream."
         ),
-        epilog=_settings_epilog(),
+        epilog=settings_epilog(
+            Cam2Settings,
+            [
+                "The door zone is a list of [x, y] pixel vertices, e.g. in YAML:",
+                "  door_zone: [[680, 260], [768, 260], [768, 440], [680, 440]]",
+            ],
+            "0 done or stopped, 2 bad settings, source or model, 1 other failure.",
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config", type=Path, metavar="YAML", help=f"YAML settings (default: ${CONFIG_FILE_ENV})."
-    )
-    for flag, field_name, extra in _FLAGS:
-        field = Cam2Settings.model_fields[field_name]
-        default = "required" if field.is_required() else f"default {field.default}"
-        parser.add_argument(
-            flag,
-            dest=field_name,
-            default=None,
-            help=f"{field.description} [{field_name}; {default}]",
-            **extra,
-        )
+    add_settings_flags(parser, Cam2Settings, _FLAGS)
     parser.add_argument("--max-frames", type=int, default=None, help="Stop after this many frames.")
-    parser.add_argument(
-        "--log-level",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="Logging verbosity.",
-    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the room camera; return the process exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {field_name: getattr(args, field_name) for _, field_name, _ in _FLAGS}
+    configure_logging(args.log_level)
+    overrides = flag_overrides(args, _FLAGS)
     try:
         settings = load_edge_settings(Cam2Settings, args.config, **overrides)
         runner = Cam2Runner(settings)
@@ -108,12 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", e)
         return 2
 
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("signal %d: stopping", signum)
-        runner.request_stop()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop_on_signals(runner.request_stop)
     try:
         summary = runner.run(args.max_frames)
     except SourceError as e:
