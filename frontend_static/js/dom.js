@@ -88,6 +88,14 @@ export function formatDateTime(iso, timeZone) {
   return new Date(iso).toLocaleString(undefined, options);
 }
 
+/** The time of day of an ISO timestamp (in `timeZone`, default the browser's), or an em dash. */
+export function formatTime(iso, timeZone) {
+  if (!iso) return "—";
+  const options = { timeStyle: "short" };
+  if (timeZone) options.timeZone = timeZone;
+  return new Date(iso).toLocaleTimeString(undefined, options);
+}
+
 /** HH:MM of a "HH:MM:SS" time. */
 export function hhmm(time) {
   return time ? time.slice(0, 5) : "—";

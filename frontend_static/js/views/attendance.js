@@ -1,7 +1,7 @@
 // One class (course + date): who was recorded, counts per status, manual correction, CSV export.
 
 import { api, seg } from "../api.js";
-import { STATUSES, badge, field, formatDateTime, h, replace, select, table, toast, todayIso } from "../dom.js";
+import { STATUSES, badge, field, formatTime, h, replace, select, table, toast, todayIso } from "../dom.js";
 
 function correctionForm(report, row, reload) {
   const status = select("status", STATUSES.map((s) => [s, s]), row ? row.status : "present");
@@ -82,14 +82,14 @@ export async function render(root, params) {
       ),
       table(
         [
-          { label: "USN", cell: (r) => h("a", { href: `#/history?usn=${encodeURIComponent(r.usn)}` }, r.usn) },
-          { label: "Name", cell: (r) => r.name ?? "—" },
+          { label: "USN", class: "nowrap", cell: (r) => h("a", { href: `#/history?usn=${encodeURIComponent(r.usn)}` }, r.usn) },
+          { label: "Name", class: "wrap", cell: (r) => r.name ?? "—" },
           { label: "Status", cell: (r) => badge(r.status) },
           { label: "Source", cell: (r) => r.source },
-          { label: "First seen", cell: (r) => formatDateTime(r.first_seen_at) },
-          { label: "Confirmed", cell: (r) => formatDateTime(r.confirmed_at) },
+          { label: "First seen", class: "nowrap", cell: (r) => formatTime(r.first_seen_at) },
+          { label: "Confirmed", class: "nowrap", cell: (r) => formatTime(r.confirmed_at) },
           { label: "Similarity", class: "num", cell: (r) => (r.similarity == null ? "—" : r.similarity.toFixed(3)) },
-          { label: "Correct", cell: (r) => correctionForm(report, r, load) },
+          { label: "Correct", class: "nowrap", cell: (r) => correctionForm(report, r, load) },
         ],
         report.rows,
         { empty: "Nobody recorded for this class yet." },

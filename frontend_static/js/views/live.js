@@ -52,7 +52,7 @@ export async function render(root, params) {
         events,
         table(
           [
-            { label: "Captured", cell: (e) => formatDateTime(e.captured_at || e.created_at, room.timezone) },
+            { label: "Captured (room time)", class: "nowrap", cell: (e) => formatDateTime(e.captured_at || e.created_at, room.timezone) },
             { label: "Camera", cell: (e) => e.camera_id ?? "—" },
             { label: "Outcome", cell: (e) => badge(e.outcome) },
             {
@@ -60,7 +60,7 @@ export async function render(root, params) {
               cell: (e) => (e.usn ? h("a", { href: `#/history?usn=${encodeURIComponent(e.usn)}` }, e.usn) : "—"),
             },
             { label: "Similarity", class: "num", cell: (e) => (e.similarity == null ? "—" : e.similarity.toFixed(3)) },
-            { label: "Detail", cell: (e) => e.detail ?? "" },
+            { label: "Detail", class: "wrap", cell: (e) => e.detail ?? "" },
           ],
           page.items,
           { empty: "No recognitions in this room yet." },

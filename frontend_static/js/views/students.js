@@ -57,7 +57,7 @@ async function renderDetail(panel, usn, isAdmin, reloadList) {
     { label: "Pose", cell: (p) => p.pose },
     { label: "Photo", cell: (p) => badge(p.status) },
     { label: "Faceprint", cell: (p) => (p.has_faceprint ? "yes" : "no") },
-    { label: "Reason", cell: (p) => p.reason ?? "" },
+    { label: "Reason", class: "wrap", cell: (p) => p.reason ?? "" },
     { label: "Updated", cell: (p) => formatDateTime(p.updated_at) },
   ];
   if (isAdmin && student.consent_given_at) {
@@ -92,7 +92,9 @@ async function renderDetail(panel, usn, isAdmin, reloadList) {
       h("a", { href: `#/history?usn=${encodeURIComponent(student.usn)}` }, "attendance history"),
     ),
     consent,
-    consentForm(student, isAdmin, reload),
+    student.consent_given_at && isAdmin
+      ? h("details", {}, h("summary", { class: "muted small" }, "Record consent again"), consentForm(student, isAdmin, reload))
+      : consentForm(student, isAdmin, reload),
     h("h3", {}, "Enrollment photos"),
     table(poseColumns, enrollment.poses),
     isAdmin
@@ -183,8 +185,8 @@ export async function render(root, params, ctx) {
       list,
       table(
         [
-          { label: "USN", cell: (s) => h("a", { href: "#", onclick: (e) => (e.preventDefault(), go({ usn: s.usn })) }, s.usn) },
-          { label: "Name", cell: (s) => s.name },
+          { label: "USN", class: "nowrap", cell: (s) => h("a", { href: "#", onclick: (e) => (e.preventDefault(), go({ usn: s.usn })) }, s.usn) },
+          { label: "Name", class: "wrap", cell: (s) => s.name },
           { label: "Section", cell: (s) => s.section ?? "—" },
           { label: "Consent", cell: (s) => (s.consent_given_at ? badge("yes", "accepted") : badge("no", "rejected")) },
         ],
