@@ -260,3 +260,14 @@ def test_cors_allows_only_the_configured_portal(
             },
         )
     assert (response.headers.get("access-control-allow-origin") == origin) is allowed
+
+
+def test_new_token_entry_admits_its_token_and_holds_only_its_hash() -> None:
+    from cloud_functions.api.auth import authenticate
+    from cloud_functions.api.tokens import new_token_entry
+    from cloud_functions.core.settings import ApiToken
+
+    token, entry = new_token_entry("Ada", "admin")
+    tokens = {digest: ApiToken(**value) for digest, value in entry.items()}
+    assert authenticate(token, tokens).name == "Ada"
+    assert token not in json.dumps(entry)
