@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from cloud_functions.core.errors import ClassSightError, DatabaseUnavailableError
+from cloud_functions.core.errors import ClassSightError, ConfigurationError, DatabaseUnavailableError
 from infra.local_stack.endpoint import EndpointError, MotoEndpoint
 from infra.local_stack.http_api import HttpApiGateway
 from infra.local_stack.poller import Handler, resolve_handler
@@ -144,6 +144,9 @@ def _load_handlers(stack: LocalStack, *, serve_api: bool) -> tuple[dict[str, Han
             rows.append(
                 [name, function.handler_path, ", ".join(triggers), f"NOT RUNNING: cannot import ({e})"]
             )
+            continue
+        except ConfigurationError as e:  # e.g. the API without CLASSSIGHT_API_TOKENS
+            rows.append([name, function.handler_path, ", ".join(triggers), f"NOT RUNNING: {e}"])
             continue
         status = "polling" if function.sqs_event_sources else "serving"
         rows.append([name, function.handler_path, ", ".join(triggers), status])
