@@ -232,6 +232,66 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
         le=timedelta(hours=3),
         description="Arrivals up to this long after the start are 'entered'; later ones are 'late'.",
     )
+    presence_min_dwell: timedelta = Field(
+        timedelta(minutes=10),
+        ge=timedelta(minutes=1),
+        le=timedelta(hours=2),
+        description=(
+            "Time a student must be seen in the room during the class (counted from the class start, "
+            "not from an early arrival) before attendance is confirmed. Capped at half the class, so "
+            "short classes still confirm. Longer proves more presence; shorter catches students who "
+            "leave early less often."
+        ),
+    )
+    reid_weights_path: Path = Field(
+        DEFAULT_MODELS_DIR / "reid" / "osnet_x0_25_msmt17.onnx",
+        description="OSNet body re-id weights (ONNX) used by body_match for crops and the body gallery.",
+    )
+    body_match_threshold: float = Field(
+        0.75,
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "Cosine similarity a body crop needs to a student's body print. Higher tags fewer "
+            "strangers with a USN but leaves more students unknown (cam2 sends another crop later). "
+            "On PETS09-S2L1 ground-truth crops (bench/body_match.py) 0.75 tags 72% of gallery people "
+            "right, none wrong, and every person left out of the gallery stays unknown; 0.70 tags "
+            "79% right but 7% wrong."
+        ),
+    )
+    body_match_margin: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Lead the best student needs over the runner-up student; closer calls (similar clothes) "
+            "become 'unknown'."
+        ),
+    )
+    min_body_px: int = Field(
+        48,
+        ge=16,
+        le=1024,
+        description="Body crops shorter than this (pixels) are rejected: too little to re-identify.",
+    )
+    body_gallery_max_per_student: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description=(
+            "Body prints kept per student, room and day. More covers more poses and costs a little "
+            "matching time; further gallery crops are recorded and dropped."
+        ),
+    )
+    body_print_retention_days: int = Field(
+        0,
+        ge=0,
+        le=7,
+        description=(
+            "Body prints are deleted once older than this many days (0: only today's are kept). "
+            "Clothes change from day to day, so older prints match worse and only add biometric data."
+        ),
+    )
 
 
 class ApiToken(BaseModel):

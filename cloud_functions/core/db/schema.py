@@ -213,3 +213,43 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=True, comment="JSON: before/after values"),
     sa.Index(None, "entity", "entity_id"),
 )
+
+# One row per cam2 presence report object: what the presence function made of it. The object
+# key is unique, so a redelivered report is recognised and changes nothing.
+presence_reports = sa.Table(
+    "presence_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("object_key", OBJECT_KEY, nullable=False, unique=True),
+    sa.Column("room_id", ROOM_ID, nullable=True),
+    sa.Column("camera_id", CAMERA_ID, nullable=True),
+    sa.Column("reported_at", UtcDateTime(), nullable=True),
+    sa.Column("course_code", COURSE_CODE, nullable=True),
+    sa.Column("class_date", sa.Date, nullable=True, comment="room-local date of the class"),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("present_count", sa.Integer, nullable=False, default=0, comment="identified tracks reported"),
+    sa.Column("confirmed_count", sa.Integer, nullable=False, default=0, comment="students past the dwell"),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("detail", sa.String(255), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Index(None, "room_id", "reported_at"),
+)
+
+# Body re-id embeddings of students tagged at a room's door, for matching long-unknown tracks
+# in that room on the same day. Biometric data: kept only for the day (body_print_retention_days)
+# and deleted with the student's other biometric data.
+body_prints = sa.Table(
+    "body_prints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("class_date", sa.Date, nullable=False, comment="room-local date of the crop"),
+    sa.Column("model_id", sa.String(128), nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("embedding", sa.LargeBinary, nullable=False, comment="float32, L2-normalised"),
+    sa.Column("capture_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Index(None, "room_id", "class_date", "model_id"),
+    sa.Index(None, "usn"),
+)

@@ -1,0 +1,135 @@
+"""Queries behind the presence flow: processed reports, known students, presence confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine import Connection
+
+from cloud_functions.core.db.schema import attendance, presence_reports, students
+
+
+@dataclass(frozen=True)
+class PresenceReportRecord:
+    """What became of one presence report object. ``object_key`` is unique."""
+
+    object_key: str
+    outcome: str
+    room_id: str | None = None
+    camera_id: str | None = None
+    reported_at: datetime | None = None
+    course_code: str | None = None
+    class_date: date | None = None
+    present_count: int = 0
+    confirmed_count: int = 0
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class PresenceConfirmation:
+    """A student seen in the room long enough during a class."""
+
+    usn: str
+    course_code: str
+    class_date: date
+    room_id: str
+    confirmed_at: datetime
+    source: Literal["face", "body"]
+
+
+def get_report(connection: Connection, object_key: str) -> PresenceReportRecord | None:
+    """The record of ``object_key``, if it was processed before."""
+    row = connection.execute(
+        sa.select(presence_reports).where(presence_reports.c.object_key == object_key)
+    ).first()
+    if row is None:
+        return None
+    return PresenceReportRecord(
+        object_key=row.object_key,
+        outcome=row.outcome,
+        room_id=row.room_id,
+        camera_id=row.camera_id,
+        reported_at=row.reported_at,
+        course_code=row.course_code,
+        class_date=row.class_date,
+        present_count=row.present_count,
+        confirmed_count=row.confirmed_count,
+        latency_ms=row.latency_ms,
+        detail=row.detail,
+    )
+
+
+def insert_report(connection: Connection, record: PresenceReportRecord) -> None:
+    """Record a report; a second record for the same object raises ``IntegrityError``."""
+    connection.execute(
+        presence_reports.insert().values(
+            object_key=record.object_key,
+            outcome=record.outcome,
+            room_id=record.room_id,
+            camera_id=record.camera_id,
+            reported_at=record.reported_at,
+            course_code=record.course_code,
+            class_date=record.class_date,
+            present_count=record.present_count,
+            confirmed_count=record.confirmed_count,
+            latency_ms=record.latency_ms,
+            detail=record.detail[:255] if record.detail else None,
+        )
+    )
+
+
+def existing_students(connection: Connection, usns: Iterable[str]) -> set[str]:
+    """Those of ``usns`` that are students."""
+    wanted = sorted(set(usns))
+    if not wanted:
+        return set()
+    return set(connection.execute(sa.select(students.c.usn).where(students.c.usn.in_(wanted))).scalars())
+
+
+def confirm_presence(connection: Connection, confirmation: PresenceConfirmation) -> None:
+    """Set ``confirmed_at`` of the student's attendance for the class, creating the row if needed.
+
+    The earliest confirmation wins, so redelivered or out-of-order reports change nothing.
+    An existing row keeps its status (the door's 'entered'/'late', or a teacher's correction)
+    and its source. A student never seen at the door gets a new row: status 'present', with the
+    source of the room's identification.
+    """
+    values = {
+        "usn": confirmation.usn,
+        "course_code": confirmation.course_code,
+        "class_date": confirmation.class_date,
+        "room_id": confirmation.room_id,
+        "first_seen_at": None,
+        "confirmed_at": confirmation.confirmed_at,
+        "status": "present",
+        "source": confirmation.source,
+    }
+    table = attendance
+    dialect = connection.dialect.name
+    if dialect == "mysql":
+        stmt = mysql.insert(table).values(**values)
+        new = stmt.inserted
+        least_name = "least"
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**values)  # type: ignore[assignment]
+        new = stmt.excluded  # type: ignore[attr-defined]
+        least_name = "min"  # SQLite's two-argument min() is a scalar function
+    else:  # pragma: no cover - only MySQL/MariaDB and SQLite are supported
+        raise NotImplementedError(f"no attendance upsert for dialect {dialect}")
+    earliest = sa.func.coalesce(
+        getattr(sa.func, least_name)(table.c.confirmed_at, new.confirmed_at), new.confirmed_at
+    )
+    if dialect == "mysql":
+        connection.execute(stmt.on_duplicate_key_update(confirmed_at=earliest))
+    else:
+        connection.execute(
+            stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+                index_elements=["usn", "course_code", "class_date"], set_={"confirmed_at": earliest}
+            )
+        )

@@ -1,0 +1,281 @@
+"""The presence flow: one cam2 presence report in, attendance confirmed for who stayed.
+
+``PresenceService.process`` is the plain function behind the presence handler; the object
+store is a port handed in. Order of work: record lookup (a redelivered report changes nothing)
+→ download → parse → room and camera → timetable (outside class hours nothing is written) →
+one transaction: the report's record and every confirmation.
+
+The minimum dwell is counted inside the class: from the later of the track's first sighting and
+the class start, to its last sighting. A student who waited in the room before the class, or
+stayed on from the class before, has to be seen that long into *this* class, which is what a
+teacher means by "was in my class". The confirmation time is the moment the dwell was reached
+(not the report's time), so reports arriving late or out of order confirm the same moment, and
+the earliest confirmation wins.
+
+Bad input (malformed JSON, unknown room, no class) ends in a recorded outcome. Transient failures
+(database down, storage errors) raise, so the message is retried and finally kept in the DLQ.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from cloud_functions.core.db import doorway as rooms_db
+from cloud_functions.core.db import presence as db
+from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.errors import ObjectNotFoundError
+from cloud_functions.core.storage import ObjectStore
+from cloud_functions.core.timetable import (
+    AmbiguousTimetableError,
+    ClassSession,
+    GraceWindows,
+    NoClassInSessionError,
+    UnknownTimeZoneError,
+    resolve_class,
+)
+
+# A report lists the identified tracks of one room: a few kilobytes. Anything far larger is
+# not a report, and is refused before it is read.
+MAX_REPORT_BYTES = 1_000_000
+MAX_PRESENT_TRACKS = 1_000
+
+
+class PresenceOutcome(StrEnum):
+    """What became of a report; stored in ``presence_reports.outcome``."""
+
+    PROCESSED = "processed"
+    NO_CLASS_IN_SESSION = "no_class_in_session"
+    AMBIGUOUS_TIMETABLE = "ambiguous_timetable"
+    UNKNOWN_ROOM = "unknown_room"
+    CAMERA_NOT_IN_ROOM = "camera_not_in_room"
+    MALFORMED_REPORT = "malformed_report"
+    TOO_LARGE = "too_large"
+    OBJECT_MISSING = "object_missing"
+
+
+class PresentTrack(BaseModel):
+    """One identified person in the room, as cam2 reports it."""
+
+    # cam2 may add fields; the ones used here are required.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    usn: str = Field(min_length=1, max_length=32)
+    tracker_id: int
+    source: Literal["face", "body", "reid"] = Field(
+        description="Evidence behind the USN: a door handoff, a body match, or re-id carry-over."
+    )
+    first_seen_at: AwareDatetime
+    last_seen_at: AwareDatetime
+    dwell_s: float = Field(ge=0.0)
+
+    @model_validator(mode="after")
+    def _seen_in_order(self) -> Self:
+        if self.last_seen_at < self.first_seen_at:
+            raise ValueError("last_seen_at is before first_seen_at")
+        return self
+
+
+class PresenceReport(BaseModel):
+    """The body of a ``captures/presence/...`` object written by cam2."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    room_id: str = Field(min_length=1, max_length=32)
+    camera_id: str = Field(min_length=1, max_length=64)
+    reported_at: AwareDatetime
+    interval_s: float = Field(ge=0.0)
+    present: list[PresentTrack] = Field(max_length=MAX_PRESENT_TRACKS)
+    unknown_tracks: int = Field(0, ge=0)
+
+
+@dataclass
+class PresenceResult:
+    """The outcome of one report, for the logs."""
+
+    object_key: str
+    outcome: PresenceOutcome
+    duplicate: bool = False
+    room_id: str | None = None
+    camera_id: str | None = None
+    reported_at: datetime | None = None
+    course_code: str | None = None
+    class_date: date | None = None
+    present_count: int = 0
+    confirmed_usns: list[str] = field(default_factory=list)
+    detail: str | None = None
+    latency_ms: float = 0.0
+
+
+def required_dwell(min_dwell: timedelta, session: ClassSession) -> timedelta:
+    """The dwell that confirms attendance: ``min_dwell``, at most half the class."""
+    return min(min_dwell, (session.ends_at - session.starts_at) / 2)
+
+
+def confirmation_time(track: PresentTrack, session: ClassSession, required: timedelta) -> datetime | None:
+    """When ``track`` had been in the class for ``required``, or None if it has not yet."""
+    counted_from = max(track.first_seen_at, session.starts_at)
+    in_class = min(track.last_seen_at - counted_from, timedelta(seconds=track.dwell_s))
+    if in_class < required:
+        return None
+    return counted_from + required
+
+
+class PresenceService:
+    """Turns presence reports into confirmed attendance.
+
+    Args:
+        engine: the database.
+        store: the capture bucket.
+        min_dwell: time in the class that confirms a student (capped at half the class).
+        grace: the timetable's grace windows (a report just before a class counts for it).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: ObjectStore,
+        *,
+        min_dwell: timedelta = timedelta(minutes=10),
+        grace: GraceWindows | None = None,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._min_dwell = min_dwell
+        self._grace = grace or GraceWindows()
+
+    def process(self, object_key: str) -> PresenceResult:
+        """Handle one report object end to end. Idempotent on ``object_key``."""
+        started = time.perf_counter()
+        with transaction(self._engine) as connection:
+            existing = db.get_report(connection, object_key)
+        if existing is not None:
+            return _replay(existing)
+        result, confirmations = self._evaluate(object_key)
+        result.latency_ms = round((time.perf_counter() - started) * 1e3, 2)
+        return self._commit(result, confirmations)
+
+    def _evaluate(self, object_key: str) -> tuple[PresenceResult, list[db.PresenceConfirmation]]:
+        def done(outcome: PresenceOutcome, detail: str | None = None) -> PresenceResult:
+            return PresenceResult(object_key, outcome, detail=detail)
+
+        try:
+            head = self._store.head(object_key)
+            if head.size_bytes > MAX_REPORT_BYTES:
+                return done(PresenceOutcome.TOO_LARGE, f"{head.size_bytes} bytes > {MAX_REPORT_BYTES}"), []
+            body = self._store.get(object_key).body
+        except ObjectNotFoundError as e:
+            return done(PresenceOutcome.OBJECT_MISSING, str(e)), []
+        try:
+            report = PresenceReport.model_validate_json(body)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()
+            )
+            return done(PresenceOutcome.MALFORMED_REPORT, problems), []
+
+        result = PresenceResult(
+            object_key,
+            PresenceOutcome.PROCESSED,
+            room_id=report.room_id,
+            camera_id=report.camera_id,
+            reported_at=report.reported_at,
+            present_count=len(report.present),
+        )
+        with transaction(self._engine) as connection:
+            room = rooms_db.get_room(connection, report.room_id)
+            entries = rooms_db.timetable_for_room(connection, report.room_id) if room else []
+            known = db.existing_students(connection, (t.usn for t in report.present))
+        if room is None:
+            result.outcome, result.detail = PresenceOutcome.UNKNOWN_ROOM, f"no room {report.room_id!r}"
+            return result, []
+        if room.cam2_id is not None and room.cam2_id != report.camera_id:
+            result.outcome = PresenceOutcome.CAMERA_NOT_IN_ROOM
+            result.detail = f"camera {report.camera_id!r} is not the room camera of {room.room_id}"
+            return result, []
+        try:
+            session = resolve_class(entries, report.reported_at, room.timezone, self._grace)
+        except NoClassInSessionError as e:
+            result.outcome, result.detail = PresenceOutcome.NO_CLASS_IN_SESSION, str(e)
+            return result, []
+        except (AmbiguousTimetableError, UnknownTimeZoneError) as e:
+            result.outcome, result.detail = PresenceOutcome.AMBIGUOUS_TIMETABLE, str(e)
+            return result, []
+        result.course_code, result.class_date = session.course_code, session.class_date
+
+        required = required_dwell(self._min_dwell, session)
+        # One USN may sit on two tracks for a moment (a handoff moving it): the earliest wins.
+        earliest: dict[str, tuple[datetime, Literal["face", "body"]]] = {}
+        for track in report.present:
+            if track.usn not in known:
+                continue
+            at = confirmation_time(track, session, required)
+            if at is None:
+                continue
+            source: Literal["face", "body"] = "face" if track.source == "face" else "body"
+            if track.usn not in earliest or at < earliest[track.usn][0]:
+                earliest[track.usn] = (at, source)
+        unknown_usns = {t.usn for t in report.present} - known
+        if unknown_usns:
+            result.detail = f"{len(unknown_usns)} reported USNs are not students"
+        result.confirmed_usns = sorted(earliest)
+        confirmations = [
+            db.PresenceConfirmation(
+                usn=usn,
+                course_code=session.course_code,
+                class_date=session.class_date,
+                room_id=room.room_id,
+                confirmed_at=at,
+                source=source,
+            )
+            for usn, (at, source) in sorted(earliest.items())
+        ]
+        return result, confirmations
+
+    def _commit(self, result: PresenceResult, confirmations: list[db.PresenceConfirmation]) -> PresenceResult:
+        try:
+            with transaction(self._engine) as connection:
+                db.insert_report(
+                    connection,
+                    db.PresenceReportRecord(
+                        object_key=result.object_key,
+                        outcome=result.outcome.value,
+                        room_id=result.room_id,
+                        camera_id=result.camera_id,
+                        reported_at=result.reported_at,
+                        course_code=result.course_code,
+                        class_date=result.class_date,
+                        present_count=result.present_count,
+                        confirmed_count=len(confirmations),
+                        latency_ms=result.latency_ms,
+                        detail=result.detail,
+                    ),
+                )
+                for confirmation in confirmations:
+                    db.confirm_presence(connection, confirmation)
+        except IntegrityError:
+            # Another delivery of the same report won the race; its transaction is the record.
+            result.duplicate = True
+        return result
+
+
+def _replay(record: db.PresenceReportRecord) -> PresenceResult:
+    return PresenceResult(
+        object_key=record.object_key,
+        outcome=PresenceOutcome(record.outcome),
+        duplicate=True,
+        room_id=record.room_id,
+        camera_id=record.camera_id,
+        reported_at=record.reported_at,
+        course_code=record.course_code,
+        class_date=record.class_date,
+        present_count=record.present_count,
+        detail=record.detail,
+    )
