@@ -144,6 +144,7 @@ class BiometricDeletionPublic(BaseModel):
     faceprints_deleted: int
     enrollments_deleted: int
     objects_deleted: int
+    captures_deleted: int
     consent_withdrawn: bool
     verified: bool
 

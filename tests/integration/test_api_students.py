@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cloud_functions.core.db.schema import attendance, enrollments, faceprints, students
+from cloud_functions.core.db.schema import attendance, enrollments, faceprints, recognition_events, students
 from cloud_functions.core.faces.repository import EnrollmentRepository, upsert_enrollment
 from infra.local_stack import LocalStack
 from tests.integration.test_api_helpers import ADMIN, PEOPLE, TEACHER, Api, audit_entries, running_api, seed
@@ -206,10 +206,22 @@ def test_upload_url_for_a_malformed_pose_is_refused(s3_api: Api, pose: str) -> N
     assert response.status_code in (404, 422)
 
 
+def _rows_of(engine: Engine, table: sa.Table, usn: str) -> int:
+    with engine.connect() as connection:
+        query = sa.select(sa.func.count()).select_from(table).where(table.c.usn == usn)
+        return int(connection.execute(query).scalar_one())
+
+
+def _keys_under(local_stack: LocalStack, prefix: str) -> int:
+    listing = local_stack.client("s3").list_objects_v2(Bucket=local_stack.bucket_name, Prefix=prefix)
+    return int(listing["KeyCount"])
+
+
 def test_delete_biometrics_removes_faceprints_photos_and_rows_verified_and_audited(
     s3_api: Api, local_stack: LocalStack
 ) -> None:
-    # GIVEN a student with two photos in the bucket, their enrollment rows and faceprints, and attendance
+    # GIVEN a student with two photos in the bucket, their enrollment rows and faceprints, attendance,
+    # and a doorway face crop recognised as the student
     usn = _new_usn()
     s3_api.client.post("/students", json={"usn": usn, "name": "Bio Metric"}, headers=ADMIN)
     s3_api.client.put(f"/students/{usn}/consent", json={"given_by": "registrar"}, headers=ADMIN)
@@ -222,41 +234,36 @@ def test_delete_biometrics_removes_faceprints_photos_and_rows_verified_and_audit
     s3_api.client.put(
         f"/attendance/CS501/2026-11-24/{usn}", json={"status": "present", "reason": "seen"}, headers=ADMIN
     )
+    capture_key = f"captures/faces/R101/2026-11-24/{usn}-c1.jpg"
+    s3.put_object(Bucket=local_stack.bucket_name, Key=capture_key, Body=b"jpeg")
+    with s3_api.engine.begin() as connection:
+        connection.execute(
+            recognition_events.insert().values(
+                object_key=capture_key, room_id="R101", outcome="matched", usn=usn, similarity=0.8
+            )
+        )
     # WHEN an admin deletes the student's biometric data
     response = s3_api.client.delete(f"/students/{usn}/biometrics", headers=ADMIN)
-    # THEN photos, faceprints and enrollment rows are gone, consent is withdrawn, attendance stays
+    # THEN photos, the face crop, faceprints and enrollment rows are gone and consent is withdrawn;
+    # attendance and the recognition event (now without its image) stay
     assert response.status_code == 200, response.text
     assert response.json() == {
         "usn": usn,
         "faceprints_deleted": 2,
         "enrollments_deleted": 2,
         "objects_deleted": 2,
+        "captures_deleted": 1,
         "consent_withdrawn": True,
         "verified": True,
     }
-    assert (
-        s3.list_objects_v2(Bucket=local_stack.bucket_name, Prefix=f"enrollment/{usn}/").get("KeyCount") == 0
+    assert _keys_under(local_stack, f"enrollment/{usn}/") == 0
+    assert _keys_under(local_stack, capture_key) == 0
+    assert (_rows_of(s3_api.engine, faceprints, usn), _rows_of(s3_api.engine, enrollments, usn)) == (0, 0)
+    assert (_rows_of(s3_api.engine, attendance, usn), _rows_of(s3_api.engine, recognition_events, usn)) == (
+        1,
+        1,
     )
-    with s3_api.engine.connect() as connection:
-        for table in (faceprints, enrollments):
-            assert (
-                connection.execute(
-                    sa.select(sa.func.count()).select_from(table).where(table.c.usn == usn)
-                ).scalar_one()
-                == 0
-            )
-        assert (
-            connection.execute(
-                sa.select(students.c.consent_given_at).where(students.c.usn == usn)
-            ).scalar_one()
-            is None
-        )
-        assert (
-            connection.execute(
-                sa.select(sa.func.count()).select_from(attendance).where(attendance.c.usn == usn)
-            ).scalar_one()
-            == 1
-        )
+    assert s3_api.client.get(f"/students/{usn}", headers=ADMIN).json()["consent_given_at"] is None
     (entry,) = audit_entries(s3_api.engine, "delete_biometrics")
     assert entry["actor"] == "Ada Admin"
     assert sorted(json.loads(entry["detail"])["object_keys"]) == [
@@ -285,18 +292,10 @@ def test_delete_student_removes_photos_and_every_row(s3_api: Api, local_stack: L
     # THEN nothing of the student is left
     assert response.status_code == 204
     assert s3_api.client.get(f"/students/{usn}", headers=ADMIN).status_code == 404
-    assert (
-        local_stack.client("s3").list_objects_v2(Bucket=local_stack.bucket_name, Prefix=f"enrollment/{usn}/")[
-            "KeyCount"
-        ]
-        == 0
-    )
-    with s3_api.engine.connect() as connection:
-        for table in (faceprints, enrollments, attendance):
-            assert (
-                connection.execute(
-                    sa.select(sa.func.count()).select_from(table).where(table.c.usn == usn)
-                ).scalar_one()
-                == 0
-            )
+    assert _keys_under(local_stack, f"enrollment/{usn}/") == 0
+    assert [_rows_of(s3_api.engine, table, usn) for table in (faceprints, enrollments, attendance)] == [
+        0,
+        0,
+        0,
+    ]
     assert [e["entity_id"] for e in audit_entries(s3_api.engine, "delete")] == [usn]

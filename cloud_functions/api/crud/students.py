@@ -27,7 +27,7 @@ from cloud_functions.api.schemas import (
     StudentCreate,
     StudentUpdate,
 )
-from cloud_functions.core.db.schema import enrollments, faceprints, students
+from cloud_functions.core.db.schema import enrollments, faceprints, recognition_events, students
 
 _LIKE_ESCAPE = "\\"
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -214,9 +214,11 @@ def delete_biometrics(
 ) -> BiometricDeletionPublic:
     """Delete a student's faceprints, enrollment photos and enrollment rows, and check they are gone.
 
-    Photos go first: were the database rows removed first and the bucket then failed, nothing
-    would record which photos remain. Every key under the student's prefix is deleted, plus any
-    stored ``object_key`` elsewhere in the bucket. A re-check of bucket and tables must find
+    The doorway face crops recognised as the student (``recognition_events`` naming them) are
+    deleted from the bucket too; the events stay as attendance evidence without their image.
+    Objects go first: were the database rows removed first and the bucket then failed, nothing
+    would record which objects remain. Every key under the student's enrollment prefix is
+    deleted, plus any stored ``object_key`` elsewhere. A re-check of bucket and tables must find
     nothing, else ``DeletionNotVerifiedError`` (and the transaction rolls back, so a retry starts
     from the same rows).
     """
@@ -231,8 +233,15 @@ def delete_biometrics(
         if key
     ]
     keys = sorted(set(bucket.keys_under(enrollment_prefix(usn))) | set(stored_keys))
-    if keys:
-        bucket.delete(keys)
+    capture_keys = sorted(
+        set(
+            connection.execute(
+                sa.select(recognition_events.c.object_key).where(recognition_events.c.usn == usn)
+            ).scalars()
+        )
+    )
+    if keys or capture_keys:
+        bucket.delete(keys + capture_keys)
     faceprints_deleted = connection.execute(faceprints.delete().where(faceprints.c.usn == usn)).rowcount
     enrollments_deleted = connection.execute(enrollments.delete().where(enrollments.c.usn == usn)).rowcount
     consent_withdrawn = withdraw_consent and student["consent_given_at"] is not None
@@ -243,11 +252,13 @@ def delete_biometrics(
             .values(consent_given_at=None, consent_given_by=None)
         )
 
-    left_objects = bucket.keys_under(enrollment_prefix(usn)) + [k for k in stored_keys if bucket.exists(k)]
+    left_objects = bucket.keys_under(enrollment_prefix(usn)) + [
+        key for key in [*stored_keys, *capture_keys] if bucket.exists(key)
+    ]
     left_faceprints, left_enrollments = _biometric_counts(connection, usn)
     if left_objects or left_faceprints or left_enrollments:
         raise DeletionNotVerifiedError(
-            f"biometric data of {usn} still present after deletion: {len(left_objects)} photos, "
+            f"biometric data of {usn} still present after deletion: {len(left_objects)} images, "
             f"{left_faceprints} faceprints, {left_enrollments} enrollment rows"
         )
     result = BiometricDeletionPublic(
@@ -255,6 +266,7 @@ def delete_biometrics(
         faceprints_deleted=faceprints_deleted,
         enrollments_deleted=enrollments_deleted,
         objects_deleted=len(keys),
+        captures_deleted=len(capture_keys),
         consent_withdrawn=consent_withdrawn,
         verified=True,
     )
