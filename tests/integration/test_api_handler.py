@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
@@ -84,3 +85,16 @@ def test_handler_behind_the_local_http_api(handler: Handler, local_stack: LocalS
     assert [s["usn"] for s in listed.json()["items"]] == ["1MS21CS200"]
     assert health.json() == {"status": "ok", "database": "ok"}
     assert oversized.status_code == 413
+
+
+def test_api_imports_no_model_or_migration_code() -> None:
+    # The api image installs only the `api` extra: no OpenCV, ONNX, DeepFace, TensorFlow or Alembic.
+    heavy = ("cv2", "onnxruntime", "deepface", "tensorflow", "alembic", "aws_lambda_powertools")
+    script = (
+        "import sys, cloud_functions.api.app; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert completed.stdout.strip() == "[]"
