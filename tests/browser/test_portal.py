@@ -30,7 +30,8 @@ from cloud_functions.core.db.engine import create_engine
 from cloud_functions.core.db.schema import recognition_events
 from infra.migrations import upgrade
 from infra.seed import Person
-from tests.integration.test_api_helpers import TEACHER_TOKEN, api_settings, seed
+from tests.browser.cdp import Browser
+from tests.integration.test_api_helpers import ADMIN_TOKEN, TEACHER_TOKEN, api_settings, audit_entries, seed
 
 PORTAL_DIR = Path(__file__).resolve().parents[2] / "frontend_static"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -124,15 +125,20 @@ def servers(campus: Engine) -> Iterator[tuple[str, str]]:
         app.state.engine.dispose()
 
 
-def _dump_dom(portal_url: str, api_url: str, view: str, tmp_path: Path) -> str:
-    """The DOM of ``view`` after the portal loaded it with a teacher's token."""
+def _sign_in(api_url: str, token: str, view: str) -> None:
+    """Make ``/__bootstrap.html`` store the connection as the Connection form does, then open ``view``."""
     _PortalHandler.bootstrap = (
         "<!doctype html><script>"
         f"sessionStorage.setItem('classsight.apiBase', {json.dumps(api_url)});"
-        f"sessionStorage.setItem('classsight.apiToken', {json.dumps(TEACHER_TOKEN)});"
+        f"sessionStorage.setItem('classsight.apiToken', {json.dumps(token)});"
         f"location.replace({json.dumps('/index.html' + view)});"
         "</script>"
     )
+
+
+def _dump_dom(portal_url: str, api_url: str, view: str, tmp_path: Path) -> str:
+    """The DOM of ``view`` after the portal loaded it with a teacher's token."""
+    _sign_in(api_url, TEACHER_TOKEN, view)
     assert CHROMIUM is not None
     result = subprocess.run(
         [
@@ -187,3 +193,80 @@ def test_students_view_lists_students_with_consent(servers: tuple[str, str], tmp
     assert "1MS21CS000" in dom
     assert "consent recorded" in dom
     assert "frontal" in dom
+
+
+def test_teacher_corrects_attendance_through_the_form(
+    servers: tuple[str, str], campus: Engine, tmp_path: Path
+) -> None:
+    # GIVEN a teacher on today's CS501 attendance page
+    portal_url, api_url = servers
+    today = datetime.now(UTC).date().isoformat()
+    _sign_in(api_url, TEACHER_TOKEN, f"#/attendance?course=CS501&date={today}")
+    assert CHROMIUM is not None
+    with Browser(CHROMIUM, tmp_path / "cdp") as browser:
+        browser.navigate(f"{portal_url}/__bootstrap.html")
+        browser.wait_for("document.querySelectorAll('#attendance-report tbody tr').length === 2")
+        # WHEN the teacher excuses Ada with a reason and submits
+        browser.evaluate(
+            """(() => {
+                const row = [...document.querySelectorAll('#attendance-report tbody tr')]
+                    .find((r) => r.textContent.includes('1MS21CS000'));
+                const form = row.querySelector('form');
+                form.querySelector('select[name=status]').value = 'excused';
+                form.querySelector('input[name=reason]').value = "doctor's note";
+                form.requestSubmit();
+                return true;
+            })()"""
+        )
+        # THEN the page shows the new status and the hostile name never ran as markup
+        browser.wait_for(
+            "document.querySelector('#attendance-report .chip-excused')?.textContent === 'excused: 1'"
+        )
+        assert browser.evaluate("document.title") == "ClassSight portal"
+        assert browser.evaluate("document.querySelectorAll('#attendance-report img').length") == 0
+    # AND the API stored it as a manual change by the teacher, with the reason
+    (entry,) = audit_entries(campus, "override")
+    detail = json.loads(entry["detail"])
+    assert (entry["actor"], detail["reason"], detail["after"]["status"]) == (
+        "Tom Teacher",
+        "doctor's note",
+        "excused",
+    )
+
+
+def test_admin_adds_a_student_and_records_consent(
+    servers: tuple[str, str], campus: Engine, tmp_path: Path
+) -> None:
+    # GIVEN an admin on the students page
+    portal_url, api_url = servers
+    _sign_in(api_url, ADMIN_TOKEN, "#/students")
+    assert CHROMIUM is not None
+    with Browser(CHROMIUM, tmp_path / "cdp") as browser:
+        browser.navigate(f"{portal_url}/__bootstrap.html")
+        browser.wait_for("document.querySelector('details.card form') !== null")
+        # WHEN the admin adds a student, then records consent on the student's panel
+        browser.evaluate(
+            """(() => {
+                const form = document.querySelector('details.card form');
+                form.querySelector('input[name=usn]').value = '1MS21CS777';
+                form.querySelector('input[name=name]').value = 'Katherine Johnson';
+                form.requestSubmit();
+                return true;
+            })()"""
+        )
+        browser.wait_for("document.querySelector('#student-detail h2')?.textContent.includes('1MS21CS777')")
+        browser.evaluate(
+            """(() => {
+                const input = document.querySelector('#student-detail input[name=given_by]');
+                input.value = 'signed form #7';
+                input.form.requestSubmit();
+                return true;
+            })()"""
+        )
+        # THEN the panel shows the consent and photo uploads become available
+        browser.wait_for(
+            "document.querySelector('#student-detail')?.textContent.includes('consent recorded')"
+        )
+        assert browser.evaluate("document.querySelectorAll('#student-detail input[type=file]').length") == 5
+    (consent,) = audit_entries(campus, "consent")
+    assert (consent["actor"], consent["entity_id"]) == ("Ada Admin", "1MS21CS777")
