@@ -20,7 +20,7 @@ import numpy as np
 from edge_client.cam2.detection import PersonDetector, YoloPersonDetector
 from edge_client.cam2.handoff import HandoffAssigner
 from edge_client.cam2.pipeline import FrameStage, RoomPipeline
-from edge_client.cam2.presence import BodyCropUploader, CaptureSink, PresenceReporter
+from edge_client.cam2.presence import BodyCropUploader, CaptureSink, GalleryCropUploader, PresenceReporter
 from edge_client.cam2.queue import HandoffConsumer, SqsHandoffQueue, aws_client
 from edge_client.cam2.reid import BodyEmbedder, IdentityKeeper, OsnetBodyEmbedder
 from edge_client.cam2.settings import Cam2Settings
@@ -90,6 +90,17 @@ def build_pipeline(
                 on_capture=assigner.register_body_capture,
             )
         )
+        if settings.gallery_crops_per_track > 0:
+            stages.append(
+                GalleryCropUploader(
+                    sink,
+                    settings.room_id,
+                    settings.camera_id,
+                    crops_per_track=settings.gallery_crops_per_track,
+                    interval_s=settings.gallery_crop_interval_s,
+                    jpeg_quality=settings.body_crop_jpeg_quality,
+                )
+            )
     return RoomPipeline(
         detector=detector,
         tracker=ByteTrackPersonTracker(

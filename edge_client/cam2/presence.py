@@ -10,6 +10,9 @@ the durable :class:`edge_client.outbox.Outbox`, so the frame loop never waits on
 - ``captures/bodies/<room_id>/<YYYY-MM-DD>/<capture_id>.jpg``: a body crop of a track unknown
   for longer than ``unknown_body_after_s``, at most once per track per ``body_crop_interval_s``.
   The body_match function answers with a handoff (``source="body"``, same ``capture_id``).
+- ``captures/gallery/<room_id>/<YYYY-MM-DD>/<usn>/<capture_id>.jpg``: a few body crops of each
+  track a door handoff tagged, a few seconds apart. body_match turns them into the room's body
+  gallery of the day, which the crops of unknown tracks are matched against.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 PRESENCE_PREFIX = "captures/presence"
 BODIES_PREFIX = "captures/bodies"
+GALLERY_PREFIX = "captures/gallery"
 
 
 class CaptureSink(Protocol):
@@ -76,6 +80,11 @@ def presence_key(room_id: str, camera_id: str, at: datetime) -> str:
 def body_key(room_id: str, capture_id: str, at: datetime) -> str:
     """Object key of a body crop."""
     return f"{BODIES_PREFIX}/{room_id}/{at:%Y-%m-%d}/{capture_id}.jpg"
+
+
+def gallery_key(room_id: str, usn: str, capture_id: str, at: datetime) -> str:
+    """Object key of a gallery crop of student ``usn``."""
+    return f"{GALLERY_PREFIX}/{room_id}/{at:%Y-%m-%d}/{usn}/{capture_id}.jpg"
 
 
 class PresenceReporter:
@@ -216,3 +225,80 @@ class BodyCropUploader:
 
     def reset(self) -> None:
         """Nothing to forget: upload times live on the track records."""
+
+
+class GalleryCropUploader:
+    """Stage: uploads body crops of each track a door handoff tagged, for the room's body gallery.
+
+    Only tracks tagged by a face handoff qualify: a body match or a re-id carry-over is weaker
+    evidence, and a wrong print would spread its mistake to later matches.
+
+    Args:
+        sink: where crops go.
+        room_id: this room (part of the key and metadata).
+        camera_id: this camera (metadata).
+        crops_per_track: crops sent per tagged track. More cover more poses, cost uploads.
+        interval_s: least time between two crops of the same track; longer sees more poses.
+        jpeg_quality: JPEG quality of the crop.
+    """
+
+    def __init__(
+        self,
+        sink: CaptureSink,
+        room_id: str,
+        camera_id: str,
+        crops_per_track: int = 3,
+        interval_s: float = 5.0,
+        jpeg_quality: int = 90,
+    ) -> None:
+        self.sink = sink
+        self.room_id = room_id
+        self.camera_id = camera_id
+        self.crops_per_track = crops_per_track
+        self.interval = timedelta(seconds=interval_s)
+        self.jpeg_quality = jpeg_quality
+        self.uploaded = 0
+
+    def update_with_detections(
+        self, detections: sv.Detections, frame: np.ndarray, at: datetime, registry: TrackRegistry
+    ) -> sv.Detections:
+        """Send a crop of every face-tagged live track that still owes the gallery one."""
+        for index, tracker_id in enumerate(tracker_ids(detections)):
+            record = registry.records.get(tracker_id)
+            if record is None or record.usn is None or record.usn_source != "face":
+                continue
+            if record.gallery_uploads >= self.crops_per_track:
+                continue
+            if (
+                record.last_gallery_upload_at is not None
+                and at - record.last_gallery_upload_at < self.interval
+            ):
+                continue
+            ok, jpeg = cv2.imencode(
+                ".jpg", crop_box(frame, detections.xyxy[index]), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
+            )
+            if not ok:
+                logger.warning("gallery crop of track %d could not be encoded", tracker_id)
+                continue
+            capture_id = uuid.uuid4().hex
+            self.sink.put(
+                gallery_key(self.room_id, record.usn, capture_id, at),
+                jpeg.tobytes(),
+                {
+                    "room_id": self.room_id,
+                    "camera_id": self.camera_id,
+                    "captured_at": at.isoformat(),
+                    "capture_id": capture_id,
+                    "tracker_id": str(tracker_id),
+                    "usn": record.usn,
+                },
+                "image/jpeg",
+            )
+            record.gallery_uploads += 1
+            record.last_gallery_upload_at = at
+            self.uploaded += 1
+            logger.info("gallery crop %s of track %d (%s) queued", capture_id, tracker_id, record.usn)
+        return detections
+
+    def reset(self) -> None:
+        """Nothing to forget: upload counts live on the track records."""

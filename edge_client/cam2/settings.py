@@ -208,6 +208,22 @@ class Cam2Settings(EdgeSettings):
         description="Least time between two body crop uploads of the same track.",
     )
     body_crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of body crops.")
+    gallery_crops_per_track: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description=(
+            "Body crops uploaded of each track a door handoff tags, for the room's body gallery of "
+            "the day (body_match re-identifies long-unknown tracks against it). More crops cover more "
+            "poses; 0 turns the gallery off."
+        ),
+    )
+    gallery_crop_interval_s: float = Field(
+        5.0,
+        ge=0.5,
+        le=600.0,
+        description="Time between two gallery crops of the same track; longer sees more different poses.",
+    )
     outbox_path: Path = Field(
         Path("var/cam2_outbox.sqlite3"),
         description="SQLite file holding presence reports and body crops until uploaded; survives restarts.",

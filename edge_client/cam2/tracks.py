@@ -73,6 +73,8 @@ class TrackRecord:
     embedding: np.ndarray | None = None
     embedded_at: datetime | None = None
     last_body_upload_at: datetime | None = None
+    gallery_uploads: int = 0
+    last_gallery_upload_at: datetime | None = None
 
     def dwell_s(self) -> float:
         """Seconds between the first and the last sighting."""

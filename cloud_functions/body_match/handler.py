@@ -1,0 +1,91 @@
+"""body_match: body crops of a room → today's body gallery, or a long-unknown track → handoff.
+
+Wiring only. S3 ObjectCreated notifications of ``captures/bodies/`` (crops of tracks unknown for
+too long) and ``captures/gallery/`` (crops of tracks a door handoff just tagged) arrive inside
+SQS messages (partial batch failures are reported, so only failed records come back) or straight
+from S3. Each object is handed to ``BodyMatchService.process``; bad input ends in a recorded
+outcome, and only transient failures raise, so the message is retried and finally kept in the DLQ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import PurePosixPath
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cloud_functions.core.aws import aws_client
+from cloud_functions.core.bodies import BodyMatchRules, BodyMatchService, BodyResult
+from cloud_functions.core.db.engine import get_engine
+from cloud_functions.core.events import handle_s3_notifications
+from cloud_functions.core.handoff import SnsHandoffPublisher
+from cloud_functions.core.reid import OsnetEmbedder
+from cloud_functions.core.settings import function_settings
+from cloud_functions.core.storage import S3ObjectStore
+from cloud_functions.core.timetable import GraceWindows
+
+logger = Logger(service="body_match")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@lru_cache(maxsize=1)
+def body_match_service() -> BodyMatchService:
+    """The service with its model and clients, built once per warm container."""
+    settings = function_settings()
+    engine = get_engine(
+        settings.database_url, pool_size=settings.db_pool_size, pool_recycle_s=settings.db_pool_recycle_s
+    )
+    return BodyMatchService(
+        engine=engine,
+        store=S3ObjectStore(aws_client("s3", settings), settings.bucket_name),
+        embedder=OsnetEmbedder(settings.reid_weights_path, settings.onnx_intra_op_threads),
+        publisher=SnsHandoffPublisher(aws_client("sns", settings), settings.handoff_topic_arn),
+        rules=BodyMatchRules(
+            threshold=settings.body_match_threshold,
+            margin=settings.body_match_margin,
+            min_body_px=settings.min_body_px,
+            gallery_max_per_student=settings.body_gallery_max_per_student,
+            retention_days=settings.body_print_retention_days,
+            max_image_bytes=settings.max_image_bytes,
+            max_image_pixels=settings.max_image_pixels,
+        ),
+        grace=GraceWindows(
+            before_start=settings.grace_before_start, on_time_after_start=settings.grace_on_time_after_start
+        ),
+    )
+
+
+def process_crop(object_key: str) -> BodyResult:
+    """One crop object; logs its outcome and per-stage timings (never the image or embedding)."""
+    logger.set_correlation_id(PurePosixPath(object_key).stem)
+    result = body_match_service().process(object_key)
+    logger.info(
+        "body crop processed",
+        extra={
+            "object_key": object_key,
+            "kind": result.kind,
+            "outcome": result.outcome.value,
+            "duplicate": result.duplicate,
+            "room_id": result.room_id,
+            "tracker_id": result.tracker_id,
+            "usn": result.usn,
+            "similarity": result.similarity,
+            "runner_up_similarity": result.runner_up_similarity,
+            "gallery_size": result.gallery_size,
+            "course_code": result.course_code,
+            "handoff_message_id": result.handoff_message_id,
+            "detail": result.detail,
+            "timings_ms": result.timings_ms,
+        },
+    )
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, object]:
+    """Lambda entry point for SQS batches and direct S3 notifications."""
+    return handle_s3_notifications(event, context, process_crop, processor)

@@ -1,0 +1,514 @@
+"""body_match on the real local stack, real databases, the real OSNet weights and real footage.
+
+People are cropped from PETS09-S2L1 frames with the ground-truth boxes; one ground-truth
+identity in different frames is one student. Gallery crops are written by cam2's own
+``GalleryCropUploader`` (a track tagged by a door handoff) into the local bucket; body crops of
+unknown tracks use cam2's key and metadata. Notifications travel through SQS to the real handler
+(resolved from template.yaml); handoffs travel through SNS to the per-room queues.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import sqlalchemy as sa
+import supervision as sv
+from sqlalchemy.engine import Engine
+
+from cloud_functions.body_match import handler as body_match
+from cloud_functions.core.db import doorway as doorway_db
+from cloud_functions.core.db.bodies import delete_body_prints
+from cloud_functions.core.db.schema import attendance, body_prints, handoffs, recognition_events, students
+from cloud_functions.core.handoff import Handoff
+from cloud_functions.core.settings import function_settings
+from edge_client.cam2.evaluation import MotSequence, load_mot_sequence
+from edge_client.cam2.presence import GalleryCropUploader, body_key
+from edge_client.cam2.tracks import DoorZone, TrackRegistry
+from infra.local_stack import LocalStack
+from infra.seed import Person, Slot, seed_campus, seed_students
+from tests.conftest import DATA_DIR
+
+pytestmark = pytest.mark.slow
+
+# Monday 2026-11-23 in Kolkata (UTC+05:30): CS501 runs 09:00-10:00 local = 03:30-04:30 UTC in R101.
+CLASS_START = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
+IN_CLASS = CLASS_START + timedelta(minutes=25)
+OUT_OF_HOURS = CLASS_START + timedelta(hours=8)
+# Ground-truth identities of PETS09-S2L1 as students (9, 15, 19) and as a stranger (11).
+STUDENTS = {
+    9: Person("1MS21CS109", "Nine", ()),
+    15: Person("1MS21CS115", "Fifteen", ()),
+    19: Person("1MS21CS119", "Nineteen", ()),
+}
+NO_CONSENT = Person("1MS21CS120", "Twenty", ())
+STRANGER = 11
+
+
+@pytest.fixture(scope="module")
+def sequence() -> MotSequence:
+    return load_mot_sequence(DATA_DIR / "tracking" / "PETS09-S2L1")
+
+
+def frame_image(sequence: MotSequence, frame: int) -> np.ndarray:
+    image = cv2.imread(str(sequence.root / "img1" / f"{frame:06d}.jpg"))
+    assert image is not None
+    return image
+
+
+def gt_detections(sequence: MotSequence, frame: int, identity: int, tracker_id: int) -> sv.Detections:
+    box = next(b for b in sequence.gt_boxes(frame) if b.identity == identity)
+    return sv.Detections(
+        xyxy=np.array([box.xyxy], dtype=float),
+        confidence=np.array([0.9]),
+        class_id=np.array([0]),
+        tracker_id=np.array([tracker_id]),
+    )
+
+
+def body_crop(sequence: MotSequence, frame: int, identity: int) -> bytes:
+    box = next(b for b in sequence.gt_boxes(frame) if b.identity == identity)
+    x1, y1, x2, y2 = (round(v) for v in box.xyxy)
+    ok, jpeg = cv2.imencode(".jpg", frame_image(sequence, frame)[max(0, y1) : y2, max(0, x1) : x2])
+    assert ok
+    return jpeg.tobytes()
+
+
+class BucketSink:
+    """cam2's ``CaptureSink`` straight onto the local bucket (the outbox's uploader does this)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.keys: list[str] = []
+
+    def put(self, key: str, body: bytes, metadata: dict[str, str], content_type: str) -> None:
+        self.stack.client("s3").put_object(
+            Bucket=self.stack.bucket_name, Key=key, Body=body, Metadata=metadata, ContentType=content_type
+        )
+        self.keys.append(key)
+
+
+def door_handoff(engine: Engine, usn: str, room_id: str, at: datetime) -> None:
+    """The handoff face_match stores when it recognises the student at the room's door."""
+    with engine.begin() as connection:
+        doorway_db.insert_handoff(
+            connection,
+            Handoff(
+                usn=usn,
+                capture_id=uuid.uuid4().hex,
+                captured_at=at,
+                similarity=0.7,
+                course_code="CS501",
+                room_id=room_id,
+                camera_id=f"{room_id}-door",
+                source="face",
+            ),
+        )
+
+
+def upload_gallery(
+    stack: LocalStack,
+    sequence: MotSequence,
+    identity: int,
+    usn: str,
+    *,
+    room_id: str = "R101",
+    at: datetime = IN_CLASS,
+) -> list[str]:
+    """Run cam2's gallery stage on a track of ``identity`` tagged by a face handoff, frames 1, 11, 21."""
+    sink = BucketSink(stack)
+    registry = TrackRegistry(DoorZone([]))
+    uploader = GalleryCropUploader(sink, room_id, f"{room_id}-room", crops_per_track=3, interval_s=1.0)
+    for step, frame in enumerate((1, 11, 21)):
+        now = at + timedelta(seconds=1.5 * step)
+        detections = registry.update_with_detections(gt_detections(sequence, frame, identity, 1), now)
+        if step == 0:
+            registry.tag(1, usn, "face", now)
+        uploader.update_with_detections(detections, frame_image(sequence, frame), now, registry)
+    return sink.keys
+
+
+def put_body_crop(
+    stack: LocalStack,
+    body: bytes,
+    *,
+    room_id: str = "R101",
+    camera_id: str | None = None,
+    captured_at: datetime = IN_CLASS,
+    metadata: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """A long-unknown track's crop as cam2's BodyCropUploader puts it; returns (key, capture_id)."""
+    capture_id = uuid.uuid4().hex
+    key = body_key(room_id, capture_id, captured_at)
+    if metadata is None:
+        metadata = {
+            "room_id": room_id,
+            "camera_id": camera_id or f"{room_id}-room",
+            "captured_at": captured_at.isoformat(),
+            "capture_id": capture_id,
+            "tracker_id": "42",
+        }
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name, Key=key, Body=body, Metadata=metadata, ContentType="image/jpeg"
+    )
+    return key, capture_id
+
+
+def drain(stack: LocalStack, database_url: str, **env: str) -> Any:
+    """Deliver the waiting crops to the real handler, with fresh settings and model."""
+    function_settings.cache_clear()
+    body_match.body_match_service.cache_clear()
+    result = stack.drain(
+        "BodyMatchFunction", wait_s=1, environment_overrides={"CLASSSIGHT_DATABASE_URL": database_url, **env}
+    )
+    function_settings.cache_clear()
+    body_match.body_match_service.cache_clear()
+    return result
+
+
+def room_messages(stack: LocalStack, room_id: str) -> list[dict[str, Any]]:
+    sqs = stack.client("sqs")
+    url = stack.room_queue_url(room_id)
+    bodies = []
+    while True:
+        response = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            body = json.loads(message["Body"])
+            body["_room_attribute"] = (
+                message.get("MessageAttributes", {}).get("room_id", {}).get("StringValue")
+            )
+            bodies.append(body)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def rows(engine: Engine, table: sa.Table) -> list[Any]:
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(table).order_by(table.c.id)))
+
+
+def object_exists(stack: LocalStack, key: str) -> bool:
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.bucket_name, Prefix=key)
+    return any(item["Key"] == key for item in listed.get("Contents", []))
+
+
+@pytest.fixture
+def stack(clean_local_stack: LocalStack) -> Iterator[LocalStack]:
+    room_messages(clean_local_stack, "R101")
+    room_messages(clean_local_stack, "R102")
+    yield clean_local_stack
+
+
+@pytest.fixture
+def campus(engine: Engine) -> Engine:
+    """R101/R102, CS501 in R101 and CS502 in R102 on Mondays 09:00-10:00 (Kolkata); the students."""
+    seed_campus(
+        engine, [Slot("CS501", "R101", 0, time(9), time(10)), Slot("CS502", "R102", 0, time(9), time(10))]
+    )
+    seed_students(engine, [*STUDENTS.values(), NO_CONSENT])
+    with engine.begin() as connection:
+        connection.execute(
+            students.update()
+            .where(students.c.usn == NO_CONSENT.usn)
+            .values(consent_given_at=None, consent_given_by=None)
+        )
+    return engine
+
+
+@pytest.fixture
+def gallery(stack: LocalStack, campus: Engine, database_url: str, sequence: MotSequence) -> Engine:
+    """Today's R101 gallery: each student handed off at the door, then three crops sent by cam2."""
+    for identity, person in STUDENTS.items():
+        door_handoff(campus, person.usn, "R101", IN_CLASS - timedelta(seconds=3))
+        upload_gallery(stack, sequence, identity, person.usn)
+    result = drain(stack, database_url)
+    assert result.errors == [] and len(result.records) == 9
+    return campus
+
+
+def test_gallery_crops_become_body_prints_and_are_deleted_from_the_bucket(
+    stack: LocalStack, campus: Engine, database_url: str, sequence: MotSequence
+) -> None:
+    # GIVEN a student handed off to R101 by the door camera, and cam2 sending three crops of the
+    # track that handoff tagged
+    person = STUDENTS[15]
+    door_handoff(campus, person.usn, "R101", IN_CLASS - timedelta(seconds=3))
+    keys = upload_gallery(stack, sequence, 15, person.usn)
+    assert len(keys) == 3 and all(
+        k.startswith(f"captures/gallery/R101/2026-11-23/{person.usn}/") for k in keys
+    )
+
+    # WHEN they are delivered
+    log = io.StringIO()
+    previous = body_match.logger.registered_handler.setStream(log)  # type: ignore[attr-defined]
+    try:
+        result = drain(stack, database_url)
+    finally:
+        body_match.logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+
+    # THEN three unit-length 512-d prints exist for the student, room and room-local day ...
+    assert result.errors == [] and len(result.records) == 3
+    prints = rows(campus, body_prints)
+    assert {(p.usn, p.room_id, p.class_date, p.model_id, p.dim) for p in prints} == {
+        (person.usn, "R101", date(2026, 11, 23), "reid:osnet_x0_25_msmt17", 512)
+    }
+    assert len(prints) == 3
+    assert all(abs(np.linalg.norm(np.frombuffer(p.embedding, dtype=np.float32)) - 1) < 1e-4 for p in prints)
+    # ... the images are gone from the bucket, each crop has one event, and no handoff was sent
+    assert not any(object_exists(stack, key) for key in keys)
+    assert sorted(e.outcome for e in rows(campus, recognition_events)) == ["gallery_stored"] * 3
+    assert room_messages(stack, "R101") == []
+    # AND the logs carry outcomes and timings but no image or embedding
+    lines = [json.loads(x) for x in log.getvalue().splitlines() if '"body crop processed"' in x]
+    assert [line["outcome"] for line in lines] == ["gallery_stored"] * 3
+    assert all("embed" in line["timings_ms"] for line in lines)
+    assert not any({"embedding", "image", "body"} & set(line) for line in lines)
+
+    # WHEN one is delivered again
+    stack.client("s3").put_object(Bucket=stack.bucket_name, Key=keys[0], Body=b"redelivered")
+    again = drain(stack, database_url)
+
+    # THEN nothing new is stored, and the object is deleted again
+    assert again.errors == [] and len(rows(campus, body_prints)) == 3
+    assert len(rows(campus, recognition_events)) == 3 and not object_exists(stack, keys[0])
+
+
+def test_unknown_track_is_tagged_with_the_right_student_only_in_its_room(
+    stack: LocalStack, gallery: Engine, database_url: str, sequence: MotSequence
+) -> None:
+    # GIVEN crops of two students from much later frames, and of a stranger who never came
+    # through the door, sent as long-unknown tracks of R101
+    nine_key, nine_capture = put_body_crop(stack, body_crop(sequence, 101, 9))
+    nineteen_key, nineteen_capture = put_body_crop(stack, body_crop(sequence, 131, 19))
+    stranger_key, _ = put_body_crop(stack, body_crop(sequence, 97, STRANGER))
+
+    # WHEN they are delivered
+    result = drain(stack, database_url)
+
+    # THEN the two students are recognised and the stranger is unknown
+    assert result.errors == [] and result.failed_message_ids == []
+    events = {
+        e.object_key: e
+        for e in rows(gallery, recognition_events)
+        if e.object_key.startswith("captures/bodies/")
+    }
+    assert (events[nine_key].outcome, events[nine_key].usn) == ("body_recognised", STUDENTS[9].usn)
+    assert (events[nineteen_key].outcome, events[nineteen_key].usn) == ("body_recognised", STUDENTS[19].usn)
+    assert (events[stranger_key].outcome, events[stranger_key].usn) == ("body_unknown", None)
+    assert events[nine_key].similarity >= 0.75
+    # AND R101 (only) got one body handoff per recognised crop, carrying the crop's capture id
+    messages = room_messages(stack, "R101")
+    assert {(m["usn"], m["capture_id"]) for m in messages} == {
+        (STUDENTS[9].usn, nine_capture),
+        (STUDENTS[19].usn, nineteen_capture),
+    }
+    assert all(
+        m["source"] == "body" and m["room_id"] == "R101" and m["course_code"] == "CS501" for m in messages
+    )
+    assert all(m["_room_attribute"] == "R101" for m in messages)
+    assert room_messages(stack, "R102") == []
+    assert all(h.message_id for h in rows(gallery, handoffs) if h.source == "body")
+    # AND body matching writes no attendance: presence confirms it once the tagged track stays
+    assert rows(gallery, attendance) == []
+
+    # WHEN the crops are delivered again
+    for key in (nine_key, nineteen_key, stranger_key):
+        stack.client("s3").copy_object(
+            Bucket=stack.bucket_name,
+            Key=key,
+            CopySource={"Bucket": stack.bucket_name, "Key": key},
+            MetadataDirective="COPY",
+        )
+    again = drain(stack, database_url)
+
+    # THEN nothing new is recorded or published
+    assert again.errors == [] and len(again.records) == 3
+    assert len([h for h in rows(gallery, handoffs) if h.source == "body"]) == 2
+    assert room_messages(stack, "R101") == []
+
+
+def test_another_rooms_gallery_is_not_used(
+    stack: LocalStack, gallery: Engine, database_url: str, sequence: MotSequence
+) -> None:
+    # GIVEN a student of R101's gallery, seen as a long-unknown track in R102
+    key, _ = put_body_crop(stack, body_crop(sequence, 101, 9), room_id="R102")
+
+    # WHEN the crop is delivered
+    result = drain(stack, database_url)
+
+    # THEN R102's gallery of the day is empty, the answer is unknown, and nobody gets a handoff
+    assert result.errors == []
+    [event] = [e for e in rows(gallery, recognition_events) if e.object_key == key]
+    assert (event.outcome, event.usn) == ("body_unknown", None)
+    assert room_messages(stack, "R101") == [] and room_messages(stack, "R102") == []
+
+
+def _gallery_put(
+    stack: LocalStack, sequence: MotSequence, usn: str, metadata_update: dict[str, str] | None = None
+) -> str:
+    capture_id = uuid.uuid4().hex
+    key = f"captures/gallery/R101/2026-11-23/{usn}/{capture_id}.jpg"
+    metadata = {
+        "room_id": "R101",
+        "camera_id": "R101-room",
+        "captured_at": IN_CLASS.isoformat(),
+        "capture_id": capture_id,
+        "tracker_id": "5",
+        "usn": usn,
+        **(metadata_update or {}),
+    }
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name,
+        Key=key,
+        Body=body_crop(sequence, 30, 15),
+        Metadata=metadata,
+        ContentType="image/jpeg",
+    )
+    return key
+
+
+@pytest.mark.parametrize(
+    ("case", "usn", "handed_off", "metadata_update", "outcome"),
+    [
+        ("no door handoff to this room", STUDENTS[15].usn, False, {}, "no_door_handoff"),
+        ("no consent recorded", NO_CONSENT.usn, True, {}, "no_consent"),
+        ("not a student", "1MS21CS999", False, {}, "unknown_student"),
+        ("door camera's id", STUDENTS[15].usn, True, {"camera_id": "R101-door"}, "camera_not_in_room"),
+        ("no usn in the metadata", STUDENTS[15].usn, True, {"usn": ""}, "missing_metadata"),
+    ],
+)
+def test_gallery_crops_that_may_not_become_prints_are_recorded_and_not_stored(
+    stack: LocalStack,
+    campus: Engine,
+    database_url: str,
+    sequence: MotSequence,
+    case: str,
+    usn: str,
+    handed_off: bool,
+    metadata_update: dict[str, str],
+    outcome: str,
+) -> None:
+    # GIVEN a gallery crop that is wrong in one way
+    if handed_off:
+        door_handoff(campus, usn, "R101", IN_CLASS - timedelta(seconds=3))
+    key = _gallery_put(stack, sequence, usn, metadata_update)
+
+    # WHEN it is delivered
+    result = drain(stack, database_url)
+
+    # THEN its outcome is recorded and no print exists
+    assert result.errors == [] and result.failed_message_ids == [], case
+    [event] = rows(campus, recognition_events)
+    assert (event.object_key, event.outcome, event.usn) == (key, outcome, None), case
+    assert rows(campus, body_prints) == []
+
+
+def test_gallery_is_bounded_per_student_and_day(
+    stack: LocalStack, campus: Engine, database_url: str, sequence: MotSequence
+) -> None:
+    # GIVEN a two-print limit, and a student handed off with three gallery crops
+    person = STUDENTS[9]
+    door_handoff(campus, person.usn, "R101", IN_CLASS - timedelta(seconds=3))
+    upload_gallery(stack, sequence, 9, person.usn)
+    # WHEN they are delivered
+    result = drain(stack, database_url, CLASSSIGHT_BODY_GALLERY_MAX_PER_STUDENT="2")
+    # THEN two prints are kept and the third crop is recorded as refused
+    assert result.errors == []
+    assert len(rows(campus, body_prints)) == 2
+    assert sorted(e.outcome for e in rows(campus, recognition_events)) == [
+        "gallery_full",
+        *["gallery_stored"] * 2,
+    ]
+
+
+def test_body_prints_go_with_the_day_and_with_the_students_biometric_data(
+    stack: LocalStack, gallery: Engine, database_url: str, sequence: MotSequence
+) -> None:
+    # GIVEN Monday's prints of three students in R101 (the gallery fixture)
+    assert len(rows(gallery, body_prints)) == 9
+
+    # WHEN a student's biometric data is deleted
+    with gallery.begin() as connection:
+        deleted = delete_body_prints(connection, STUDENTS[9].usn)
+    # THEN their prints are gone
+    assert deleted == 3
+    assert {p.usn for p in rows(gallery, body_prints)} == {STUDENTS[15].usn, STUDENTS[19].usn}
+
+    # WHEN the next day's first gallery crop arrives (Tuesday, handed off at the door)
+    tuesday = IN_CLASS + timedelta(days=1)
+    door_handoff(gallery, STUDENTS[15].usn, "R101", tuesday - timedelta(seconds=3))
+    upload_gallery(stack, sequence, 15, STUDENTS[15].usn, at=tuesday)
+    result = drain(stack, database_url)
+
+    # THEN Monday's prints are deleted and only Tuesday's are kept
+    assert result.errors == []
+    assert {(p.usn, p.class_date) for p in rows(gallery, body_prints)} == {
+        (STUDENTS[15].usn, date(2026, 11, 24))
+    }
+
+
+def _truncated(sequence: MotSequence) -> bytes:
+    data = body_crop(sequence, 101, 9)
+    return data[: len(data) // 2]
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "put_options", "outcome"),
+    [
+        (
+            "outside class hours",
+            lambda s: body_crop(s, 101, 9),
+            {"captured_at": OUT_OF_HOURS},
+            "no_class_in_session",
+        ),
+        ("unknown room", lambda s: body_crop(s, 101, 9), {"room_id": "R999"}, "unknown_room"),
+        (
+            "door camera's id",
+            lambda s: body_crop(s, 101, 9),
+            {"camera_id": "R101-door"},
+            "camera_not_in_room",
+        ),
+        ("missing metadata", lambda s: body_crop(s, 101, 9), {"metadata": {}}, "missing_metadata"),
+        ("not an image", lambda s: b"%PDF-1.4 not a crop", {}, "undecodable"),
+        ("truncated JPEG", _truncated, {}, "undecodable"),
+        (
+            "too small to re-identify",
+            lambda s: cv2.imencode(".jpg", np.full((30, 12, 3), 128, np.uint8))[1].tobytes(),
+            {},
+            "too_small",
+        ),
+    ],
+)
+def test_bad_body_crops_are_recorded_with_their_outcome_and_nothing_else(
+    stack: LocalStack,
+    gallery: Engine,
+    database_url: str,
+    sequence: MotSequence,
+    case: str,
+    body: Any,
+    put_options: dict[str, Any],
+    outcome: str,
+) -> None:
+    # GIVEN today's gallery, and a body crop that is wrong in one way
+    key, _ = put_body_crop(stack, body(sequence), **put_options)
+
+    # WHEN it is delivered
+    result = drain(stack, database_url)
+
+    # THEN the batch succeeded, one event records the outcome, and no handoff exists
+    assert result.errors == [] and result.failed_message_ids == [], case
+    [event] = [e for e in rows(gallery, recognition_events) if e.object_key == key]
+    assert (event.outcome, event.usn) == (outcome, None), case
+    assert [h for h in rows(gallery, handoffs) if h.source == "body"] == []
+    assert room_messages(stack, "R101") == [] and room_messages(stack, "R102") == []
