@@ -149,6 +149,16 @@ class Browser:
             raise CdpError(f"JavaScript failed: {result['exceptionDetails'].get('text')}: {expression[:200]}")
         return result.get("result", {}).get("value")
 
+    def set_file_input(self, selector: str, path: Path) -> None:
+        """Choose ``path`` in the first file input matching ``selector`` (fires its change event)."""
+        root = self.command("DOM.getDocument", {"depth": 0}, session=True)["root"]["nodeId"]
+        node = self.command("DOM.querySelector", {"nodeId": root, "selector": selector}, session=True)[
+            "nodeId"
+        ]
+        if not node:
+            raise CdpError(f"no element matches {selector}")
+        self.command("DOM.setFileInputFiles", {"files": [str(path)], "nodeId": node}, session=True)
+
     def wait_for(self, expression: str, *, timeout_s: float | None = None) -> Any:
         """Evaluate ``expression`` until it is truthy; its value, or ``CdpError`` after the timeout."""
         deadline = time.monotonic() + (timeout_s or self.timeout_s)

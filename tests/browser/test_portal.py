@@ -16,9 +16,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -32,6 +34,7 @@ from infra.migrations import upgrade
 from infra.seed import Person
 from tests.browser.cdp import Browser
 from tests.integration.test_api_helpers import ADMIN_TOKEN, TEACHER_TOKEN, api_settings, audit_entries, seed
+from tests.local_stack_fixtures import LocalStackFactory
 
 PORTAL_DIR = Path(__file__).resolve().parents[2] / "frontend_static"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -97,12 +100,14 @@ def campus(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def servers(campus: Engine) -> Iterator[tuple[str, str]]:
+@contextmanager
+def _running(
+    engine: Engine, *, portal_port: int | None = None, **overrides: Any
+) -> Iterator[tuple[str, str]]:
     """(portal URL, API URL): the portal's static server and the API on uvicorn, stopped afterwards."""
-    portal_port, api_port = _free_port(), _free_port()
+    portal_port, api_port = portal_port or _free_port(), _free_port()
     portal_url, api_url = f"http://127.0.0.1:{portal_port}", f"http://127.0.0.1:{api_port}"
-    settings = api_settings(str(campus.url), cors_origins=[portal_url])
+    settings = api_settings(str(engine.url), cors_origins=[portal_url], **overrides)
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port, log_level="warning"))
     api_thread = threading.Thread(target=server.run, daemon=True)
@@ -123,6 +128,13 @@ def servers(campus: Engine) -> Iterator[tuple[str, str]]:
         portal.server_close()
         api_thread.join(timeout=10)
         app.state.engine.dispose()
+
+
+@pytest.fixture
+def servers(campus: Engine) -> Iterator[tuple[str, str]]:
+    """The portal and the API on the seeded campus (no bucket behind the API)."""
+    with _running(campus) as urls:
+        yield urls
 
 
 def _sign_in(api_url: str, token: str, view: str) -> None:
@@ -270,3 +282,46 @@ def test_admin_adds_a_student_and_records_consent(
         assert browser.evaluate("document.querySelectorAll('#student-detail input[type=file]').length") == 5
     (consent,) = audit_entries(campus, "consent")
     assert (consent["actor"], consent["entity_id"]) == ("Ada Admin", "1MS21CS777")
+
+
+def test_admin_uploads_an_enrollment_photo_straight_to_the_bucket(
+    campus: Engine, local_stack_factory: LocalStackFactory, tmp_path: Path
+) -> None:
+    # GIVEN a bucket of its own that lets the portal's origin POST (a browser upload needs CORS)
+    stack = local_stack_factory()
+    portal_port = _free_port()
+    s3 = stack.client("s3")
+    s3.put_bucket_cors(
+        Bucket=stack.bucket_name,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [f"http://127.0.0.1:{portal_port}"],
+                    "AllowedMethods": ["POST"],
+                    "AllowedHeaders": ["*"],
+                }
+            ]
+        },
+    )
+    photo = tmp_path / "frontal.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + b"photo" * 100)
+    with _running(
+        campus,
+        portal_port=portal_port,
+        aws_endpoint_url=stack.endpoint_url,
+        aws_region=stack.region,
+        bucket_name=stack.bucket_name,
+    ) as (portal_url, api_url):
+        # AND an admin on the panel of a student with consent
+        _sign_in(api_url, ADMIN_TOKEN, "#/students?usn=1MS21CS000")
+        assert CHROMIUM is not None
+        with Browser(CHROMIUM, tmp_path / "cdp") as browser:
+            browser.navigate(f"{portal_url}/__bootstrap.html")
+            browser.wait_for("document.querySelectorAll('#student-detail input[type=file]').length === 5")
+            # WHEN the admin picks a photo for the frontal pose
+            browser.set_file_input("#student-detail input[type=file]", photo)
+            # THEN the portal reports the upload and the photo is at the enrollment key
+            browser.wait_for("document.getElementById('toast').textContent.startsWith('Uploaded frontal')")
+    stored = s3.get_object(Bucket=stack.bucket_name, Key="enrollment/1MS21CS000/frontal.jpg")
+    assert stored["Body"].read() == photo.read_bytes()
+    assert stored["ContentType"] == "image/jpeg"
