@@ -1,5 +1,8 @@
 """body_match on the real local stack, real databases, the real OSNet weights and real footage.
 
+The last test closes the room loop: a student missed by the door camera is tagged through
+body_match and cam2's own queue adapter and assigner, then confirmed by the presence function.
+
 People are cropped from PETS09-S2L1 frames with the ground-truth boxes; one ground-truth
 identity in different frames is one student. Gallery crops are written by cam2's own
 ``GalleryCropUploader`` (a track tagged by a door handoff) into the local bucket; body crops of
@@ -29,8 +32,11 @@ from cloud_functions.core.db.bodies import delete_body_prints
 from cloud_functions.core.db.schema import attendance, body_prints, handoffs, recognition_events, students
 from cloud_functions.core.handoff import Handoff
 from cloud_functions.core.settings import function_settings
+from cloud_functions.presence import handler as presence
 from edge_client.cam2.evaluation import MotSequence, load_mot_sequence
-from edge_client.cam2.presence import GalleryCropUploader, body_key
+from edge_client.cam2.handoff import HandoffAssigner, ensure_room, parse_handoff
+from edge_client.cam2.presence import BodyCropUploader, GalleryCropUploader, PresenceReporter, body_key
+from edge_client.cam2.queue import SqsHandoffQueue
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 from infra.local_stack import LocalStack
 from infra.seed import Person, Slot, seed_campus, seed_students
@@ -512,3 +518,67 @@ def test_bad_body_crops_are_recorded_with_their_outcome_and_nothing_else(
     assert (event.outcome, event.usn) == (outcome, None), case
     assert [h for h in rows(gallery, handoffs) if h.source == "body"] == []
     assert room_messages(stack, "R101") == [] and room_messages(stack, "R102") == []
+
+
+def drain_presence(stack: LocalStack, database_url: str) -> Any:
+    function_settings.cache_clear()
+    presence.presence_service.cache_clear()
+    result = stack.drain(
+        "PresenceFunction", wait_s=1, environment_overrides={"CLASSSIGHT_DATABASE_URL": database_url}
+    )
+    function_settings.cache_clear()
+    presence.presence_service.cache_clear()
+    return result
+
+
+def test_student_missed_at_the_door_is_tagged_by_body_match_and_confirmed_by_presence(
+    stack: LocalStack, gallery: Engine, database_url: str, sequence: MotSequence
+) -> None:
+    # GIVEN R101's body gallery of the day (three students handed off at the door), and cam2
+    # watching a track of student "9" whose door handoff never reached it
+    sink = BucketSink(stack)
+    registry = TrackRegistry(DoorZone([]), forget_after_s=3600)
+    assigner = HandoffAssigner()
+    stages = [
+        BodyCropUploader(
+            sink, "R101", "R101-room", unknown_after_s=20, on_capture=assigner.register_body_capture
+        ),
+        PresenceReporter(sink, "R101", "R101-room", interval_s=30),
+    ]
+
+    def frame(number: int, at_s: float) -> None:
+        at = CLASS_START + timedelta(seconds=at_s)
+        detections = registry.update_with_detections(gt_detections(sequence, number, 9, 42), at)
+        assigner.update(registry, at)
+        for stage in stages:
+            stage.update_with_detections(detections, frame_image(sequence, number), at, registry)
+
+    frame(60, 60)  # appears one minute into the class; the first presence report lists nobody
+    frame(101, 85)  # unknown for 25 s: a body crop goes to the bucket
+
+    # WHEN body_match handles the crop, and cam2 reads its room queue
+    body_keys = [k for k in sink.keys if k.startswith("captures/bodies/")]
+    assert len(body_keys) == 1
+    assert drain(stack, database_url).errors == []
+    queue = SqsHandoffQueue(stack.room_queue_url("R101"), stack.client("sqs"))
+    messages = queue.receive(wait_s=1)
+    assert len(messages) == 1
+    for message in messages:
+        handoff = ensure_room(parse_handoff(message.body, message.attributes), "R101")
+        assigner.submit(handoff, message.receipt_handle)
+    frame(102, 86)
+
+    # THEN the track carries the student's USN, from body evidence
+    assert (registry.records[42].usn, registry.records[42].usn_source) == (STUDENTS[9].usn, "body")
+
+    # WHEN the student stays, and cam2's next reports reach the presence function
+    frame(120, 60 * 12)
+    result = drain_presence(stack, database_url)
+
+    # THEN attendance is confirmed for CS501: never seen at the door, so 'present' from 'body',
+    # confirmed ten minutes after the student appeared
+    assert result.errors == [] and len(result.records) == 2
+    with gallery.connect() as connection:
+        [row] = connection.execute(sa.select(attendance)).all()
+    assert (row.usn, row.course_code, row.status, row.source) == (STUDENTS[9].usn, "CS501", "present", "body")
+    assert row.first_seen_at is None and row.confirmed_at == CLASS_START + timedelta(minutes=11)
