@@ -254,8 +254,18 @@ class AttendancePublic(BaseModel):
     updated_at: datetime
 
 
+class StudentRef(BaseModel):
+    usn: str
+    name: str
+
+
 class AttendanceReport(BaseModel):
-    """Every student with an attendance row for the class, and how many there are per status."""
+    """Every student with an attendance row for the class, and how many there are per status.
+
+    There is no course roster, so ``not_seen`` lists the students recorded for this course on
+    another day of the look-back window but not on this one: the likely absentees, for a teacher
+    to mark (nothing is marked absent automatically).
+    """
 
     course_code: str
     course_title: str
@@ -263,6 +273,7 @@ class AttendanceReport(BaseModel):
     rows: list[AttendancePublic]
     counts: dict[str, int]
     total: int
+    not_seen: list[StudentRef]
 
 
 class StudentHistory(BaseModel):

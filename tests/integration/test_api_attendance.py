@@ -261,3 +261,23 @@ def test_room_events_come_newest_first_in_pages(api: Api) -> None:
         assert (
             connection.execute(sa.select(sa.func.count()).select_from(recognition_events)).scalar_one() == 6
         )
+
+
+def test_report_lists_students_of_the_course_not_seen_that_day(api: Api) -> None:
+    # GIVEN Grace recorded for CS501 a week earlier and a year earlier
+    api.client.put(
+        "/attendance/CS501/2026-11-17/1MS21CS002",
+        json={"status": "present", "reason": "register"},
+        headers=ADMIN,
+    )
+    api.client.put(
+        "/attendance/CS501/2025-11-18/1MS21CS002", json={"status": "present", "reason": "old"}, headers=ADMIN
+    )
+    # WHEN the reports of both Tuesdays are read
+    this_week = api.client.get("/attendance/CS501/2026-11-24", headers=TEACHER).json()
+    last_week = api.client.get("/attendance/CS501/2026-11-17", headers=TEACHER).json()
+    long_ago = api.client.get("/attendance/CS501/2025-11-18", headers=TEACHER).json()
+    # THEN each lists the course's students recorded near that day but not on it
+    assert this_week["not_seen"] == [{"usn": "1MS21CS002", "name": "Grace Hopper"}]
+    assert [s["usn"] for s in last_week["not_seen"]] == ["1MS21CS000", "1MS21CS001"]
+    assert long_ago["not_seen"] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from cloud_functions.api.schemas import (
     AttendanceReport,
     ScheduledClassPublic,
     StudentHistory,
+    StudentRef,
 )
 from cloud_functions.core.db.schema import attendance, courses, rooms, students, timetable
 from cloud_functions.core.timetable import TimetableEntry
@@ -40,6 +41,9 @@ CSV_HEADER = (
     "similarity",
 )
 _AUDITED = ("status", "source", "room_id", "first_seen_at", "confirmed_at")
+# Attendance this close to a class date (before or after) makes a student expected: about a term.
+# Longer catches students who rarely come; shorter forgets those who left the course.
+NOT_SEEN_WINDOW = timedelta(days=120)
 
 
 def _rows(connection: Connection, *conditions: sa.ColumnElement[bool]) -> list[AttendancePublic]:
@@ -57,8 +61,31 @@ def _counts(rows: Sequence[AttendancePublic]) -> dict[str, int]:
     return {status: found.get(status, 0) for status in STATUSES}
 
 
+def not_seen(connection: Connection, course_code: str, class_date: date) -> list[StudentRef]:
+    """Students with a row for the course near ``class_date`` (``NOT_SEEN_WINDOW``) but none on it."""
+    recorded_that_day = sa.select(attendance.c.usn).where(
+        attendance.c.course_code == course_code, attendance.c.class_date == class_date
+    )
+    query = (
+        sa.select(students.c.usn, students.c.name)
+        .where(
+            students.c.usn.in_(
+                sa.select(attendance.c.usn).where(
+                    attendance.c.course_code == course_code,
+                    attendance.c.class_date.between(
+                        class_date - NOT_SEEN_WINDOW, class_date + NOT_SEEN_WINDOW
+                    ),
+                )
+            ),
+            students.c.usn.not_in(recorded_that_day),
+        )
+        .order_by(students.c.usn)
+    )
+    return [StudentRef(usn=row.usn, name=row.name) for row in connection.execute(query)]
+
+
 def class_report(connection: Connection, course_code: str, class_date: date) -> AttendanceReport:
-    """Every student recorded for the class (any status) and the count per status."""
+    """Every student recorded for the class (any status), the count per status, and who was not seen."""
     course = get_course(connection, course_code)
     rows = _rows(connection, attendance.c.course_code == course_code, attendance.c.class_date == class_date)
     return AttendanceReport(
@@ -68,6 +95,7 @@ def class_report(connection: Connection, course_code: str, class_date: date) -> 
         rows=rows,
         counts=_counts(rows),
         total=len(rows),
+        not_seen=not_seen(connection, course_code, class_date),
     )
 
 

@@ -94,7 +94,20 @@ export async function render(root, params) {
         report.rows,
         { empty: "Nobody recorded for this class yet." },
       ),
-      h("h3", {}, "Record a student who was not seen"),
+      report.not_seen.length
+        ? [
+            h("h3", {}, "Not seen (recorded for this course on nearby days)"),
+            table(
+              [
+                { label: "USN", class: "nowrap", cell: (s) => h("a", { href: `#/history?usn=${encodeURIComponent(s.usn)}` }, s.usn) },
+                { label: "Name", class: "wrap", cell: (s) => s.name },
+                { label: "Record", class: "nowrap", cell: (s) => correctionForm(report, { usn: s.usn, status: "absent" }, load) },
+              ],
+              report.not_seen,
+            ),
+          ]
+        : null,
+      h("h3", {}, "Record another student"),
       correctionForm(report, null, load),
     );
   }
