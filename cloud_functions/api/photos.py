@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ENROLLMENT_PREFIX = "enrollment/"
+# cam2's body crops of door-tagged students: captures/gallery/<room>/<date>/<usn>/<capture_id>.jpg
+GALLERY_PREFIX = "captures/gallery/"
 PHOTO_CONTENT_TYPE = "image/jpeg"
 _DELETE_BATCH = 1000  # S3's DeleteObjects limit
 
@@ -31,6 +33,12 @@ def enrollment_photo_key(usn: str, pose: str) -> str:
 def enrollment_prefix(usn: str) -> str:
     """The prefix under which all of a student's enrollment photos live."""
     return f"{ENROLLMENT_PREFIX}{usn}/"
+
+
+def is_gallery_crop_of(key: str, usn: str) -> bool:
+    """True if ``key`` is a cam2 gallery crop of the student ``usn``."""
+    parts = key.split("/")
+    return key.startswith(GALLERY_PREFIX) and len(parts) == 6 and parts[4] == usn
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ class UploadPublic(BaseModel):
 class BiometricDeletionPublic(BaseModel):
     usn: str
     faceprints_deleted: int
+    body_prints_deleted: int
     enrollments_deleted: int
     objects_deleted: int
     captures_deleted: int

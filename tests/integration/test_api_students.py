@@ -7,6 +7,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 
 import httpx
 import numpy as np
@@ -14,7 +15,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cloud_functions.core.db.schema import attendance, enrollments, faceprints, recognition_events, students
+from cloud_functions.core.db.schema import (
+    attendance,
+    body_prints,
+    enrollments,
+    faceprints,
+    recognition_events,
+    students,
+)
 from cloud_functions.core.faces.repository import EnrollmentRepository, upsert_enrollment
 from infra.local_stack import LocalStack
 from tests.integration.test_api_helpers import ADMIN, PEOPLE, TEACHER, Api, audit_entries, running_api, seed
@@ -221,7 +229,7 @@ def test_delete_biometrics_removes_faceprints_photos_and_rows_verified_and_audit
     s3_api: Api, local_stack: LocalStack
 ) -> None:
     # GIVEN a student with two photos in the bucket, their enrollment rows and faceprints, attendance,
-    # and a doorway face crop recognised as the student
+    # a doorway face crop recognised as the student, a cam2 gallery crop and a body print
     usn = _new_usn()
     s3_api.client.post("/students", json={"usn": usn, "name": "Bio Metric"}, headers=ADMIN)
     s3_api.client.put(f"/students/{usn}/consent", json={"given_by": "registrar"}, headers=ADMIN)
@@ -235,29 +243,50 @@ def test_delete_biometrics_removes_faceprints_photos_and_rows_verified_and_audit
         f"/attendance/CS501/2026-11-24/{usn}", json={"status": "present", "reason": "seen"}, headers=ADMIN
     )
     capture_key = f"captures/faces/R101/2026-11-24/{usn}-c1.jpg"
-    s3.put_object(Bucket=local_stack.bucket_name, Key=capture_key, Body=b"jpeg")
+    gallery_key = f"captures/gallery/R101/2026-11-24/{usn}/g1.jpg"
+    other_gallery_key = "captures/gallery/R101/2026-11-24/1MS21CS000/g2.jpg"
+    for key in (capture_key, gallery_key, other_gallery_key):
+        s3.put_object(Bucket=local_stack.bucket_name, Key=key, Body=b"jpeg")
     with s3_api.engine.begin() as connection:
         connection.execute(
             recognition_events.insert().values(
                 object_key=capture_key, room_id="R101", outcome="matched", usn=usn, similarity=0.8
             )
         )
+        connection.execute(
+            body_prints.insert().values(
+                usn=usn,
+                room_id="R101",
+                class_date=date(2026, 11, 24),
+                model_id="test-reid",
+                dim=4,
+                embedding=np.ones(4, dtype="<f4").tobytes(),
+                capture_id="g1",
+                created_at=datetime.now(UTC),
+            )
+        )
     # WHEN an admin deletes the student's biometric data
     response = s3_api.client.delete(f"/students/{usn}/biometrics", headers=ADMIN)
-    # THEN photos, the face crop, faceprints and enrollment rows are gone and consent is withdrawn;
+    # THEN photos, crops, faceprints, body prints and enrollment rows are gone, consent is withdrawn;
     # attendance and the recognition event (now without its image) stay
     assert response.status_code == 200, response.text
     assert response.json() == {
         "usn": usn,
         "faceprints_deleted": 2,
+        "body_prints_deleted": 1,
         "enrollments_deleted": 2,
         "objects_deleted": 2,
-        "captures_deleted": 1,
+        "captures_deleted": 2,
         "consent_withdrawn": True,
         "verified": True,
     }
     assert _keys_under(local_stack, f"enrollment/{usn}/") == 0
-    assert _keys_under(local_stack, capture_key) == 0
+    assert [_keys_under(local_stack, key) for key in (capture_key, gallery_key, other_gallery_key)] == [
+        0,
+        0,
+        1,
+    ]
+    assert _rows_of(s3_api.engine, body_prints, usn) == 0
     assert (_rows_of(s3_api.engine, faceprints, usn), _rows_of(s3_api.engine, enrollments, usn)) == (0, 0)
     assert (_rows_of(s3_api.engine, attendance, usn), _rows_of(s3_api.engine, recognition_events, usn)) == (
         1,

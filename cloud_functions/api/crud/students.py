@@ -17,7 +17,14 @@ from cloud_functions.api.errors import (
     InvalidRequestError,
     RecordNotFoundError,
 )
-from cloud_functions.api.photos import PhotoBucket, PresignedUpload, enrollment_photo_key, enrollment_prefix
+from cloud_functions.api.photos import (
+    GALLERY_PREFIX,
+    PhotoBucket,
+    PresignedUpload,
+    enrollment_photo_key,
+    enrollment_prefix,
+    is_gallery_crop_of,
+)
 from cloud_functions.api.schemas import (
     EXPECTED_POSES,
     BiometricDeletionPublic,
@@ -27,7 +34,7 @@ from cloud_functions.api.schemas import (
     StudentCreate,
     StudentUpdate,
 )
-from cloud_functions.core.db.schema import enrollments, faceprints, recognition_events, students
+from cloud_functions.core.db.schema import body_prints, enrollments, faceprints, recognition_events, students
 
 _LIKE_ESCAPE = "\\"
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -194,14 +201,16 @@ def enrollment_upload(
     return upload
 
 
-def _biometric_counts(connection: Connection, usn: str) -> tuple[int, int]:
-    fp = connection.execute(
-        sa.select(sa.func.count()).select_from(faceprints).where(faceprints.c.usn == usn)
-    ).scalar_one()
-    en = connection.execute(
-        sa.select(sa.func.count()).select_from(enrollments).where(enrollments.c.usn == usn)
-    ).scalar_one()
-    return int(fp), int(en)
+def _biometric_counts(connection: Connection, usn: str) -> dict[str, int]:
+    """Rows of biometric data the student still has, per table."""
+    return {
+        table.name: int(
+            connection.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c.usn == usn)
+            ).scalar_one()
+        )
+        for table in (faceprints, body_prints, enrollments)
+    }
 
 
 def delete_biometrics(
@@ -212,10 +221,11 @@ def delete_biometrics(
     withdraw_consent: bool,
     actor: Principal,
 ) -> BiometricDeletionPublic:
-    """Delete a student's faceprints, enrollment photos and enrollment rows, and check they are gone.
+    """Delete a student's faceprints, body prints, enrollment photos and rows, and check they are gone.
 
-    The doorway face crops recognised as the student (``recognition_events`` naming them) are
-    deleted from the bucket too; the events stay as attendance evidence without their image.
+    The crops recognised as the student (``recognition_events`` naming them: door faces, bodies)
+    and cam2's gallery crops of the student are deleted from the bucket too; the events stay as
+    attendance evidence without their image.
     Objects go first: were the database rows removed first and the bucket then failed, nothing
     would record which objects remain. Every key under the student's enrollment prefix is
     deleted, plus any stored ``object_key`` elsewhere. A re-check of bucket and tables must find
@@ -233,16 +243,15 @@ def delete_biometrics(
         if key
     ]
     keys = sorted(set(bucket.keys_under(enrollment_prefix(usn))) | set(stored_keys))
-    capture_keys = sorted(
-        set(
-            connection.execute(
-                sa.select(recognition_events.c.object_key).where(recognition_events.c.usn == usn)
-            ).scalars()
-        )
-    )
+    recognised = connection.execute(
+        sa.select(recognition_events.c.object_key).where(recognition_events.c.usn == usn)
+    ).scalars()
+    gallery = [key for key in bucket.keys_under(GALLERY_PREFIX) if is_gallery_crop_of(key, usn)]
+    capture_keys = sorted({*recognised, *gallery})
     if keys or capture_keys:
         bucket.delete(keys + capture_keys)
     faceprints_deleted = connection.execute(faceprints.delete().where(faceprints.c.usn == usn)).rowcount
+    body_prints_deleted = connection.execute(body_prints.delete().where(body_prints.c.usn == usn)).rowcount
     enrollments_deleted = connection.execute(enrollments.delete().where(enrollments.c.usn == usn)).rowcount
     consent_withdrawn = withdraw_consent and student["consent_given_at"] is not None
     if consent_withdrawn:
@@ -255,15 +264,16 @@ def delete_biometrics(
     left_objects = bucket.keys_under(enrollment_prefix(usn)) + [
         key for key in [*stored_keys, *capture_keys] if bucket.exists(key)
     ]
-    left_faceprints, left_enrollments = _biometric_counts(connection, usn)
-    if left_objects or left_faceprints or left_enrollments:
+    left_rows = _biometric_counts(connection, usn)
+    if left_objects or any(left_rows.values()):
+        rows = ", ".join(f"{count} {table}" for table, count in left_rows.items())
         raise DeletionNotVerifiedError(
-            f"biometric data of {usn} still present after deletion: {len(left_objects)} images, "
-            f"{left_faceprints} faceprints, {left_enrollments} enrollment rows"
+            f"biometric data of {usn} still present after deletion: {len(left_objects)} images, {rows}"
         )
     result = BiometricDeletionPublic(
         usn=usn,
         faceprints_deleted=faceprints_deleted,
+        body_prints_deleted=body_prints_deleted,
         enrollments_deleted=enrollments_deleted,
         objects_deleted=len(keys),
         captures_deleted=len(capture_keys),

@@ -107,11 +107,11 @@ async function renderDetail(panel, usn, isAdmin, reloadList) {
               type: "button",
               class: "danger",
               onclick: async () => {
-                if (!confirm(`Delete every faceprint, enrollment photo and face crop of ${student.usn} and withdraw consent?`)) return;
+                if (!confirm(`Delete every faceprint, body print, enrollment photo and crop of ${student.usn} and withdraw consent?`)) return;
                 try {
                   const result = await api(`/students/${seg(usn)}/biometrics`, { method: "DELETE" });
                   toast(
-                    `Deleted ${result.faceprints_deleted} faceprints, ${result.objects_deleted} photos and ${result.captures_deleted} face crops (verified).`,
+                    `Deleted ${result.faceprints_deleted} faceprints, ${result.body_prints_deleted} body prints, ${result.objects_deleted} photos and ${result.captures_deleted} crops (verified).`,
                   );
                   await reload();
                   await reloadList();
