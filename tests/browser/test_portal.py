@@ -90,7 +90,7 @@ def campus(tmp_path: Path) -> Iterator[Engine]:
                 camera_id="R101-door",
                 room_id="R101",
                 captured_at=now - timedelta(seconds=5),
-                outcome="matched",
+                outcome="recognised",
                 usn="1MS21CS000",
                 similarity=0.81,
                 created_at=now,
@@ -195,7 +195,7 @@ def test_live_room_lists_recent_recognitions(servers: tuple[str, str], tmp_path:
     portal_url, api_url = servers
     dom = _dump_dom(portal_url, api_url, "#/live?room=R101", tmp_path)
     assert "R101-door" in dom
-    assert "matched" in dom
+    assert "recognised" in dom
     assert "0.810" in dom
 
 

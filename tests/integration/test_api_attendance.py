@@ -235,7 +235,7 @@ def test_room_events_come_newest_first_in_pages(api: Api) -> None:
                     "room_id": room,
                     "camera_id": f"{room}-door",
                     "captured_at": TUESDAY + timedelta(seconds=i),
-                    "outcome": "matched" if i % 2 else "unknown",
+                    "outcome": "recognised" if i % 2 else "unknown_person",
                     "usn": "1MS21CS000" if i % 2 else None,
                     "similarity": 0.7 if i % 2 else None,
                     "created_at": TUESDAY + timedelta(seconds=i),

@@ -250,7 +250,7 @@ def test_delete_biometrics_removes_faceprints_photos_and_rows_verified_and_audit
     with s3_api.engine.begin() as connection:
         connection.execute(
             recognition_events.insert().values(
-                object_key=capture_key, room_id="R101", outcome="matched", usn=usn, similarity=0.8
+                object_key=capture_key, room_id="R101", outcome="recognised", usn=usn, similarity=0.8
             )
         )
         connection.execute(
