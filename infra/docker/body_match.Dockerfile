@@ -8,8 +8,9 @@ COPY pyproject.toml README.md ./
 COPY cloud_functions/ ./cloud_functions/
 RUN pip install --no-cache-dir ".[cloud]" && rm -rf /root/.cache
 
-# Weights are baked in (no download at cold start). Put the face weights in build/models/face/
-# before building, e.g. `mkdir -p build/models && cp -r ../shared/models/face build/models/`.
+# Weights are baked in (no download at cold start). Put the face and re-id weights in
+# build/models/face/ and build/models/reid/ before building, e.g.
+# `mkdir -p build/models && cp -r ../shared/models/face ../shared/models/reid build/models/`.
 # ModelsDir in template.yaml points the function at /opt/models.
 COPY build/models/ /opt/models/
 

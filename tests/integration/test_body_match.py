@@ -24,12 +24,14 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 import supervision as sv
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from sqlalchemy.engine import Engine
 
 from cloud_functions.body_match import handler as body_match
 from cloud_functions.core.db import doorway as doorway_db
 from cloud_functions.core.db.bodies import delete_body_prints
 from cloud_functions.core.db.schema import attendance, body_prints, handoffs, recognition_events, students
+from cloud_functions.core.errors import DatabaseUnavailableError
 from cloud_functions.core.handoff import Handoff
 from cloud_functions.core.settings import function_settings
 from cloud_functions.presence import handler as presence
@@ -41,6 +43,7 @@ from edge_client.cam2.tracks import DoorZone, TrackRegistry
 from infra.local_stack import LocalStack
 from infra.seed import Person, Slot, seed_campus, seed_students
 from tests.conftest import DATA_DIR
+from tests.events import load_event
 
 pytestmark = pytest.mark.slow
 
@@ -582,3 +585,78 @@ def test_student_missed_at_the_door_is_tagged_by_body_match_and_confirmed_by_pre
         [row] = connection.execute(sa.select(attendance)).all()
     assert (row.usn, row.course_code, row.status, row.source) == (STUDENTS[9].usn, "CS501", "present", "body")
     assert row.first_seen_at is None and row.confirmed_at == CLASS_START + timedelta(minutes=11)
+
+
+class _LambdaContext:
+    function_name = "BodyMatchFunction"
+    memory_limit_in_mb = 2048
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:BodyMatchFunction"
+    aws_request_id = "0d7c3b9e-5a21-4c6f-8e3b-1f4a6d8c2e75"
+
+
+# The sample event names this crop: Monday 2024-05-06, during CS501's weekly slot.
+SAMPLE_KEY = "captures/bodies/R101/2024-05-06/track-17-9c1e2a3b.jpg"
+SAMPLE_AT = datetime(2024, 5, 6, 3, 45, tzinfo=UTC)
+
+
+def _put_sample_crop(stack: LocalStack, sequence: MotSequence) -> None:
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name,
+        Key=SAMPLE_KEY,
+        Body=body_crop(sequence, 101, 9),
+        Metadata={
+            "room_id": "R101",
+            "camera_id": "R101-room",
+            "captured_at": SAMPLE_AT.isoformat(),
+            "capture_id": "track-17-9c1e2a3b",
+            "tracker_id": "17",
+        },
+        ContentType="image/jpeg",
+    )
+
+
+def _call_handler(stack: LocalStack, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in stack.env("BodyMatchFunction", CLASSSIGHT_DATABASE_URL=database_url).items():
+        monkeypatch.setenv(name, value)
+    function_settings.cache_clear()
+    body_match.body_match_service.cache_clear()
+    try:
+        return body_match.lambda_handler(load_event("sqs_s3_body_capture"), _LambdaContext())
+    finally:
+        function_settings.cache_clear()
+        body_match.body_match_service.cache_clear()
+
+
+def test_sample_sqs_event_reaches_the_crop_it_names(
+    stack: LocalStack,
+    campus: Engine,
+    database_url: str,
+    sequence: MotSequence,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the crop the AWS-shaped sample event names, on a day with no body gallery in R101
+    _put_sample_crop(stack, sequence)
+    # WHEN the handler gets the event as Lambda would pass it
+    response = _call_handler(stack, database_url, monkeypatch)
+    # THEN the record succeeded with the answer "unknown", and nothing was published
+    assert response == {"batchItemFailures": []}
+    [event] = rows(campus, recognition_events)
+    assert (event.object_key, event.outcome, event.capture_id) == (
+        SAMPLE_KEY,
+        "body_unknown",
+        "track-17-9c1e2a3b",
+    )
+    assert room_messages(stack, "R101") == []
+
+
+def test_database_outage_leaves_the_message_for_retry(
+    stack: LocalStack, sequence: MotSequence, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the sample event's crop, and a database that refuses connections
+    _put_sample_crop(stack, sequence)
+    # WHEN the handler gets the event
+    with pytest.raises(BatchProcessingError) as failed:
+        _call_handler(stack, "mysql+pymysql://root@127.0.0.1:9/classsight", monkeypatch)
+    # THEN the batch fails because the database is unavailable, so SQS delivers it again later
+    [(error_type, _, _)] = failed.value.child_exceptions
+    assert issubclass(error_type, DatabaseUnavailableError)

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from sqlalchemy.engine import Engine
 
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
 from cloud_functions.core.db.schema import attendance, presence_reports
+from cloud_functions.core.errors import DatabaseUnavailableError
 from cloud_functions.core.presence import PresentTrack as CloudPresentTrack
 from cloud_functions.core.presence import confirmation_time, required_dwell
 from cloud_functions.core.settings import function_settings
@@ -26,6 +28,7 @@ from cloud_functions.presence import handler as presence
 from edge_client.cam2.presence import PresenceReport, PresentTrack, presence_key
 from infra.local_stack import LocalStack
 from infra.seed import Person, Slot, seed_campus, seed_students
+from tests.events import load_event
 
 # Monday 2026-11-23 in Kolkata (UTC+05:30): CS501 runs 09:00-10:00 local = 03:30-04:30 UTC in R101.
 CLASS_START = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
@@ -380,3 +383,62 @@ def test_dwell_counts_only_time_in_class(
     at = confirmation_time(seen, session, required_dwell(minutes(min_dwell), session))
     # THEN it is the moment the dwell inside the class was reached, or None
     assert at == (None if confirmed_at is None else CLASS_START + minutes(confirmed_at))
+
+
+class _LambdaContext:
+    function_name = "PresenceFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PresenceFunction"
+    aws_request_id = "6b1f0c2d-8e4a-4f7b-9c3d-2a5e7f9b1c04"
+
+
+# The sample event names captures/presence/R101/2024-05-06/cam2-R101-20240506T091500Z.json:
+# Monday 2024-05-06, 09:15 in Kolkata.
+SAMPLE_KEY = "captures/presence/R101/2024-05-06/cam2-R101-20240506T091500Z.json"
+SAMPLE_START = datetime(2024, 5, 6, 3, 30, tzinfo=UTC)
+
+
+def _call_handler(stack: LocalStack, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in stack.env("PresenceFunction", CLASSSIGHT_DATABASE_URL=database_url).items():
+        monkeypatch.setenv(name, value)
+    function_settings.cache_clear()
+    presence.presence_service.cache_clear()
+    try:
+        return presence.lambda_handler(load_event("sqs_s3_presence_report"), _LambdaContext())
+    finally:
+        function_settings.cache_clear()
+        presence.presence_service.cache_clear()
+
+
+def test_sample_sqs_event_reaches_the_report_it_names(
+    local_stack: LocalStack, campus: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the report the AWS-shaped sample event names: Boris present from 09:01 to 09:15
+    at = SAMPLE_START + minutes(15)
+    body = report(at, [track(BORIS.usn, 7, "body", SAMPLE_START + minutes(1), at)])
+    local_stack.client("s3").put_object(Bucket=local_stack.bucket_name, Key=SAMPLE_KEY, Body=body)
+
+    # WHEN the handler gets the event as Lambda would pass it
+    response = _call_handler(local_stack, database_url, monkeypatch)
+
+    # THEN the record succeeded and Boris is confirmed for that Monday's CS501
+    assert response == {"batchItemFailures": []}
+    assert attendance_of(campus)[BORIS.usn] == ("CS501", "present", "body", None, SAMPLE_START + minutes(11))
+
+
+def test_database_outage_leaves_the_message_for_retry(
+    local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the sample event's report, and a database that refuses connections
+    at = SAMPLE_START + minutes(15)
+    local_stack.client("s3").put_object(
+        Bucket=local_stack.bucket_name,
+        Key=SAMPLE_KEY,
+        Body=report(at, [track(BORIS.usn, 7, "body", SAMPLE_START, at)]),
+    )
+    # WHEN the handler gets the event
+    with pytest.raises(BatchProcessingError) as failed:
+        _call_handler(local_stack, "mysql+pymysql://root@127.0.0.1:9/classsight", monkeypatch)
+    # THEN the batch fails because the database is unavailable, so SQS delivers it again later
+    [(error_type, _, _)] = failed.value.child_exceptions
+    assert issubclass(error_type, DatabaseUnavailableError)
