@@ -1,5 +1,7 @@
 """body_match: body crops of a room → today's body gallery, or a long-unknown track → handoff.
 
+An hourly schedule (EventBridge) deletes body prints older than the retention.
+
 Wiring only. S3 ObjectCreated notifications of ``captures/bodies/`` (crops of tracks unknown for
 too long) and ``captures/gallery/`` (crops of tracks a door handoff just tagged) arrive inside
 SQS messages (partial batch failures are reported, so only failed records come back) or straight
@@ -10,12 +12,14 @@ outcome, and only transient failures raise, so the message is retried and finall
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cloud_functions.core.aws import aws_client
@@ -85,7 +89,17 @@ def process_crop(object_key: str) -> BodyResult:
     return result
 
 
+def expire_body_prints(event: EventBridgeEvent) -> Mapping[str, object]:
+    """The scheduled retention run: body prints older than the retention are deleted."""
+    now = datetime.fromisoformat(event.time)
+    deleted = body_match_service().expire_body_prints(now)
+    logger.info("body print retention applied", extra={"at": now.isoformat(), "deleted": deleted})
+    return {"deleted": deleted}
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, object]:
-    """Lambda entry point for SQS batches and direct S3 notifications."""
+    """Lambda entry point for SQS batches, direct S3 notifications and the retention schedule."""
+    if event.get("detail-type") == "Scheduled Event":
+        return expire_body_prints(EventBridgeEvent(event))
     return handle_s3_notifications(event, context, process_crop, processor)

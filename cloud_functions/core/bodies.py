@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -368,8 +368,8 @@ class BodyMatchService:
                         detail=result.detail,
                     ),
                 )
-                if evaluation.class_date is not None:
-                    self._expire_prints(connection, evaluation.class_date)
+                if evaluation.class_date is not None and result.room_id is not None:
+                    self._expire_prints(connection, result.room_id, evaluation.class_date)
                 if result.outcome is BodyOutcome.GALLERY_STORED and meta and result.usn:
                     assert evaluation.embedding is not None and evaluation.class_date is not None
                     bodies_db.insert_body_print(
@@ -408,12 +408,32 @@ class BodyMatchService:
         result.timings_ms = clock.timings_ms
         return result
 
-    def _expire_prints(self, connection: Connection, class_date: date) -> None:
+    def expire_body_prints(self, now: datetime) -> int:
+        """Delete every body print older than the retention, each room by its own local day.
+
+        Run on a schedule (hourly: some room's day ends every hour somewhere), so prints go with
+        the day even when no crop arrives; each crop also expires its own room's prints.
+        """
+        deleted = 0
+        with transaction(self._engine) as connection:
+            for room_id, timezone_name in bodies_db.room_time_zones(connection).items():
+                try:
+                    today = now.astimezone(room_zone(timezone_name)).date()
+                except UnknownTimeZoneError:
+                    logger.warning(
+                        "room has an unknown time zone; its body prints wait", extra={"room_id": room_id}
+                    )
+                    continue
+                deleted += self._expire_prints(connection, room_id, today)
+        return deleted
+
+    def _expire_prints(self, connection: Connection, room_id: str, today: date) -> int:
         deleted = bodies_db.delete_expired_body_prints(
-            connection, class_date - timedelta(days=self._rules.retention_days)
+            connection, room_id, today - timedelta(days=self._rules.retention_days)
         )
         if deleted:
-            logger.info("expired body prints deleted", extra={"deleted": deleted})
+            logger.info("expired body prints deleted", extra={"room_id": room_id, "deleted": deleted})
+        return deleted
 
     def _delete_crop(self, object_key: str, clock: _Stopwatch) -> None:
         # The print is stored; the image of a named student is not kept beside it.

@@ -660,3 +660,45 @@ def test_database_outage_leaves_the_message_for_retry(
     # THEN the batch fails because the database is unavailable, so SQS delivers it again later
     [(error_type, _, _)] = failed.value.child_exceptions
     assert issubclass(error_type, DatabaseUnavailableError)
+
+
+def scheduled_event(at: str) -> dict[str, Any]:
+    """The event EventBridge sends for the template's BodyPrintRetention schedule."""
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at,
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/classsight-dev-BodyPrintRetention"],
+        "detail": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("at", "kept"),
+    [
+        ("2026-11-23T18:29:00Z", 9),  # 23:59 in Kolkata: Monday's prints are still in use
+        ("2026-11-23T18:31:00Z", 0),  # 00:01 on Tuesday in Kolkata: Monday's prints are gone
+    ],
+)
+def test_hourly_schedule_deletes_prints_once_their_rooms_day_is_over(
+    stack: LocalStack, gallery: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, at: str, kept: int
+) -> None:
+    # GIVEN Monday's nine prints in R101 (Asia/Kolkata)
+    assert len(rows(gallery, body_prints)) == 9
+    for name, value in stack.env("BodyMatchFunction", CLASSSIGHT_DATABASE_URL=database_url).items():
+        monkeypatch.setenv(name, value)
+    function_settings.cache_clear()
+    body_match.body_match_service.cache_clear()
+    try:
+        # WHEN the retention schedule fires
+        response = body_match.lambda_handler(scheduled_event(at), _LambdaContext())
+    finally:
+        function_settings.cache_clear()
+        body_match.body_match_service.cache_clear()
+    # THEN prints are deleted only once the room's local day has ended
+    assert response == {"deleted": 9 - kept}
+    assert len(rows(gallery, body_prints)) == kept

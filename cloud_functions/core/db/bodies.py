@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlalchemy.engine import Connection
 
-from cloud_functions.core.db.schema import body_prints, handoffs, students
+from cloud_functions.core.db.schema import body_prints, handoffs, rooms, students
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,20 @@ def load_body_gallery(
     return usns, embeddings
 
 
-def delete_expired_body_prints(connection: Connection, keep_from: date) -> int:
-    """Delete every print from before ``keep_from``; returns how many."""
-    return int(connection.execute(body_prints.delete().where(body_prints.c.class_date < keep_from)).rowcount)
+def delete_expired_body_prints(connection: Connection, room_id: str, keep_from: date) -> int:
+    """Delete the room's prints from before ``keep_from`` (a room-local day); returns how many."""
+    return int(
+        connection.execute(
+            body_prints.delete().where(body_prints.c.room_id == room_id, body_prints.c.class_date < keep_from)
+        ).rowcount
+    )
+
+
+def room_time_zones(connection: Connection) -> dict[str, str]:
+    """Every room and its time zone name."""
+    return {
+        row.room_id: row.timezone for row in connection.execute(sa.select(rooms.c.room_id, rooms.c.timezone))
+    }
 
 
 def delete_body_prints(connection: Connection, usn: str) -> int:
