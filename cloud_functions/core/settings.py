@@ -7,14 +7,15 @@ missing variables, instead of failing on the first event.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cloud_functions.core.errors import ConfigurationError
 
@@ -311,8 +312,9 @@ class ApiSettings(AwsSettings, DatabaseSettings):
     """Settings of the HTTP API."""
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
-    cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed to call the API from a browser."
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated or a JSON list).",
     )
     api_tokens: dict[str, ApiToken] = Field(
         ...,
@@ -344,6 +346,17 @@ class ApiSettings(AwsSettings, DatabaseSettings):
         le=3_600,
         description="Lifetime of a presigned upload. Shorter limits a leaked URL; longer suits slow links.",
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: Any) -> Any:
+        # CloudFormation hands a list parameter over as "a,b"; people write JSON lists too.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
 
     @field_validator("api_tokens")
     @classmethod

@@ -23,6 +23,7 @@ from cloud_functions.core.errors import ClassSightError, ConfigurationError, Dat
 from infra.local_stack.endpoint import EndpointError, MotoEndpoint
 from infra.local_stack.http_api import HttpApiGateway
 from infra.local_stack.poller import Handler, resolve_handler
+from infra.local_stack.portal import PortalServer, session_admin_token
 from infra.local_stack.stack import DEFAULT_REGION, LocalStack, local_parameter_overrides
 from infra.local_stack.template import DEFAULT_TEMPLATE_PATH
 
@@ -30,6 +31,7 @@ logger = logging.getLogger("infra.local_stack")
 
 DEFAULT_PORT = 4566
 DEFAULT_API_PORT = 3000
+DEFAULT_PORTAL_PORT = 8080
 DEFAULT_DATABASE_URL = "sqlite:///var/classsight.db"
 
 
@@ -72,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"HTTP API port on 127.0.0.1 ({DEFAULT_API_PORT})",
     )
     up.add_argument("--no-api", action="store_true", help="do not serve the template's HTTP API")
+    up.add_argument(
+        "--portal-port",
+        type=int,
+        default=DEFAULT_PORTAL_PORT,
+        help=f"port of the web portal (frontend_static/) on 127.0.0.1 ({DEFAULT_PORTAL_PORT})",
+    )
+    up.add_argument("--no-portal", action="store_true", help="do not serve the web portal")
     up.add_argument(
         "--poll-wait-s",
         type=int,
@@ -179,9 +188,18 @@ def up(args: argparse.Namespace) -> int:
     endpoint = MotoEndpoint(args.port)
     stack: LocalStack | None = None
     gateway: HttpApiGateway | None = None
+    portal: PortalServer | None = None
     try:
         endpoint.start()
-        overrides = local_parameter_overrides(args.database_url, stage=args.stage, **dict(args.parameter))
+        parameters = dict(args.parameter)
+        admin_token = None
+        if "ApiTokens" not in parameters and not args.no_api:
+            if os.environ.get("CLASSSIGHT_API_TOKENS"):
+                parameters["ApiTokens"] = os.environ["CLASSSIGHT_API_TOKENS"]
+            else:
+                admin_token, parameters["ApiTokens"] = session_admin_token()
+        parameters.setdefault("PortalOrigins", f"http://127.0.0.1:{args.portal_port}")
+        overrides = local_parameter_overrides(args.database_url, stage=args.stage, **parameters)
         stack = LocalStack.provision(
             endpoint.endpoint_url,
             template_path=args.template,
@@ -190,6 +208,12 @@ def up(args: argparse.Namespace) -> int:
             region=DEFAULT_REGION,
         )
         os.environ.update(_shared_environment(stack))
+        # The API's handler reads its settings when imported (as a cold start does), so its own
+        # variables (tokens, CORS origins) must be in this shared process's environment first.
+        for name, function in stack.functions.items():
+            if function.http_routes:
+                for key, value in stack.env(name).items():
+                    os.environ.setdefault(key, value)
 
         print(f"\nResources from {args.template.name} at {endpoint.endpoint_url}:")
         _print_table(
@@ -205,6 +229,11 @@ def up(args: argparse.Namespace) -> int:
                 gateway = _start_http_api(stack, handlers, args.api_port)
                 if gateway is not None:
                     print(f"\nHTTP API (as API Gateway, payload 2.0): {gateway.url}")
+                    if admin_token is not None:
+                        print(f"admin token for this run (portal → Connection): {admin_token}")
+        if not args.no_portal:
+            portal = PortalServer(args.portal_port).start()
+            print(f"\nWeb portal: {portal.url}")
         print("\nEnvironment for edge clients and tools:")
         for key, value in stack.env().items():
             print(f"export {key}={value}")
@@ -217,6 +246,8 @@ def up(args: argparse.Namespace) -> int:
                 logger.error("the endpoint process died; stopping")
                 return 1
     finally:
+        if portal is not None:
+            portal.stop()
         if gateway is not None:
             gateway.stop()
         if stack is not None:

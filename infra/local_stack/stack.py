@@ -421,5 +421,8 @@ def local_parameter_overrides(
         "FaceEmbedder": "onnx",
         "FaceEmbedderWeights": "face/arcface_mobilefacenet_128d.onnx",
         "MatchThreshold": "0.365",
+        # No tokens: the API refuses to start until some are given (python -m infra.local_stack up
+        # makes an admin token for the session).
+        "ApiTokens": "{}",
         **more,
     }

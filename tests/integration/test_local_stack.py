@@ -634,7 +634,7 @@ def test_up_command_serves_then_stops_cleanly(
     tmp_path: Path, stop_signal: signal.Signals, database: str, options: list[str]
 ) -> None:
     # GIVEN a free port and a database that does not exist yet
-    port, api_port = free_port(), free_port()
+    port, api_port, portal_port = free_port(), free_port(), free_port()
     if database == "sqlite":
         database_url = f"sqlite:///{tmp_path / 'var' / 'classsight.db'}"
     else:
@@ -651,6 +651,8 @@ def test_up_command_serves_then_stops_cleanly(
             database_url,
             "--api-port",
             str(api_port),
+            "--portal-port",
+            str(portal_port),
             *options,
         ],
         cwd=REPO_ROOT,
@@ -675,13 +677,16 @@ def test_up_command_serves_then_stops_cleanly(
         # (the HTTP API is served when the API function's handler imports)
         api_served = f"http://127.0.0.1:{api_port}" in output
         assert api_served == (not port_is_free(api_port))
+        # (with functions, the API runs with an admin token made for this run)
+        assert api_served == (not options) == ("admin token for this run" in output)
+        assert f"Web portal: http://127.0.0.1:{portal_port}/" in output and not port_is_free(portal_port)
         # AND it is interrupted (Ctrl-C) or terminated
         process.send_signal(stop_signal)
         return_code = process.wait(timeout=30)
         # THEN it exits cleanly, its database was created and migrated, and nothing listens on the port
         assert return_code == 0
         assert {"students", "attendance", "alembic_version"} <= _migrated_tables(database_url)
-        assert port_is_free(port) and port_is_free(api_port)
+        assert port_is_free(port) and port_is_free(api_port) and port_is_free(portal_port)
     finally:
         if process.poll() is None:
             process.kill()
