@@ -702,3 +702,48 @@ def test_hourly_schedule_deletes_prints_once_their_rooms_day_is_over(
     # THEN prints are deleted only once the room's local day has ended
     assert response == {"deleted": 9 - kept}
     assert len(rows(gallery, body_prints)) == kept
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.puts: list[tuple[str, dict[str, str]]] = []
+
+    def put(self, key: str, body: bytes, metadata: dict[str, str], content_type: str) -> None:
+        assert cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR) is not None
+        self.puts.append((key, metadata))
+
+
+@pytest.mark.parametrize(
+    ("source", "frames_at_s", "crops"),
+    [
+        ("face", (0, 1, 2, 3, 4, 5, 6), 3),  # at most three, one per interval (2 s here)
+        ("face", (0, 1), 1),  # the second is too soon after the first
+        ("body", (0, 2, 4, 6), 0),  # a body match's tag is weaker evidence: no gallery crop
+        ("reid", (0, 2, 4, 6), 0),  # nor is a re-id carry-over
+        (None, (0, 2, 4, 6), 0),  # an unknown track has no name to file a crop under
+    ],
+)
+def test_cam2_sends_gallery_crops_only_of_tracks_a_door_handoff_tagged(
+    sequence: MotSequence, source: str | None, frames_at_s: tuple[int, ...], crops: int
+) -> None:
+    # GIVEN a track of identity 15 tagged from the given evidence, on real frames
+    sink = ListSink()
+    registry = TrackRegistry(DoorZone([]))
+    uploader = GalleryCropUploader(sink, "R101", "R101-room", crops_per_track=3, interval_s=2.0)
+    # WHEN cam2's gallery stage sees it frame after frame
+    for step, at_s in enumerate(frames_at_s):
+        now = IN_CLASS + timedelta(seconds=at_s)
+        detections = registry.update_with_detections(gt_detections(sequence, 1 + 5 * step, 15, 1), now)
+        if step == 0 and source is not None:
+            registry.tag(1, STUDENTS[15].usn, source, now)  # type: ignore[arg-type]
+        uploader.update_with_detections(detections, frame_image(sequence, 1 + 5 * step), now, registry)
+    # THEN the expected number of crops went out, filed under the student with cam2's metadata
+    assert len(sink.puts) == crops
+    for key, metadata in sink.puts:
+        assert key.startswith(f"captures/gallery/R101/2026-11-23/{STUDENTS[15].usn}/")
+        assert key.endswith(f"/{metadata['capture_id']}.jpg")
+        assert (metadata["usn"], metadata["room_id"], metadata["tracker_id"]) == (
+            STUDENTS[15].usn,
+            "R101",
+            "1",
+        )
