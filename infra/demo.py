@@ -14,8 +14,9 @@
 5. prints what each stage produced: enrollment outcomes, recognition events, handoffs on the
    room queue, and the attendance report.
 
-With ``--serve`` the stack stays up afterwards (Ctrl-C stops it) so edge clients can be
-pointed at it; the environment they need is printed.
+With ``--serve`` the stack stays up afterwards with the HTTP API and the web portal (Ctrl-C
+stops it); the portal URL, an admin token for this run and the edge clients' environment are
+printed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from cloud_functions.core.db.engine import get_engine
 from cloud_functions.core.db.schema import attendance, enrollments, recognition_events, students
 from cloud_functions.core.settings import DEFAULT_MODELS_DIR, function_settings
 from infra.local_stack import LocalStack, MotoEndpoint, local_parameter_overrides
+from infra.local_stack.portal import PortalServer, session_admin_token
 from infra.migrations import upgrade
 from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
 
@@ -187,6 +189,35 @@ def print_results(stack: LocalStack, engine: Engine, uploaded: int) -> dict[str,
     return {"recognised": outcomes.get("recognised", 0), "handoffs": len(handoffs), "attendance": len(report)}
 
 
+def serve_until_stopped(stack: LocalStack, admin_token: str, api_port: int, portal_port: int) -> None:
+    """Keep the stack up with the HTTP API and the portal until SIGINT/SIGTERM."""
+    for key, value in stack.env("ApiFunction").items():
+        os.environ.setdefault(key, value)  # the API reads its settings when imported
+    gateway = stack.http_api(functions=["ApiFunction"], port=api_port).start()
+    portal = PortalServer(portal_port).start()
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    _say("the stack stays up; Ctrl-C stops it")
+    print(f"  web portal   {portal.url}")
+    print(f"  HTTP API     {gateway.url}")
+    print(f"  admin token  {admin_token}   (portal → Connection)")
+    print("  environment for edge clients:")
+    for name, value in stack.env().items():
+        print(f"    export {name}={value}")
+    for room_id in stack.room_ids:
+        print(f"    export CLASSSIGHT_HANDOFF_QUEUE_URL={stack.room_queue_url(room_id)}  # cam2 of {room_id}")
+    try:
+        stop.wait()
+    finally:
+        portal.stop()
+        gateway.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m infra.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,7 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port", type=int, default=4566, help="port of the local AWS endpoint (default 4566)"
     )
-    parser.add_argument("--serve", action="store_true", help="keep the stack up afterwards until Ctrl-C")
+    parser.add_argument(
+        "--serve", action="store_true", help="afterwards keep the stack, API and portal up until Ctrl-C"
+    )
+    parser.add_argument("--api-port", type=int, default=3000, help="HTTP API port with --serve (3000)")
+    parser.add_argument("--portal-port", type=int, default=8080, help="web portal port with --serve (8080)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -211,9 +246,15 @@ def main(argv: list[str] | None = None) -> int:
 
     _say(f"local AWS endpoint on 127.0.0.1:{args.port}, stack from template.yaml")
     with MotoEndpoint(args.port) as endpoint:
+        admin_token, api_tokens = session_admin_token()
         stack = LocalStack.provision(
             endpoint.endpoint_url,
-            parameter_overrides=local_parameter_overrides(database_url, stage="demo"),
+            parameter_overrides=local_parameter_overrides(
+                database_url,
+                stage="demo",
+                ApiTokens=api_tokens,
+                PortalOrigins=f"http://127.0.0.1:{args.portal_port}",
+            ),
             stack_name="classsight-demo",
         )
         print(f"  bucket {stack.bucket_name}, topic {stack.handoff_topic_arn}")
@@ -243,17 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             uploaded = run_doorway(stack, people, workdir)
             totals = print_results(stack, engine, uploaded)
             if args.serve:
-                _say("the stack stays up; Ctrl-C stops it")
-                for name, value in stack.env().items():
-                    print(f"  export {name}={value}")
-                stop = threading.Event()
-
-                def _stop(signum: int, frame: FrameType | None) -> None:
-                    stop.set()
-
-                signal.signal(signal.SIGINT, _stop)
-                signal.signal(signal.SIGTERM, _stop)
-                stop.wait()
+                serve_until_stopped(stack, admin_token, args.api_port, args.portal_port)
         finally:
             stack.stop_pollers()
     print("\nstopped; nothing left listening")
