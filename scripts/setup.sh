@@ -36,6 +36,12 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# --- Chromium, for the portal's browser tests (scripts/test.sh asks for it) ------------------
+if [ -n "${CLASSSIGHT_WITH_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  log "installing Chromium (browser tests)"
+  apt_install chromium
+fi
+
 # --- MariaDB (MySQL protocol, stands in for RDS MySQL) ---------------------------------------
 mariadb_up() { mariadb-admin --protocol=tcp -h127.0.0.1 -P3306 -uroot ping >/dev/null 2>&1; }
 if ! mariadb_up; then
