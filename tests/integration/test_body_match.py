@@ -60,6 +60,26 @@ STUDENTS = {
 NO_CONSENT = Person("1MS21CS120", "Twenty", ())
 STRANGER = 11
 
+PREFIXES = ("captures/bodies/", "captures/gallery/")
+
+
+def _keys_under(stack: LocalStack, prefixes: tuple[str, ...]) -> set[str]:
+    s3 = stack.client("s3")
+    keys: set[str] = set()
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket_name, Prefix=prefix):
+            keys.update(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+@pytest.fixture(autouse=True)
+def _leave_the_bucket_as_found(local_stack: LocalStack) -> Iterator[None]:
+    """Delete the objects a test put: the session bucket is shared, and other tests read these prefixes."""
+    before = _keys_under(local_stack, PREFIXES)
+    yield
+    for key in sorted(_keys_under(local_stack, PREFIXES) - before):
+        local_stack.client("s3").delete_object(Bucket=local_stack.bucket_name, Key=key)
+
 
 @pytest.fixture(scope="module")
 def sequence() -> MotSequence:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -35,6 +36,26 @@ CLASS_START = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
 CLASS_DATE = date(2026, 11, 23)
 ASHA = Person("1MS21CS101", "Asha Rao", ())  # tagged at the door at 08:58 local, then in the room
 BORIS = Person("1MS21CS102", "Boris Iyer", ())  # missed by the door camera, identified by body re-id
+
+PREFIXES = ("captures/presence/",)
+
+
+def _keys_under(stack: LocalStack, prefixes: tuple[str, ...]) -> set[str]:
+    s3 = stack.client("s3")
+    keys: set[str] = set()
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket_name, Prefix=prefix):
+            keys.update(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+@pytest.fixture(autouse=True)
+def _leave_the_bucket_as_found(local_stack: LocalStack) -> Iterator[None]:
+    """Delete the objects a test put: the session bucket is shared, and other tests read these prefixes."""
+    before = _keys_under(local_stack, PREFIXES)
+    yield
+    for key in sorted(_keys_under(local_stack, PREFIXES) - before):
+        local_stack.client("s3").delete_object(Bucket=local_stack.bucket_name, Key=key)
 
 
 def minutes(n: float) -> timedelta:
