@@ -159,11 +159,26 @@ class TrackRegistry:
 
         A USN lives on one track. When another track already carries it, the more recent
         evidence wins (``evidence_at``: when the face or body was captured): a newer tag takes
-        the USN from the older holder, an older one is refused. Both cases are logged.
+        the USN from the older holder, an older one is refused. Body evidence never takes a USN
+        from a live track a face handoff tagged, nor renames such a track. Refusals are logged.
         """
         record = self.records[tracker_id]
         holder = self.holder_of(usn)
+        if source == "body" and record.usn_source == "face" and record.usn not in (None, usn):
+            # A face at the door outranks a body match: body re-id never renames a face-tagged track.
+            logger.warning(
+                "track %d keeps face-tagged usn %s; body evidence for %s refused", tracker_id, record.usn, usn
+            )
+            return False
         if holder is not None and holder.tracker_id != tracker_id:
+            if source == "body" and holder.usn_source == "face" and holder.tracker_id in self.live_ids:
+                logger.warning(
+                    "usn %s stays on live face-tagged track %d; body evidence for track %d refused",
+                    usn,
+                    holder.tracker_id,
+                    tracker_id,
+                )
+                return False
             if holder.tagged_at is not None and holder.tagged_at > evidence_at:
                 logger.warning(
                     "usn %s stays on track %d (evidence %s); older evidence (%s) for track %d refused",

@@ -241,10 +241,38 @@ def test_usn_on_another_live_track_is_resolved_by_recency(
     assert registry.tag(1, "USN-A", "face", at(0.0))
     # WHEN another capture of USN-A (newer or older) names track 2
     with caplog.at_level(logging.WARNING):
-        registry.tag(2, "USN-A", "body", at(second_capture_s))
+        registry.tag(2, "USN-A", "face", at(second_capture_s))
     # THEN the USN sits on exactly one track, the one with the newer evidence, and it was logged
     assert [t for t, r in registry.records.items() if r.usn == "USN-A"] == [holder]
     assert "usn USN-A" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("holder_live", "expected_holder"),
+    [(True, 1), (False, 2)],
+    ids=["live-face-track-keeps-it", "lost-face-track-gives-it-up"],
+)
+def test_body_evidence_never_takes_a_usn_from_a_live_face_tagged_track(
+    holder_live: bool, expected_holder: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN track 1 tagged USN-A by a face handoff, live or already lost
+    registry = TrackRegistry(DOOR, startup_frames=0)
+    see(registry, 1.0, {1: False, 2: False})
+    assert registry.tag(1, "USN-A", "face", at(0.0))
+    see(registry, 2.0, {1: False, 2: False} if holder_live else {2: False})
+    # WHEN a newer body match names track 2
+    with caplog.at_level(logging.WARNING):
+        registry.tag(2, "USN-A", "body", at(10.0))
+    # THEN a live face-tagged holder keeps the USN; a lost one gives it up to the body match
+    assert [t for t, r in registry.records.items() if r.usn == "USN-A"] == [expected_holder]
+
+
+def test_body_evidence_never_renames_a_face_tagged_track() -> None:
+    registry = TrackRegistry(DOOR, startup_frames=0)
+    see(registry, 1.0, {1: False})
+    assert registry.tag(1, "USN-A", "face", at(0.0))
+    assert not registry.tag(1, "USN-B", "body", at(5.0))
+    assert (registry.records[1].usn, registry.records[1].usn_source) == ("USN-A", "face")
 
 
 def test_body_handoff_tags_the_track_its_crop_came_from() -> None:
