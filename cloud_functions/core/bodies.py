@@ -22,9 +22,6 @@ published now). Bad input ends in a recorded outcome; transient failures raise.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -44,17 +41,17 @@ from cloud_functions.core.faces.matcher import FaceGallery, decide
 from cloud_functions.core.faces.quality import QualityThresholds, decode_image
 from cloud_functions.core.faces.types import FaceRejectedError
 from cloud_functions.core.handoff import Handoff, HandoffPublisher
+from cloud_functions.core.handoff_outbox import HandoffOutbox
 from cloud_functions.core.reid import BodyEmbedder
+from cloud_functions.core.rooms import Refusal, room_context
 from cloud_functions.core.storage import ObjectStore
 from cloud_functions.core.timetable import (
-    AmbiguousTimetableError,
     ClassSession,
     GraceWindows,
-    NoClassInSessionError,
     UnknownTimeZoneError,
-    resolve_class,
     room_zone,
 )
+from cloud_functions.core.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -142,25 +139,6 @@ class BodyMatchRules:
     max_image_pixels: int = 40_000_000
 
 
-class _Stopwatch:
-    def __init__(self) -> None:
-        self.timings_ms: dict[str, float] = {}
-        self._start = time.perf_counter()
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = (time.perf_counter() - start) * 1e3
-            self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + elapsed, 2)
-
-    @property
-    def total_ms(self) -> float:
-        return round((time.perf_counter() - self._start) * 1e3, 2)
-
-
 @dataclass
 class _Evaluation:
     result: BodyResult
@@ -195,14 +173,14 @@ class BodyMatchService:
         self._engine = engine
         self._store = store
         self._embedder = embedder
-        self._publisher = publisher
+        self._handoffs = HandoffOutbox(engine, publisher)
         self._rules = rules or BodyMatchRules()
         self._grace = grace or GraceWindows()
 
     def process(self, object_key: str) -> BodyResult:
         """Handle one crop object end to end. Idempotent on ``object_key``."""
         kind: Literal["match", "gallery"] = "gallery" if object_key.startswith(GALLERY_PREFIX) else "match"
-        clock = _Stopwatch()
+        clock = Stopwatch()
         with clock.stage("db"), transaction(self._engine) as connection:
             existing = db.get_event(connection, object_key)
         if existing is not None:
@@ -215,7 +193,7 @@ class BodyMatchService:
 
     # -- the steps --------------------------------------------------------------------------
 
-    def _evaluate(self, object_key: str, kind: Literal["match", "gallery"], clock: _Stopwatch) -> _Evaluation:
+    def _evaluate(self, object_key: str, kind: Literal["match", "gallery"], clock: Stopwatch) -> _Evaluation:
         try:
             with clock.stage("download"):
                 head = self._store.head(object_key)
@@ -250,25 +228,20 @@ class BodyMatchService:
             return evaluation
 
         with clock.stage("db"), transaction(self._engine) as connection:
-            room = db.get_room(connection, meta.room_id)
-            entries = db.timetable_for_room(connection, meta.room_id) if room else []
-        if room is None:
-            return done(BodyOutcome.UNKNOWN_ROOM, f"no room {meta.room_id!r}")
-        if room.cam2_id is not None and room.cam2_id != meta.camera_id:
-            return done(
-                BodyOutcome.CAMERA_NOT_IN_ROOM,
-                f"camera {meta.camera_id!r} is not the room camera of {room.room_id}",
-            )
+            context = room_context(connection, meta.room_id, meta.camera_id, "room")
+        if isinstance(context, Refusal):
+            return done(BodyOutcome(context.outcome), context.detail)
+        room = context.room
         try:
             evaluation.class_date = meta.captured_at.astimezone(room_zone(room.timezone)).date()
-            if kind == "match":
-                # No class, no body matching: nobody is identified outside class hours.
-                evaluation.session = resolve_class(entries, meta.captured_at, room.timezone, self._grace)
-                result.course_code = evaluation.session.course_code
-        except NoClassInSessionError as e:
-            return done(BodyOutcome.NO_CLASS_IN_SESSION, str(e))
-        except (AmbiguousTimetableError, UnknownTimeZoneError) as e:
+        except UnknownTimeZoneError as e:
             return done(BodyOutcome.AMBIGUOUS_TIMETABLE, str(e))
+        if kind == "match":
+            # No class, no body matching: nobody is identified outside class hours.
+            session = context.class_at(meta.captured_at, self._grace)
+            if isinstance(session, Refusal):
+                return done(BodyOutcome(session.outcome), session.detail)
+            evaluation.session, result.course_code = session, session.course_code
 
         if isinstance(meta, GalleryCropMetadata):
             refusal = self._gallery_refusal(meta, evaluation.class_date, clock)
@@ -324,7 +297,7 @@ class BodyMatchService:
         return done(BodyOutcome.RECOGNISED)
 
     def _gallery_refusal(
-        self, meta: GalleryCropMetadata, class_date: date, clock: _Stopwatch
+        self, meta: GalleryCropMetadata, class_date: date, clock: Stopwatch
     ) -> tuple[BodyOutcome, str] | None:
         with clock.stage("db"), transaction(self._engine) as connection:
             consent = bodies_db.student_consent(connection, meta.usn)
@@ -348,7 +321,7 @@ class BodyMatchService:
             return BodyOutcome.GALLERY_FULL, f"{stored} prints of {meta.usn} today already"
         return None
 
-    def _commit(self, evaluation: _Evaluation, clock: _Stopwatch) -> BodyResult:
+    def _commit(self, evaluation: _Evaluation, clock: Stopwatch) -> BodyResult:
         result, meta = evaluation.result, evaluation.meta
         handoff: Handoff | None = None
         try:
@@ -402,7 +375,7 @@ class BodyMatchService:
             return result
 
         if handoff is not None:
-            result.handoff_message_id = self._publish(handoff, clock)
+            result.handoff_message_id = self._handoffs.publish(handoff, clock)
         if result.outcome is BodyOutcome.GALLERY_STORED:
             self._delete_crop(result.object_key, clock)
         result.timings_ms = clock.timings_ms
@@ -435,20 +408,13 @@ class BodyMatchService:
             logger.info("expired body prints deleted", extra={"room_id": room_id, "deleted": deleted})
         return deleted
 
-    def _delete_crop(self, object_key: str, clock: _Stopwatch) -> None:
+    def _delete_crop(self, object_key: str, clock: Stopwatch) -> None:
         # The print is stored; the image of a named student is not kept beside it.
         with clock.stage("delete"):
             self._store.delete(object_key)
 
-    def _publish(self, handoff: Handoff, clock: _Stopwatch) -> str:
-        with clock.stage("publish"):
-            message_id = self._publisher.publish(handoff)
-        with clock.stage("db"), transaction(self._engine) as connection:
-            db.mark_handoff_published(connection, handoff.capture_id, message_id)
-        return message_id
-
     def _replay(
-        self, event: db.RecognitionEvent, kind: Literal["match", "gallery"], clock: _Stopwatch
+        self, event: db.RecognitionEvent, kind: Literal["match", "gallery"], clock: Stopwatch
     ) -> BodyResult:
         result = BodyResult(
             object_key=event.object_key,
@@ -463,15 +429,9 @@ class BodyMatchService:
             detail=event.detail,
         )
         if result.outcome is BodyOutcome.RECOGNISED and event.capture_id:
-            with clock.stage("db"), transaction(self._engine) as connection:
-                pending = db.unpublished_handoff(connection, event.capture_id, event.camera_id)
-            if pending is not None:
-                logger.info(
-                    "publishing a stored body handoff that was not sent",
-                    extra={"capture_id": event.capture_id},
-                )
-                result.course_code = pending.course_code
-                result.handoff_message_id = self._publish(pending, clock)
+            sent = self._handoffs.publish_unsent(event.capture_id, event.camera_id, clock)
+            if sent is not None:
+                result.course_code, result.handoff_message_id = sent.handoff.course_code, sent.message_id
         if result.outcome is BodyOutcome.GALLERY_STORED:
             # The delete may have failed after the print was stored; deleting again is harmless.
             self._delete_crop(event.object_key, clock)

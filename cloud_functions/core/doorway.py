@@ -20,9 +20,6 @@ raise, so the message is retried and, in the end, kept in the dead-letter queue.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -39,15 +36,11 @@ from cloud_functions.core.db.engine import transaction
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.faces.types import AnalysisMode, FaceAnalysis, FaceRejectedError
 from cloud_functions.core.handoff import Handoff, HandoffPublisher
+from cloud_functions.core.handoff_outbox import HandoffOutbox
+from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
-from cloud_functions.core.timetable import (
-    AmbiguousTimetableError,
-    ClassSession,
-    GraceWindows,
-    NoClassInSessionError,
-    UnknownTimeZoneError,
-    resolve_class,
-)
+from cloud_functions.core.timetable import ClassSession, GraceWindows
+from cloud_functions.core.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -124,26 +117,6 @@ class DoorwayResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-class _Stopwatch:
-    def __init__(self) -> None:
-        self.timings_ms: dict[str, float] = {}
-        self._start = time.perf_counter()
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings_ms[name] = round(
-                self.timings_ms.get(name, 0.0) + (time.perf_counter() - start) * 1e3, 2
-            )
-
-    @property
-    def total_ms(self) -> float:
-        return round((time.perf_counter() - self._start) * 1e3, 2)
-
-
 class DoorwayService:
     """Turns face captures into recognition events, attendance and handoffs."""
 
@@ -162,13 +135,13 @@ class DoorwayService:
         self._store = store
         self._faces = faces
         self._matcher = matcher
-        self._publisher = publisher
+        self._handoffs = HandoffOutbox(engine, publisher)
         self._grace = grace or GraceWindows()
         self._max_image_bytes = max_image_bytes
 
     def process(self, object_key: str) -> DoorwayResult:
         """Handle one capture object end to end. Idempotent on ``object_key``."""
-        clock = _Stopwatch()
+        clock = Stopwatch()
         with clock.stage("db"), transaction(self._engine) as connection:
             existing = db.get_event(connection, object_key)
         if existing is not None:
@@ -179,7 +152,7 @@ class DoorwayService:
 
     # -- the steps --------------------------------------------------------------------------
 
-    def _evaluate(self, object_key: str, clock: _Stopwatch) -> _Evaluation:
+    def _evaluate(self, object_key: str, clock: Stopwatch) -> _Evaluation:
         try:
             with clock.stage("download"):
                 head = self._store.head(object_key)
@@ -215,21 +188,12 @@ class DoorwayService:
             return _Evaluation(result, meta, session)
 
         with clock.stage("db"), transaction(self._engine) as connection:
-            room = db.get_room(connection, meta.room_id)
-            entries = db.timetable_for_room(connection, meta.room_id) if room else []
-        if room is None:
-            return done(Outcome.UNKNOWN_ROOM, f"no room {meta.room_id!r}")
-        if room.cam1_id is not None and room.cam1_id != meta.camera_id:
-            return done(
-                Outcome.CAMERA_NOT_IN_ROOM,
-                f"camera {meta.camera_id!r} is not the door camera of {room.room_id}",
+            located = locate_class(
+                connection, meta.room_id, meta.camera_id, "door", meta.captured_at, self._grace
             )
-        try:
-            session = resolve_class(entries, meta.captured_at, room.timezone, self._grace)
-        except NoClassInSessionError as e:
-            return done(Outcome.NO_CLASS_IN_SESSION, str(e))
-        except (AmbiguousTimetableError, UnknownTimeZoneError) as e:
-            return done(Outcome.AMBIGUOUS_TIMETABLE, str(e))
+        if isinstance(located, Refusal):
+            return done(Outcome(located.outcome), located.detail)
+        session = located.session
 
         if head.size_bytes > self._max_image_bytes:
             return done(Outcome.TOO_LARGE, f"{head.size_bytes} bytes > limit {self._max_image_bytes}")
@@ -253,7 +217,7 @@ class DoorwayService:
             return done(Outcome.UNKNOWN_PERSON, similarity=similarity)
         return done(Outcome.RECOGNISED, usn=decision.usn, similarity=similarity, session=session)
 
-    def _commit(self, evaluation: _Evaluation, clock: _Stopwatch) -> DoorwayResult:
+    def _commit(self, evaluation: _Evaluation, clock: Stopwatch) -> DoorwayResult:
         result, meta, session = evaluation.result, evaluation.meta, evaluation.session
         handoff: Handoff | None = None
         try:
@@ -307,18 +271,11 @@ class DoorwayService:
             return result
 
         if handoff is not None:
-            result.handoff_message_id = self._publish(handoff, clock)
+            result.handoff_message_id = self._handoffs.publish(handoff, clock)
         result.timings_ms = clock.timings_ms
         return result
 
-    def _publish(self, handoff: Handoff, clock: _Stopwatch) -> str:
-        with clock.stage("publish"):
-            message_id = self._publisher.publish(handoff)
-        with clock.stage("db"), transaction(self._engine) as connection:
-            db.mark_handoff_published(connection, handoff.capture_id, message_id)
-        return message_id
-
-    def _replay(self, event: db.RecognitionEvent, clock: _Stopwatch) -> DoorwayResult:
+    def _replay(self, event: db.RecognitionEvent, clock: Stopwatch) -> DoorwayResult:
         result = DoorwayResult(
             object_key=event.object_key,
             outcome=Outcome(event.outcome),
@@ -329,15 +286,10 @@ class DoorwayService:
             similarity=event.similarity,
             detail=event.detail,
         )
-        if event.outcome == Outcome.RECOGNISED and event.capture_id:
-            with clock.stage("db"), transaction(self._engine) as connection:
-                pending = db.unpublished_handoff(connection, event.capture_id, event.camera_id)
-            if pending is not None:
-                logger.info(
-                    "publishing a stored handoff that was not sent", extra={"capture_id": event.capture_id}
-                )
-                result.course_code = pending.course_code
-                result.handoff_message_id = self._publish(pending, clock)
+        if result.outcome is Outcome.RECOGNISED and event.capture_id:
+            sent = self._handoffs.publish_unsent(event.capture_id, event.camera_id, clock)
+            if sent is not None:
+                result.course_code, result.handoff_message_id = sent.handoff.course_code, sent.message_id
         result.timings_ms = clock.timings_ms
         return result
 

@@ -28,18 +28,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from cloud_functions.core.db import doorway as rooms_db
 from cloud_functions.core.db import presence as db
 from cloud_functions.core.db.engine import transaction
 from cloud_functions.core.errors import ObjectNotFoundError
+from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
 from cloud_functions.core.timetable import (
-    AmbiguousTimetableError,
     ClassSession,
     GraceWindows,
-    NoClassInSessionError,
-    UnknownTimeZoneError,
-    resolve_class,
 )
 
 # A report lists the identified tracks of one room: a few kilobytes. Anything far larger is
@@ -190,24 +186,14 @@ class PresenceService:
             present_count=len(report.present),
         )
         with transaction(self._engine) as connection:
-            room = rooms_db.get_room(connection, report.room_id)
-            entries = rooms_db.timetable_for_room(connection, report.room_id) if room else []
+            located = locate_class(
+                connection, report.room_id, report.camera_id, "room", report.reported_at, self._grace
+            )
             known = db.existing_students(connection, (t.usn for t in report.present))
-        if room is None:
-            result.outcome, result.detail = PresenceOutcome.UNKNOWN_ROOM, f"no room {report.room_id!r}"
+        if isinstance(located, Refusal):
+            result.outcome, result.detail = PresenceOutcome(located.outcome), located.detail
             return result, []
-        if room.cam2_id is not None and room.cam2_id != report.camera_id:
-            result.outcome = PresenceOutcome.CAMERA_NOT_IN_ROOM
-            result.detail = f"camera {report.camera_id!r} is not the room camera of {room.room_id}"
-            return result, []
-        try:
-            session = resolve_class(entries, report.reported_at, room.timezone, self._grace)
-        except NoClassInSessionError as e:
-            result.outcome, result.detail = PresenceOutcome.NO_CLASS_IN_SESSION, str(e)
-            return result, []
-        except (AmbiguousTimetableError, UnknownTimeZoneError) as e:
-            result.outcome, result.detail = PresenceOutcome.AMBIGUOUS_TIMETABLE, str(e)
-            return result, []
+        room, session = located.context.room, located.session
         result.course_code, result.class_date = session.course_code, session.class_date
 
         required = required_dwell(self._min_dwell, session)

@@ -26,8 +26,12 @@ from cloud_functions.core.db.schema import (
     handoffs,
     recognition_events,
 )
-from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError
+from cloud_functions.core.doorway import DoorwayService
+from cloud_functions.core.errors import MessagingError
+from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError, Matcher
+from cloud_functions.core.handoff import Handoff, SnsHandoffPublisher
 from cloud_functions.core.settings import FaceModelSettings, function_settings
+from cloud_functions.core.storage import S3ObjectStore
 from cloud_functions.face_match import handler as face_match
 from infra.local_stack import LocalStack
 from infra.seed import Slot, lfw_people, seed_campus, seed_students
@@ -316,3 +320,53 @@ def test_database_down_leaves_the_message_for_retry(
     assert len(result.records) == 1
     assert result.failed_message_ids == [result.records[0]["messageId"]]
     assert table_rows(campus, recognition_events) == []
+
+
+class _FlakyPublisher:
+    """The real SNS publisher, failing its first ``failures`` calls as a broker outage would."""
+
+    def __init__(self, inner: SnsHandoffPublisher, failures: int) -> None:
+        self.inner, self.failures, self.calls = inner, failures, 0
+
+    def publish(self, handoff: Handoff) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise MessagingError("topic unavailable")
+        return self.inner.publish(handoff)
+
+
+def test_a_handoff_whose_publish_failed_is_sent_on_the_retry_and_only_once(
+    stack: LocalStack, campus: Engine, pipeline: FacePipeline
+) -> None:
+    # GIVEN the doorway service on the real bucket and topic, whose first publish fails
+    publisher = _FlakyPublisher(SnsHandoffPublisher(stack.client("sns"), stack.handoff_topic_arn), failures=1)
+    service = DoorwayService(
+        campus,
+        S3ObjectStore(stack.client("s3"), stack.bucket_name),
+        pipeline,
+        Matcher.from_settings(FaceModelSettings(), FaceprintRepository(campus), pipeline.model_id),
+        publisher,
+    )
+    capture = put_capture(stack, photo("Laura_Bush", 9))
+
+    # WHEN the first delivery fails to publish
+    with pytest.raises(MessagingError):
+        service.process(capture.key)
+    # THEN the event, attendance and handoff are stored, but nothing reached the room yet
+    [handoff] = table_rows(campus, handoffs)
+    assert handoff.message_id is None
+    assert len(table_rows(campus, attendance)) == 1 and room_messages(stack, "R101") == []
+
+    # WHEN the message is retried
+    retried = service.process(capture.key)
+    # THEN the stored handoff is published now, once, and marked sent
+    assert retried.duplicate and retried.handoff_message_id
+    [message] = room_messages(stack, "R101")
+    assert message["capture_id"] == capture.capture_id
+    [handoff] = table_rows(campus, handoffs)
+    assert handoff.message_id == retried.handoff_message_id
+
+    # AND a further delivery publishes nothing more
+    assert service.process(capture.key).handoff_message_id is None
+    assert room_messages(stack, "R101") == []
+    assert len(table_rows(campus, attendance)) == 1 and len(table_rows(campus, recognition_events)) == 1
