@@ -7,9 +7,10 @@ raises on a duplicate and never creates a second row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
@@ -52,6 +53,46 @@ class AttendanceRow:
     capture_id: str | None
 
 
+ColumnAccessor = Any
+"""The would-be-inserted row in an upsert (MySQL's ``inserted``, SQLite's ``excluded``)."""
+Least = Callable[[sa.ColumnElement[Any], sa.ColumnElement[Any]], sa.ColumnElement[Any]]
+
+
+def upsert_attendance(
+    connection: Connection,
+    values: dict[str, object],
+    updates: Callable[[ColumnAccessor, Least], list[tuple[str, sa.ColumnElement[object]]]],
+) -> None:
+    """Insert an attendance row, or apply ``updates`` to the existing one for the same key.
+
+    ``updates(new, least)`` gets the would-be row and a two-argument minimum, and returns the
+    assignments in the order MySQL must apply them (left to right, each seeing the ones before).
+    """
+    dialect = connection.dialect.name
+    if dialect == "mysql":
+        mysql_stmt = mysql.insert(attendance).values(**values)
+        # A list of pairs keeps the order; keyword arguments would be put in table order.
+        connection.execute(mysql_stmt.on_duplicate_key_update(updates(mysql_stmt.inserted, sa.func.least)))
+    elif dialect == "sqlite":
+        sqlite_stmt = sqlite.insert(attendance).values(**values)
+        # SQLite's two-argument min() is a scalar function.
+        assignments = dict(updates(sqlite_stmt.excluded, sa.func.min))
+        connection.execute(
+            sqlite_stmt.on_conflict_do_update(
+                index_elements=["usn", "course_code", "class_date"], set_=assignments
+            )
+        )
+    else:  # pragma: no cover - only MySQL/MariaDB and SQLite are supported
+        raise NotImplementedError(f"no attendance upsert for dialect {dialect}")
+
+
+def earliest(
+    stored: sa.ColumnElement[Any], incoming: sa.ColumnElement[Any], least: Least
+) -> sa.ColumnElement[Any]:
+    """The earlier of a stored time and an incoming one; the incoming one where none is stored."""
+    return sa.func.coalesce(least(stored, incoming), incoming)
+
+
 def record_door_sighting(connection: Connection, sighting: DoorSighting) -> AttendanceRow:
     """Insert the student's attendance for this class, or fold the sighting into the existing row.
 
@@ -71,42 +112,27 @@ def record_door_sighting(connection: Connection, sighting: DoorSighting) -> Atte
         "capture_id": sighting.capture_id,
     }
     table = attendance
-    dialect = connection.dialect.name
-    if dialect == "mysql":
-        stmt = mysql.insert(table).values(**values)
-        new = stmt.inserted
-        least_name = "least"
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values)  # type: ignore[assignment]
-        new = stmt.excluded  # type: ignore[attr-defined]
-        least_name = "min"  # SQLite's two-argument min() is a scalar function
-    else:  # pragma: no cover - only MySQL/MariaDB and SQLite are supported
-        raise NotImplementedError(f"no attendance upsert for dialect {dialect}")
 
-    earlier = sa.or_(table.c.first_seen_at.is_(None), new.first_seen_at < table.c.first_seen_at)
-    door_status = table.c.status.in_(("entered", "late"))
+    def updates(new: ColumnAccessor, least: Least) -> list[tuple[str, sa.ColumnElement[object]]]:
+        earlier = sa.or_(table.c.first_seen_at.is_(None), new.first_seen_at < table.c.first_seen_at)
+        door_status = table.c.status.in_(("entered", "late"))
 
-    def take_if_earlier(column: sa.Column[object]) -> sa.ColumnElement[object]:
-        return sa.case((earlier, getattr(new, column.name)), else_=column)
+        def take_if_earlier(column: sa.Column[object]) -> sa.ColumnElement[object]:
+            return sa.case((earlier, getattr(new, column.name)), else_=column)
 
-    # MySQL applies assignments left to right, each seeing the ones before it: first_seen_at
-    # must come last so the comparisons above still see the stored value.
-    updates: dict[str, sa.ColumnElement[object]] = {
-        "status": sa.case((sa.and_(earlier, door_status), new.status), else_=table.c.status),
-        "similarity": take_if_earlier(table.c.similarity),
-        "capture_id": take_if_earlier(table.c.capture_id),
-        "first_seen_at": sa.func.coalesce(
-            getattr(sa.func, least_name)(table.c.first_seen_at, new.first_seen_at), new.first_seen_at
-        ),
-    }
-    if dialect == "mysql":
-        # A list of pairs keeps the order above; keyword arguments would be put in table order.
-        upsert = stmt.on_duplicate_key_update(list(updates.items()))
-    else:
-        upsert = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=["usn", "course_code", "class_date"], set_=updates
-        )
-    connection.execute(upsert)
+        # first_seen_at last: MySQL applies assignments in order, and the ones before it
+        # must still compare against the stored value.
+        return [
+            ("status", sa.case((sa.and_(earlier, door_status), new.status), else_=table.c.status)),
+            ("similarity", take_if_earlier(table.c.similarity)),
+            ("capture_id", take_if_earlier(table.c.capture_id)),
+            (
+                "first_seen_at",
+                sa.func.coalesce(least(table.c.first_seen_at, new.first_seen_at), new.first_seen_at),
+            ),
+        ]
+
+    upsert_attendance(connection, values, updates)
     row = connection.execute(
         sa.select(table).where(
             table.c.usn == sighting.usn,

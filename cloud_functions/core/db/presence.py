@@ -8,9 +8,9 @@ from datetime import date, datetime
 from typing import Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection
 
+from cloud_functions.core.db.attendance import ColumnAccessor, Least, earliest, upsert_attendance
 from cloud_functions.core.db.schema import attendance, presence_reports, students
 
 
@@ -111,25 +111,8 @@ def confirm_presence(connection: Connection, confirmation: PresenceConfirmation)
         "source": confirmation.source,
     }
     table = attendance
-    dialect = connection.dialect.name
-    if dialect == "mysql":
-        stmt = mysql.insert(table).values(**values)
-        new = stmt.inserted
-        least_name = "least"
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values)  # type: ignore[assignment]
-        new = stmt.excluded  # type: ignore[attr-defined]
-        least_name = "min"  # SQLite's two-argument min() is a scalar function
-    else:  # pragma: no cover - only MySQL/MariaDB and SQLite are supported
-        raise NotImplementedError(f"no attendance upsert for dialect {dialect}")
-    earliest = sa.func.coalesce(
-        getattr(sa.func, least_name)(table.c.confirmed_at, new.confirmed_at), new.confirmed_at
-    )
-    if dialect == "mysql":
-        connection.execute(stmt.on_duplicate_key_update(confirmed_at=earliest))
-    else:
-        connection.execute(
-            stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-                index_elements=["usn", "course_code", "class_date"], set_={"confirmed_at": earliest}
-            )
-        )
+
+    def updates(new: ColumnAccessor, least: Least) -> list[tuple[str, sa.ColumnElement[object]]]:
+        return [("confirmed_at", earliest(table.c.confirmed_at, new.confirmed_at, least))]
+
+    upsert_attendance(connection, values, updates)
