@@ -228,7 +228,9 @@ def todays_classes(
     )
     if room_id and not room_rows:
         get_room(connection, room_id)
-    titles = dict(connection.execute(sa.select(courses.c.course_code, courses.c.title)).tuples().all())
+    titles = {
+        code: title for code, title in connection.execute(sa.select(courses.c.course_code, courses.c.title))
+    }
     result: list[ScheduledClassPublic] = []
     for room in room_rows:
         entries = [
