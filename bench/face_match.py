@@ -150,7 +150,6 @@ def main() -> None:
     parser.add_argument("--skip-deepface", action="store_true", help="skip the DeepFace cold start")
     args = parser.parse_args()
 
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # one JSON line per capture otherwise
     workdir = Path(tempfile.mkdtemp(prefix="classsight-bench-"))
     database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     upgrade(database_url)
@@ -168,6 +167,7 @@ def main() -> None:
             stack_name="classsight-bench",
         )
         os.environ.update(stack.env("FaceMatchFunction", CLASSSIGHT_DATABASE_URL=database_url))
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # one JSON line per capture otherwise
         function_settings.cache_clear()
         from cloud_functions.face_match import handler as face_match
 
