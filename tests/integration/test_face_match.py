@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 import sqlalchemy as sa
@@ -33,9 +34,10 @@ from cloud_functions.core.handoff import Handoff, SnsHandoffPublisher
 from cloud_functions.core.settings import FaceModelSettings, function_settings
 from cloud_functions.core.storage import S3ObjectStore
 from cloud_functions.face_match import handler as face_match
-from infra.local_stack import LocalStack
+from infra.local_stack import LambdaContext, LocalStack
 from infra.seed import Slot, lfw_people, seed_campus, seed_students
 from tests.conftest import DATA_DIR
+from tests.events import load_event
 
 LFW = DATA_DIR / "faces" / "lfw_subset"
 PEOPLE = {p.name.replace(" ", "_"): p for p in lfw_people(LFW)}
@@ -370,3 +372,33 @@ def test_a_handoff_whose_publish_failed_is_sent_on_the_retry_and_only_once(
     assert service.process(capture.key).handoff_message_id is None
     assert room_messages(stack, "R101") == []
     assert len(table_rows(campus, attendance)) == 1 and len(table_rows(campus, recognition_events)) == 1
+
+
+def test_a_direct_s3_notification_is_handled_like_one_through_the_queue(
+    stack: LocalStack, campus: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a capture in the bucket, and the direct S3 notification AWS sends for it (bucket →
+    # function, no queue), its key URL-encoded as AWS encodes it
+    capture = put_capture(stack, photo("Hugo_Chavez", 9))
+    event = load_event("s3_put_face_capture")
+    record = event["Records"][0]
+    record["s3"]["bucket"]["name"] = stack.bucket_name
+    record["s3"]["object"]["key"] = quote_plus(capture.key, safe="/")
+    for name, value in stack.env("FaceMatchFunction", CLASSSIGHT_DATABASE_URL=database_url).items():
+        monkeypatch.setenv(name, value)
+    function_settings.cache_clear()
+    face_match.doorway_service.cache_clear()
+    try:
+        # WHEN the function is invoked with it, twice (asynchronous invocations are retried)
+        for _ in range(2):
+            context = LambdaContext("FaceMatchFunction", "arn:aws:lambda:us-east-1:0:function:f", 2048, 60)
+            response = face_match.lambda_handler(event, context)
+            assert response == {"batchItemFailures": []}
+    finally:
+        function_settings.cache_clear()
+        face_match.doorway_service.cache_clear()
+
+    # THEN the student is recorded once and R101 gets one handoff
+    [row] = table_rows(campus, attendance)
+    assert (row.usn, row.capture_id) == (usn_of("Hugo_Chavez"), capture.capture_id)
+    assert [m["capture_id"] for m in room_messages(stack, "R101")] == [capture.capture_id]
