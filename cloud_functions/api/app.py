@@ -21,7 +21,7 @@ from cloud_functions.api.middleware import BodySizeLimit, SecurityHeaders
 from cloud_functions.api.photos import S3PhotoBucket
 from cloud_functions.api.routes import api_router
 from cloud_functions.core.aws import aws_client
-from cloud_functions.core.db.engine import get_engine
+from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.errors import ClassSightError
 from cloud_functions.core.settings import ApiSettings, load_settings
 
@@ -82,9 +82,7 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock = _utc_now) 
     )
     app.state.settings = settings
     app.state.clock = clock
-    app.state.engine = get_engine(
-        settings.database_url, pool_size=settings.db_pool_size, pool_recycle_s=settings.db_pool_recycle_s
-    )
+    app.state.engine = engine_for(settings)
     app.state.photo_bucket = S3PhotoBucket(aws_client("s3", settings), settings.bucket_name)
 
     app.add_exception_handler(ClassSightError, _project_error)

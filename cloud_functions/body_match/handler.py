@@ -24,13 +24,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cloud_functions.core.aws import aws_client
 from cloud_functions.core.bodies import BodyMatchRules, BodyMatchService, BodyResult
-from cloud_functions.core.db.engine import get_engine
+from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.events import handle_s3_notifications
 from cloud_functions.core.handoff import SnsHandoffPublisher
 from cloud_functions.core.reid import OsnetEmbedder
 from cloud_functions.core.settings import function_settings
 from cloud_functions.core.storage import S3ObjectStore
-from cloud_functions.core.timetable import GraceWindows
 
 logger = Logger(service="body_match")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -40,9 +39,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def body_match_service() -> BodyMatchService:
     """The service with its model and clients, built once per warm container."""
     settings = function_settings()
-    engine = get_engine(
-        settings.database_url, pool_size=settings.db_pool_size, pool_recycle_s=settings.db_pool_recycle_s
-    )
+    engine = engine_for(settings)
     return BodyMatchService(
         engine=engine,
         store=S3ObjectStore(aws_client("s3", settings), settings.bucket_name),
@@ -57,9 +54,7 @@ def body_match_service() -> BodyMatchService:
             max_image_bytes=settings.max_image_bytes,
             max_image_pixels=settings.max_image_pixels,
         ),
-        grace=GraceWindows(
-            before_start=settings.grace_before_start, on_time_after_start=settings.grace_on_time_after_start
-        ),
+        grace=settings.grace_windows,
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cloud_functions.core.errors import ConfigurationError
+from cloud_functions.core.timetable import GraceWindows
 
 ENV_PREFIX = "CLASSSIGHT_"
 
@@ -233,6 +234,14 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
         le=timedelta(hours=3),
         description="Arrivals up to this long after the start are 'entered'; later ones are 'late'.",
     )
+
+    @property
+    def grace_windows(self) -> GraceWindows:
+        """The timetable's grace windows from these settings."""
+        return GraceWindows(
+            before_start=self.grace_before_start, on_time_after_start=self.grace_on_time_after_start
+        )
+
     presence_min_dwell: timedelta = Field(
         timedelta(minutes=10),
         ge=timedelta(minutes=1),

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cloud_functions.core.aws import aws_client
-from cloud_functions.core.db.engine import get_engine
+from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.events import handle_s3_notifications
 from cloud_functions.core.faces import EnrollmentRepository, EnrollmentService, FacePipeline
 from cloud_functions.core.faces.enrollment import EnrollmentOutcome, enroll_stored_photo
@@ -33,9 +33,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def enrollment() -> tuple[EnrollmentService, ObjectStore]:
     """The enrollment service and the bucket, built once per warm container."""
     settings = function_settings()
-    engine = get_engine(
-        settings.database_url, pool_size=settings.db_pool_size, pool_recycle_s=settings.db_pool_recycle_s
-    )
+    engine = engine_for(settings)
     service = EnrollmentService(FacePipeline.from_settings(settings), EnrollmentRepository(engine))
     return service, S3ObjectStore(aws_client("s3", settings), settings.bucket_name)
 

@@ -18,14 +18,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cloud_functions.core.aws import aws_client
-from cloud_functions.core.db.engine import get_engine
+from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.doorway import DoorwayResult, DoorwayService
 from cloud_functions.core.events import handle_s3_notifications
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, Matcher
 from cloud_functions.core.handoff import SnsHandoffPublisher
 from cloud_functions.core.settings import function_settings
 from cloud_functions.core.storage import S3ObjectStore
-from cloud_functions.core.timetable import GraceWindows
 
 logger = Logger(service="face_match")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -35,9 +34,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def doorway_service() -> DoorwayService:
     """The service with its models and clients, built once per warm container."""
     settings = function_settings()
-    engine = get_engine(
-        settings.database_url, pool_size=settings.db_pool_size, pool_recycle_s=settings.db_pool_recycle_s
-    )
+    engine = engine_for(settings)
     pipeline = FacePipeline.from_settings(settings)
     return DoorwayService(
         engine=engine,
@@ -45,9 +42,7 @@ def doorway_service() -> DoorwayService:
         faces=pipeline,
         matcher=Matcher.from_settings(settings, FaceprintRepository(engine), pipeline.model_id),
         publisher=SnsHandoffPublisher(aws_client("sns", settings), settings.handoff_topic_arn),
-        grace=GraceWindows(
-            before_start=settings.grace_before_start, on_time_after_start=settings.grace_on_time_after_start
-        ),
+        grace=settings.grace_windows,
         max_image_bytes=settings.max_image_bytes,
     )
 

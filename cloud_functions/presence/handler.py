@@ -18,12 +18,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cloud_functions.core.aws import aws_client
-from cloud_functions.core.db.engine import get_engine
+from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.events import handle_s3_notifications
 from cloud_functions.core.presence import PresenceResult, PresenceService
 from cloud_functions.core.settings import function_settings
 from cloud_functions.core.storage import S3ObjectStore
-from cloud_functions.core.timetable import GraceWindows
 
 logger = Logger(service="presence")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -33,16 +32,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def presence_service() -> PresenceService:
     """The service with its clients, built once per warm container."""
     settings = function_settings()
-    engine = get_engine(
-        settings.database_url, pool_size=settings.db_pool_size, pool_recycle_s=settings.db_pool_recycle_s
-    )
+    engine = engine_for(settings)
     return PresenceService(
         engine=engine,
         store=S3ObjectStore(aws_client("s3", settings), settings.bucket_name),
         min_dwell=settings.presence_min_dwell,
-        grace=GraceWindows(
-            before_start=settings.grace_before_start, on_time_after_start=settings.grace_on_time_after_start
-        ),
+        grace=settings.grace_windows,
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cloud_functions.core.errors import DatabaseUnavailableError
+from cloud_functions.core.settings import DatabaseSettings
 
 _engines: dict[str, Engine] = {}
 
@@ -51,6 +52,13 @@ def get_engine(url: str, *, pool_size: int = 2, pool_recycle_s: int = 280) -> En
     if engine is None:
         engine = _engines[url] = create_engine(url, pool_size=pool_size, pool_recycle_s=pool_recycle_s)
     return engine
+
+
+def engine_for(settings: DatabaseSettings) -> Engine:
+    """The process-wide engine for a deployable's database settings (URL and pool knobs)."""
+    return get_engine(
+        settings.database_url, pool_size=settings.db_pool_size, pool_recycle_s=settings.db_pool_recycle_s
+    )
 
 
 def dispose_engines() -> None:
