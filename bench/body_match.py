@@ -50,6 +50,7 @@ from cloud_functions.core.handoff import Handoff  # noqa: E402
 from cloud_functions.core.reid import OsnetEmbedder  # noqa: E402
 from cloud_functions.core.settings import DEFAULT_MODELS_DIR, FunctionSettings  # noqa: E402
 from cloud_functions.core.storage import StoredObject  # noqa: E402
+from cloud_functions.core.timetable import CaptureTimeBounds  # noqa: E402
 from edge_client.cam2.evaluation import GroundTruthBox, MotSequence, load_mot_sequence  # noqa: E402
 from infra.migrations import upgrade  # noqa: E402
 from infra.seed import Person, Slot, seed_campus, seed_students  # noqa: E402
@@ -131,7 +132,11 @@ def service_latency(
         seed_campus(engine, [Slot("CS501", "R101", 0, clock_time(9), clock_time(10))])
         seed_students(engine, [Person(f"PETS{i:03d}", f"Person {i}", ()) for i in gallery_boxes])
         store, publisher = MemoryStore(), RecordingPublisher()
-        service = BodyMatchService(engine, store, embedder, publisher, rules=BodyMatchRules())
+        # The crops are of a fixed day (2026-11-23), stored in a bucket that stamps them now.
+        replay = CaptureTimeBounds(max_age=timedelta(days=3650))
+        service = BodyMatchService(
+            engine, store, embedder, publisher, rules=BodyMatchRules(), capture_times=replay
+        )
 
         def put(key: str, box: GroundTruthBox, extra: dict[str, str]) -> None:
             ok, jpeg = cv2.imencode(".jpg", crop(sequence, box))

@@ -27,6 +27,14 @@ EVENTS_DIR = Path(__file__).resolve().parent / "events"
 MYSQL_SERVER_URL = os.environ.get("CLASSSIGHT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
 
+# The tests replay captures of fixed class days (Monday 2026-11-23 ...) into a bucket that stamps
+# every object with today's date, as if an outbox had held them since. The bound on that delay is
+# widened for the whole session (functions read it from the environment); the tests of the
+# bound itself set it back.
+REPLAYED_CALENDAR_MAX_AGE = "P3650D"
+os.environ.setdefault("CLASSSIGHT_CAPTURE_MAX_AGE", REPLAYED_CALENDAR_MAX_AGE)
+
+
 def _fresh_mysql_database() -> Iterator[str]:
     """Create a uniquely named database on the test server, yield its URL, then drop it."""
     name = f"classsight_test_{uuid.uuid4().hex[:12]}"

@@ -55,6 +55,8 @@ def body_match_service() -> BodyMatchService:
             max_image_pixels=settings.max_image_pixels,
         ),
         grace=settings.grace_windows,
+        capture_times=settings.capture_time_bounds,
+        publish_lease=settings.handoff_publish_lease,
     )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -35,23 +35,27 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud_functions.core.db import bodies as bodies_db
 from cloud_functions.core.db import doorway as db
+from cloud_functions.core.db.doorway import PublishClaim
 from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.db.schema import OBJECT_KEY_MAX_CHARS, recordable_object_key
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.faces.matcher import FaceGallery, decide
 from cloud_functions.core.faces.quality import QualityThresholds, decode_image
 from cloud_functions.core.faces.types import FaceRejectedError
 from cloud_functions.core.handoff import Handoff, HandoffPublisher
-from cloud_functions.core.handoff_outbox import HandoffOutbox
+from cloud_functions.core.handoff_outbox import DEFAULT_PUBLISH_LEASE, HandoffOutbox
 from cloud_functions.core.reid import BodyEmbedder
 from cloud_functions.core.rooms import Refusal, room_context
 from cloud_functions.core.storage import ObjectStore
 from cloud_functions.core.timetable import (
+    CaptureTimeBounds,
     ClassSession,
     GraceWindows,
     UnknownTimeZoneError,
     room_zone,
 )
 from cloud_functions.core.timing import Stopwatch
+from contracts.ids import Usn
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +88,9 @@ class BodyOutcome(StrEnum):
     UNDECODABLE = "undecodable"
     TOO_LARGE = "too_large"
     TOO_SMALL = "too_small"
+    DUPLICATE_CAPTURE_ID = "duplicate_capture_id"
+    KEY_TOO_LONG = "key_too_long"
+    IMPLAUSIBLE_CAPTURE_TIME = "implausible_capture_time"
 
 
 class BodyCaptureMetadata(BaseModel):
@@ -101,7 +108,7 @@ class BodyCaptureMetadata(BaseModel):
 class GalleryCropMetadata(BodyCaptureMetadata):
     """A gallery crop also names the student the door handoff tagged the track with."""
 
-    usn: str = Field(min_length=1, max_length=32)
+    usn: Usn
 
 
 @dataclass
@@ -139,6 +146,13 @@ class BodyMatchRules:
     max_image_pixels: int = 40_000_000
 
 
+def _mark_duplicate_capture_id(result: BodyResult, owner: str | None) -> None:
+    """Turn ``result`` into the record of a crop whose capture id another object already holds."""
+    by = f" by {owner}" if owner else ""
+    result.detail = f"capture_id {result.capture_id} is already used{by}"
+    result.outcome, result.usn, result.course_code = BodyOutcome.DUPLICATE_CAPTURE_ID, None, None
+
+
 @dataclass
 class _Evaluation:
     result: BodyResult
@@ -169,23 +183,30 @@ class BodyMatchService:
         *,
         rules: BodyMatchRules | None = None,
         grace: GraceWindows | None = None,
+        capture_times: CaptureTimeBounds | None = None,
+        publish_lease: timedelta = DEFAULT_PUBLISH_LEASE,
     ) -> None:
         self._engine = engine
         self._store = store
         self._embedder = embedder
-        self._handoffs = HandoffOutbox(engine, publisher)
+        self._handoffs = HandoffOutbox(engine, publisher, lease=publish_lease)
         self._rules = rules or BodyMatchRules()
         self._grace = grace or GraceWindows()
+        self._capture_times = capture_times or CaptureTimeBounds()
 
     def process(self, object_key: str) -> BodyResult:
         """Handle one crop object end to end. Idempotent on ``object_key``."""
         kind: Literal["match", "gallery"] = "gallery" if object_key.startswith(GALLERY_PREFIX) else "match"
         clock = Stopwatch()
+        recorded_key = recordable_object_key(object_key)
         with clock.stage("db"), transaction(self._engine) as connection:
-            existing = db.get_event(connection, object_key)
+            existing = db.get_event(connection, recorded_key)
         if existing is not None:
             return self._replay(existing, kind, clock)
-        if not object_key.startswith((BODIES_PREFIX, GALLERY_PREFIX)):
+        if recorded_key != object_key:
+            detail = f"object key of {len(object_key)} characters; at most {OBJECT_KEY_MAX_CHARS}"
+            evaluation = _Evaluation(BodyResult(recorded_key, BodyOutcome.KEY_TOO_LONG, kind, detail=detail))
+        elif not object_key.startswith((BODIES_PREFIX, GALLERY_PREFIX)):
             evaluation = _Evaluation(BodyResult(object_key, BodyOutcome.UNEXPECTED_KEY, kind))
         else:
             evaluation = self._evaluate(object_key, kind, clock)
@@ -226,6 +247,12 @@ class BodyMatchService:
             if outcome not in (BodyOutcome.GALLERY_STORED, BodyOutcome.RECOGNISED):
                 result.usn = None  # a USN on an event says who was identified or enrolled, nothing else
             return evaluation
+
+        implausible = self._capture_times.implausibility(
+            meta.captured_at, head.last_modified or datetime.now(UTC)
+        )
+        if implausible is not None:
+            return done(BodyOutcome.IMPLAUSIBLE_CAPTURE_TIME, implausible)
 
         with clock.stage("db"), transaction(self._engine) as connection:
             context = room_context(connection, meta.room_id, meta.camera_id, "room")
@@ -324,23 +351,14 @@ class BodyMatchService:
     def _commit(self, evaluation: _Evaluation, clock: Stopwatch) -> BodyResult:
         result, meta = evaluation.result, evaluation.meta
         handoff: Handoff | None = None
+        claim: PublishClaim | None = None
         try:
             with clock.stage("db"), transaction(self._engine) as connection:
-                db.insert_event(
-                    connection,
-                    db.RecognitionEvent(
-                        object_key=result.object_key,
-                        outcome=result.outcome.value,
-                        capture_id=result.capture_id,
-                        camera_id=result.camera_id,
-                        room_id=result.room_id,
-                        captured_at=meta.captured_at if meta else None,
-                        usn=result.usn,
-                        similarity=result.similarity,
-                        latency_ms=clock.total_ms,
-                        detail=result.detail,
-                    ),
-                )
+                if result.capture_id:
+                    owner = db.capture_id_owner(connection, result.capture_id, result.object_key)
+                    if owner is not None:
+                        _mark_duplicate_capture_id(result, owner)
+                db.insert_event(connection, self._event(result, meta, clock))
                 if evaluation.class_date is not None and result.room_id is not None:
                     self._expire_prints(connection, result.room_id, evaluation.class_date)
                 if result.outcome is BodyOutcome.GALLERY_STORED and meta and result.usn:
@@ -367,19 +385,50 @@ class BodyMatchService:
                         camera_id=meta.camera_id,
                         source="body",
                     )
-                    db.insert_handoff(connection, handoff)
+                    claim = self._handoffs.stage(connection, handoff)
         except IntegrityError:
-            # Another delivery of the same object won the race; its transaction is the record.
-            result.duplicate = True
-            result.timings_ms = clock.timings_ms
-            return result
+            return self._after_conflict(result, meta, clock)
 
-        if handoff is not None:
-            result.handoff_message_id = self._handoffs.publish(handoff, clock)
+        if handoff is not None and claim is not None:
+            result.handoff_message_id = self._handoffs.publish(handoff, claim, clock)
         if result.outcome is BodyOutcome.GALLERY_STORED:
             self._delete_crop(result.object_key, clock)
         result.timings_ms = clock.timings_ms
         return result
+
+    def _after_conflict(
+        self, result: BodyResult, meta: BodyCaptureMetadata | None, clock: Stopwatch
+    ) -> BodyResult:
+        """A UNIQUE key refused the commit: a racing delivery of this object, or a reused capture id."""
+        result.timings_ms = clock.timings_ms
+        with clock.stage("db"), transaction(self._engine) as connection:
+            if db.get_event(connection, result.object_key) is not None:
+                # Another delivery of the same object won the race; its transaction is the record.
+                result.duplicate = True
+                return result
+        # The object has no event: another object holding the same capture id committed first.
+        _mark_duplicate_capture_id(result, owner=None)
+        try:
+            with clock.stage("db"), transaction(self._engine) as connection:
+                db.insert_event(connection, self._event(result, meta, clock))
+        except IntegrityError:
+            result.duplicate = True
+        return result
+
+    @staticmethod
+    def _event(result: BodyResult, meta: BodyCaptureMetadata | None, clock: Stopwatch) -> db.RecognitionEvent:
+        return db.RecognitionEvent(
+            object_key=result.object_key,
+            outcome=result.outcome.value,
+            capture_id=result.capture_id,
+            camera_id=result.camera_id,
+            room_id=result.room_id,
+            captured_at=meta.captured_at if meta else None,
+            usn=result.usn,
+            similarity=result.similarity,
+            latency_ms=clock.total_ms,
+            detail=result.detail,
+        )
 
     def expire_body_prints(self, now: datetime) -> int:
         """Delete every body print older than the retention, each room by its own local day.

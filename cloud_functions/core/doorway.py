@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -32,14 +33,16 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud_functions.core.db import doorway as db
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
+from cloud_functions.core.db.doorway import PublishClaim
 from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.db.schema import OBJECT_KEY_MAX_CHARS, recordable_object_key
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.faces.types import AnalysisMode, FaceAnalysis, FaceRejectedError
 from cloud_functions.core.handoff import Handoff, HandoffPublisher
-from cloud_functions.core.handoff_outbox import HandoffOutbox
+from cloud_functions.core.handoff_outbox import DEFAULT_PUBLISH_LEASE, HandoffOutbox
 from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
-from cloud_functions.core.timetable import ClassSession, GraceWindows
+from cloud_functions.core.timetable import CaptureTimeBounds, ClassSession, GraceWindows
 from cloud_functions.core.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,9 @@ class Outcome(StrEnum):
     CAMERA_NOT_IN_ROOM = "camera_not_in_room"
     MISSING_METADATA = "missing_metadata"
     OBJECT_MISSING = "object_missing"
+    DUPLICATE_CAPTURE_ID = "duplicate_capture_id"
+    KEY_TOO_LONG = "key_too_long"
+    IMPLAUSIBLE_CAPTURE_TIME = "implausible_capture_time"
     # The face pipeline's reasons (RejectReason values) are outcomes too.
     UNDECODABLE = "undecodable"
     TOO_LARGE = "too_large"
@@ -130,22 +136,30 @@ class DoorwayService:
         *,
         grace: GraceWindows | None = None,
         max_image_bytes: int = 5_000_000,
+        capture_times: CaptureTimeBounds | None = None,
+        publish_lease: timedelta = DEFAULT_PUBLISH_LEASE,
     ) -> None:
         self._engine = engine
         self._store = store
         self._faces = faces
         self._matcher = matcher
-        self._handoffs = HandoffOutbox(engine, publisher)
+        self._handoffs = HandoffOutbox(engine, publisher, lease=publish_lease)
         self._grace = grace or GraceWindows()
         self._max_image_bytes = max_image_bytes
+        self._capture_times = capture_times or CaptureTimeBounds()
 
     def process(self, object_key: str) -> DoorwayResult:
         """Handle one capture object end to end. Idempotent on ``object_key``."""
         clock = Stopwatch()
+        recorded_key = recordable_object_key(object_key)
         with clock.stage("db"), transaction(self._engine) as connection:
-            existing = db.get_event(connection, object_key)
+            existing = db.get_event(connection, recorded_key)
         if existing is not None:
             return self._replay(existing, clock)
+        if recorded_key != object_key:
+            detail = f"object key of {len(object_key)} characters; at most {OBJECT_KEY_MAX_CHARS}"
+            too_long = DoorwayResult(recorded_key, Outcome.KEY_TOO_LONG, detail=detail)
+            return self._commit(_Evaluation(too_long), clock)
 
         result = self._evaluate(object_key, clock)
         return self._commit(result, clock)
@@ -187,6 +201,12 @@ class DoorwayService:
             )
             return _Evaluation(result, meta, session)
 
+        implausible = self._capture_times.implausibility(
+            meta.captured_at, head.last_modified or datetime.now(UTC)
+        )
+        if implausible is not None:
+            return done(Outcome.IMPLAUSIBLE_CAPTURE_TIME, implausible)
+
         with clock.stage("db"), transaction(self._engine) as connection:
             located = locate_class(
                 connection, meta.room_id, meta.camera_id, "door", meta.captured_at, self._grace
@@ -220,23 +240,14 @@ class DoorwayService:
     def _commit(self, evaluation: _Evaluation, clock: Stopwatch) -> DoorwayResult:
         result, meta, session = evaluation.result, evaluation.meta, evaluation.session
         handoff: Handoff | None = None
+        claim: PublishClaim | None = None
         try:
             with clock.stage("db"), transaction(self._engine) as connection:
-                db.insert_event(
-                    connection,
-                    db.RecognitionEvent(
-                        object_key=result.object_key,
-                        outcome=result.outcome.value,
-                        capture_id=result.capture_id,
-                        camera_id=meta.camera_id if meta else None,
-                        room_id=result.room_id,
-                        captured_at=meta.captured_at if meta else None,
-                        usn=result.usn,
-                        similarity=result.similarity,
-                        latency_ms=clock.total_ms,
-                        detail=result.detail,
-                    ),
-                )
+                if result.capture_id:
+                    owner = db.capture_id_owner(connection, result.capture_id, result.object_key)
+                    if owner is not None:
+                        _mark_duplicate_capture_id(result, owner)
+                db.insert_event(connection, self._event(result, meta, clock))
                 if result.outcome is Outcome.RECOGNISED and meta and session and result.usn:
                     row = record_door_sighting(
                         connection,
@@ -263,17 +274,48 @@ class DoorwayService:
                         camera_id=meta.camera_id,
                         source="face",
                     )
-                    db.insert_handoff(connection, handoff)
+                    claim = self._handoffs.stage(connection, handoff)
         except IntegrityError:
-            # Another delivery of the same object won the race; its transaction is the record.
-            result.duplicate = True
-            result.timings_ms = clock.timings_ms
-            return result
+            return self._after_conflict(result, meta, clock)
 
-        if handoff is not None:
-            result.handoff_message_id = self._handoffs.publish(handoff, clock)
+        if handoff is not None and claim is not None:
+            result.handoff_message_id = self._handoffs.publish(handoff, claim, clock)
         result.timings_ms = clock.timings_ms
         return result
+
+    def _after_conflict(
+        self, result: DoorwayResult, meta: CaptureMetadata | None, clock: Stopwatch
+    ) -> DoorwayResult:
+        """A UNIQUE key refused the commit: a racing delivery of this object, or a reused capture id."""
+        result.timings_ms = clock.timings_ms
+        with clock.stage("db"), transaction(self._engine) as connection:
+            if db.get_event(connection, result.object_key) is not None:
+                # Another delivery of the same object won the race; its transaction is the record.
+                result.duplicate = True
+                return result
+        # The object has no event: another object holding the same capture id committed first.
+        _mark_duplicate_capture_id(result, owner=None)
+        try:
+            with clock.stage("db"), transaction(self._engine) as connection:
+                db.insert_event(connection, self._event(result, meta, clock))
+        except IntegrityError:
+            result.duplicate = True
+        return result
+
+    @staticmethod
+    def _event(result: DoorwayResult, meta: CaptureMetadata | None, clock: Stopwatch) -> db.RecognitionEvent:
+        return db.RecognitionEvent(
+            object_key=result.object_key,
+            outcome=result.outcome.value,
+            capture_id=result.capture_id,
+            camera_id=meta.camera_id if meta else None,
+            room_id=result.room_id,
+            captured_at=meta.captured_at if meta else None,
+            usn=result.usn,
+            similarity=result.similarity,
+            latency_ms=clock.total_ms,
+            detail=result.detail,
+        )
 
     def _replay(self, event: db.RecognitionEvent, clock: Stopwatch) -> DoorwayResult:
         result = DoorwayResult(
@@ -292,6 +334,13 @@ class DoorwayService:
                 result.course_code, result.handoff_message_id = sent.handoff.course_code, sent.message_id
         result.timings_ms = clock.timings_ms
         return result
+
+
+def _mark_duplicate_capture_id(result: DoorwayResult, owner: str | None) -> None:
+    """Turn ``result`` into the record of a capture whose id another object already holds."""
+    by = f" by {owner}" if owner else ""
+    result.detail = f"capture_id {result.capture_id} is already used{by}"
+    result.outcome, result.usn, result.course_code = Outcome.DUPLICATE_CAPTURE_ID, None, None
 
 
 @dataclass(frozen=True)

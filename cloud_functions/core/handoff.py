@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from cloud_functions.core.errors import MessagingError
+from contracts.ids import Usn
 
 
 class Handoff(BaseModel):
@@ -18,7 +19,7 @@ class Handoff(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    usn: str = Field(min_length=1, max_length=32)
+    usn: Usn
     capture_id: str = Field(min_length=1, max_length=64)
     captured_at: AwareDatetime
     similarity: float = Field(ge=-1.0, le=1.0)

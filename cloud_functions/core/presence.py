@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal, Self
 
@@ -30,18 +30,23 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud_functions.core.db import presence as db
 from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.db.schema import OBJECT_KEY_MAX_CHARS, recordable_object_key
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
 from cloud_functions.core.timetable import (
+    CaptureTimeBounds,
     ClassSession,
     GraceWindows,
 )
+from contracts.ids import Usn
 
 # A report lists the identified tracks of one room: a few kilobytes. Anything far larger is
 # not a report, and is refused before it is read.
 MAX_REPORT_BYTES = 1_000_000
 MAX_PRESENT_TRACKS = 1_000
+# cam2 stamps the report after the sightings it lists; allow for rounding, not for the future.
+_SIGHTING_AFTER_REPORT = timedelta(seconds=1)
 
 
 class PresenceOutcome(StrEnum):
@@ -55,6 +60,8 @@ class PresenceOutcome(StrEnum):
     MALFORMED_REPORT = "malformed_report"
     TOO_LARGE = "too_large"
     OBJECT_MISSING = "object_missing"
+    KEY_TOO_LONG = "key_too_long"
+    IMPLAUSIBLE_CAPTURE_TIME = "implausible_capture_time"
 
 
 class PresentTrack(BaseModel):
@@ -63,7 +70,7 @@ class PresentTrack(BaseModel):
     # cam2 may add fields; the ones used here are required.
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    usn: str = Field(min_length=1, max_length=32)
+    usn: Usn
     tracker_id: int
     source: Literal["face", "body", "reid"] = Field(
         description="Evidence behind the USN: a door handoff, a body match, or re-id carry-over."
@@ -90,6 +97,16 @@ class PresenceReport(BaseModel):
     interval_s: float = Field(ge=0.0)
     present: list[PresentTrack] = Field(max_length=MAX_PRESENT_TRACKS)
     unknown_tracks: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _tracks_seen_before_the_report(self) -> Self:
+        # A sighting after the report was written would confirm attendance at a time that has
+        # not happened yet.
+        latest = self.reported_at + _SIGHTING_AFTER_REPORT
+        late = [t.tracker_id for t in self.present if t.last_seen_at > latest]
+        if late:
+            raise ValueError(f"tracks {late[:5]} are last seen after reported_at")
+        return self
 
 
 @dataclass
@@ -141,19 +158,25 @@ class PresenceService:
         *,
         min_dwell: timedelta = timedelta(minutes=10),
         grace: GraceWindows | None = None,
+        capture_times: CaptureTimeBounds | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
         self._min_dwell = min_dwell
         self._grace = grace or GraceWindows()
+        self._capture_times = capture_times or CaptureTimeBounds()
 
     def process(self, object_key: str) -> PresenceResult:
         """Handle one report object end to end. Idempotent on ``object_key``."""
         started = time.perf_counter()
+        recorded_key = recordable_object_key(object_key)
         with transaction(self._engine) as connection:
-            existing = db.get_report(connection, object_key)
+            existing = db.get_report(connection, recorded_key)
         if existing is not None:
             return _replay(existing)
+        if recorded_key != object_key:
+            detail = f"object key of {len(object_key)} characters; at most {OBJECT_KEY_MAX_CHARS}"
+            return self._commit(PresenceResult(recorded_key, PresenceOutcome.KEY_TOO_LONG, detail=detail), [])
         result, confirmations = self._evaluate(object_key)
         result.latency_ms = round((time.perf_counter() - started) * 1e3, 2)
         return self._commit(result, confirmations)
@@ -185,6 +208,12 @@ class PresenceService:
             reported_at=report.reported_at,
             present_count=len(report.present),
         )
+        implausible = self._capture_times.implausibility(
+            report.reported_at, head.last_modified or datetime.now(UTC)
+        )
+        if implausible is not None:
+            result.outcome, result.detail = PresenceOutcome.IMPLAUSIBLE_CAPTURE_TIME, implausible
+            return result, []
         with transaction(self._engine) as connection:
             located = locate_class(
                 connection, report.room_id, report.camera_id, "room", report.reported_at, self._grace

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cloud_functions.core.errors import ConfigurationError
-from cloud_functions.core.timetable import GraceWindows
+from cloud_functions.core.timetable import CaptureTimeBounds, GraceWindows
 
 ENV_PREFIX = "CLASSSIGHT_"
 
@@ -241,6 +241,44 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
         return GraceWindows(
             before_start=self.grace_before_start, on_time_after_start=self.grace_on_time_after_start
         )
+
+    capture_max_ahead: timedelta = Field(
+        timedelta(minutes=2),
+        ge=timedelta(0),
+        le=timedelta(hours=1),
+        description=(
+            "A capture or report timestamped more than this after its object reached the bucket is "
+            "refused (implausible_capture_time): the camera's clock is wrong or the upload forged. "
+            "Larger tolerates worse clocks; NTP keeps classroom PCs within a second."
+        ),
+    )
+    capture_max_age: timedelta = Field(
+        timedelta(hours=24),
+        ge=timedelta(minutes=1),
+        le=timedelta(days=3650),
+        description=(
+            "A capture or report taken more than this before its object reached the bucket is refused "
+            "(implausible_capture_time). The edge outbox holds captures through an outage; longer "
+            "accepts captures after a longer outage but lets a replayed old upload count. Raise it "
+            "only to load an archive of old captures on purpose."
+        ),
+    )
+    handoff_publish_lease: timedelta = Field(
+        timedelta(seconds=60),
+        ge=timedelta(seconds=5),
+        le=timedelta(minutes=15),
+        description=(
+            "How long the worker that stores a handoff keeps other deliveries from publishing it. "
+            "Keep it at the function timeout and below the queues' visibility timeout: a crashed "
+            "worker's handoff is then published by the next delivery; shorter risks a second publish "
+            "during a slow broker call."
+        ),
+    )
+
+    @property
+    def capture_time_bounds(self) -> CaptureTimeBounds:
+        """How far capture timestamps may lie from their objects' arrival."""
+        return CaptureTimeBounds(max_ahead=self.capture_max_ahead, max_age=self.capture_max_age)
 
     presence_min_dwell: timedelta = Field(
         timedelta(minutes=10),

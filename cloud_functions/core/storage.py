@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,6 +30,8 @@ class StoredObject:
     size_bytes: int
     body: bytes = b""
     content_type: str | None = None
+    last_modified: datetime | None = None
+    """When the object was stored (S3's ``LastModified``): its arrival, by the bucket's clock."""
 
 
 class ObjectStore(Protocol):
@@ -65,6 +68,7 @@ class S3ObjectStore:
             metadata=dict(response.get("Metadata", {})),
             size_bytes=int(response.get("ContentLength", 0)),
             content_type=response.get("ContentType"),
+            last_modified=response.get("LastModified"),
         )
 
     def get(self, key: str) -> StoredObject:
@@ -78,6 +82,7 @@ class S3ObjectStore:
             size_bytes=len(body),
             body=body,
             content_type=response.get("ContentType"),
+            last_modified=response.get("LastModified"),
         )
 
     def put(self, key: str, body: bytes, metadata: Mapping[str, str], content_type: str) -> None:

@@ -125,3 +125,31 @@ def resolve_class(
         codes = ", ".join(sorted({c.course_code for c in candidates}))
         raise AmbiguousTimetableError(f"overlapping timetable entries at {local.isoformat()}: {codes}")
     return candidates[0]
+
+
+@dataclass(frozen=True)
+class CaptureTimeBounds:
+    """How far a camera's own timestamp may lie from the moment its object reached the bucket.
+
+    A capture is stored seconds after it is taken, or hours later when the classroom PC was
+    offline and its outbox held it. A timestamp far in the future, or older than any outage
+    the outbox is meant to bridge, is a wrong clock or a forged upload: it must not write
+    attendance for some other day.
+    """
+
+    max_ahead: timedelta = timedelta(minutes=2)
+    max_age: timedelta = timedelta(hours=24)
+
+    def implausibility(self, captured_at: datetime, arrived_at: datetime) -> str | None:
+        """Why ``captured_at`` cannot be right for an object stored at ``arrived_at``, or None."""
+        if captured_at > arrived_at + self.max_ahead:
+            return (
+                f"taken at {captured_at.isoformat()}, {captured_at - arrived_at} after it was stored "
+                f"({arrived_at.isoformat()}); at most {self.max_ahead} is allowed"
+            )
+        if captured_at < arrived_at - self.max_age:
+            return (
+                f"taken at {captured_at.isoformat()}, {arrived_at - captured_at} before it was stored "
+                f"({arrived_at.isoformat()}); at most {self.max_age} is allowed"
+            )
+        return None

@@ -44,6 +44,8 @@ def doorway_service() -> DoorwayService:
         publisher=SnsHandoffPublisher(aws_client("sns", settings), settings.handoff_topic_arn),
         grace=settings.grace_windows,
         max_image_bytes=settings.max_image_bytes,
+        capture_times=settings.capture_time_bounds,
+        publish_lease=settings.handoff_publish_lease,
     )
 
 

@@ -38,6 +38,7 @@ def presence_service() -> PresenceService:
         store=S3ObjectStore(aws_client("s3", settings), settings.bucket_name),
         min_dwell=settings.presence_min_dwell,
         grace=settings.grace_windows,
+        capture_times=settings.capture_time_bounds,
     )
 
 

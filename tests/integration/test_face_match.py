@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
+import random
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -33,17 +37,21 @@ from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRe
 from cloud_functions.core.handoff import Handoff, SnsHandoffPublisher
 from cloud_functions.core.settings import FaceModelSettings, function_settings
 from cloud_functions.core.storage import S3ObjectStore
+from cloud_functions.core.timetable import CaptureTimeBounds
 from cloud_functions.face_match import handler as face_match
 from infra.local_stack import LambdaContext, LocalStack
 from infra.seed import Slot, lfw_people, seed_campus, seed_students
 from tests.conftest import DATA_DIR
 from tests.events import load_event
+from tests.integration.delivery_storm import StormJob, deliver_storm, start_storm
 
 LFW = DATA_DIR / "faces" / "lfw_subset"
 PEOPLE = {p.name.replace(" ", "_"): p for p in lfw_people(LFW)}
 # Monday 2026-11-23 09:05 in Kolkata (UTC+05:30): CS501 runs 09:00-10:00 in R101.
 IN_CLASS = datetime(2026, 11, 23, 3, 35, tzinfo=UTC)
 OUT_OF_HOURS = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # 17:30 local
+# The captures above reach the bucket today: a service built here accepts their age (conftest).
+REPLAYED_CALENDAR = CaptureTimeBounds(max_age=timedelta(days=3650))
 
 
 def usn_of(name: str) -> str:
@@ -348,6 +356,7 @@ def test_a_handoff_whose_publish_failed_is_sent_on_the_retry_and_only_once(
         pipeline,
         Matcher.from_settings(FaceModelSettings(), FaceprintRepository(campus), pipeline.model_id),
         publisher,
+        capture_times=REPLAYED_CALENDAR,
     )
     capture = put_capture(stack, photo("Laura_Bush", 9))
 
@@ -402,3 +411,247 @@ def test_a_direct_s3_notification_is_handled_like_one_through_the_queue(
     [row] = table_rows(campus, attendance)
     assert (row.usn, row.capture_id) == (usn_of("Hugo_Chavez"), capture.capture_id)
     assert [m["capture_id"] for m in room_messages(stack, "R101")] == [capture.capture_id]
+
+
+# --- at-least-once delivery, overlapping ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_overlapping_redeliveries_publish_each_handoff_exactly_once(
+    stack: LocalStack, campus: Engine, database_url: str, tmp_path: Path, mode: str
+) -> None:
+    # GIVEN a held-out capture of every enrolled student, each to be delivered 10 times within
+    # 0-400 ms by 4 workers (threads or processes) whose broker calls are slow
+    captures = [put_capture(stack, photo(name, 10)) for name in PEOPLE]
+    rng = random.Random(20261201)
+    deliveries = [(c.key, rng.uniform(0.0, 0.4)) for c in captures for _ in range(10)]
+    rng.shuffle(deliveries)
+    workers = 4
+    jobs = [
+        StormJob(
+            database_url=database_url,
+            endpoint_url=stack.endpoint_url,
+            region=stack.region,
+            bucket=stack.bucket_name,
+            topic_arn=stack.handoff_topic_arn,
+            deliveries=deliveries[i::workers],
+            rendezvous=tmp_path,
+            seed=i,
+        )
+        for i in range(workers)
+    ]
+
+    # WHEN they all deliver at once
+    if mode == "processes":
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            pending = pool.map_async(deliver_storm, jobs)
+            start_storm(tmp_path, workers)
+            reports = pending.get(timeout=240)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(deliver_storm, job) for job in jobs]
+            start_storm(tmp_path, workers)
+            reports = [f.result(timeout=240) for f in futures]
+
+    # THEN every delivery was acknowledged, each object has one event, each student one attendance
+    # row, and each capture one handoff, published once and marked sent
+    assert sum(r.processed for r in reports) == len(deliveries)
+    events = table_rows(campus, recognition_events)
+    assert sorted(e.object_key for e in events) == sorted(c.key for c in captures)
+    assert {e.outcome for e in events} == {"recognised"}
+    assert len(table_rows(campus, attendance)) == len(PEOPLE)
+    stored = table_rows(campus, handoffs)
+    assert len(stored) == len(captures) and all(h.message_id for h in stored)
+    published = [m["capture_id"] for m in room_messages(stack, "R101")]
+    assert sorted(published) == sorted(c.capture_id for c in captures)
+
+
+def test_a_handoff_claimed_by_a_crashed_worker_is_published_once_its_claim_lapses(
+    stack: LocalStack, campus: Engine, pipeline: FacePipeline
+) -> None:
+    # GIVEN a capture whose first delivery stored event, attendance and a claimed handoff, then
+    # died before publishing (the claim is left behind)
+    publisher = SnsHandoffPublisher(stack.client("sns"), stack.handoff_topic_arn)
+    now = [datetime.now(UTC)]
+
+    def service() -> DoorwayService:
+        service = DoorwayService(
+            campus,
+            S3ObjectStore(stack.client("s3"), stack.bucket_name),
+            pipeline,
+            Matcher.from_settings(FaceModelSettings(), FaceprintRepository(campus), pipeline.model_id),
+            publisher,
+            capture_times=REPLAYED_CALENDAR,
+            publish_lease=timedelta(seconds=60),
+        )
+        service._handoffs._clock = lambda: now[0]  # type: ignore[attr-defined]
+        return service
+
+    class _CrashError(Exception):
+        pass
+
+    class _DyingPublisher:
+        def publish(self, handoff: Handoff) -> str:
+            raise _CrashError  # stands in for SIGKILL: no release, no mark
+
+    capture = put_capture(stack, photo("Laura_Bush", 10))
+    dying = service()
+    dying._handoffs._publisher = _DyingPublisher()  # type: ignore[attr-defined]
+    dying._handoffs._release = lambda claim: None  # type: ignore[attr-defined,method-assign]
+    with pytest.raises(_CrashError):
+        dying.process(capture.key)
+
+    # WHEN the message is redelivered while the claim is still live
+    early = service().process(capture.key)
+    # THEN nothing is published yet
+    assert early.duplicate and early.handoff_message_id is None
+    assert room_messages(stack, "R101") == []
+
+    # WHEN it is redelivered after the lease has passed (SQS redelivers after its visibility timeout)
+    now[0] += timedelta(seconds=61)
+    late = service().process(capture.key)
+    # THEN the handoff is published, once
+    assert late.handoff_message_id
+    assert [m["capture_id"] for m in room_messages(stack, "R101")] == [capture.capture_id]
+    assert service().process(capture.key).handoff_message_id is None
+
+
+# --- one recorded outcome for every object ----------------------------------------------------
+
+
+def test_a_capture_id_reused_under_another_key_is_recorded_and_hands_off_nobody(
+    stack: LocalStack, campus: Engine, database_url: str
+) -> None:
+    # GIVEN a capture, and a second object (another student's photo) carrying the same capture id
+    first = put_capture(stack, photo("Colin_Powell", 9))
+    second_key = f"captures/faces/R101/2026-11-23/{uuid.uuid4()}.jpg"
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name,
+        Key=second_key,
+        Body=photo("Hugo_Chavez", 9),
+        Metadata={
+            "room_id": "R101",
+            "camera_id": "R101-door",
+            "captured_at": IN_CLASS.isoformat(),
+            "capture_id": first.capture_id,
+        },
+    )
+
+    # WHEN both are delivered (twice each)
+    assert drain(stack, database_url).errors == []
+    for key in (first.key, second_key):
+        stack.client("s3").copy_object(
+            Bucket=stack.bucket_name,
+            Key=key,
+            CopySource={"Bucket": stack.bucket_name, "Key": key},
+            MetadataDirective="COPY",
+        )
+    again = drain(stack, database_url)
+
+    # THEN each object has exactly one event: the first recognised, the second refused; only the
+    # first student has attendance and a handoff
+    assert again.errors == [] and again.failed_message_ids == []
+    events = {e.object_key: e for e in table_rows(campus, recognition_events)}
+    assert set(events) == {first.key, second_key}
+    assert (events[first.key].outcome, events[first.key].usn) == ("recognised", usn_of("Colin_Powell"))
+    assert (events[second_key].outcome, events[second_key].usn) == ("duplicate_capture_id", None)
+    assert [r.usn for r in table_rows(campus, attendance)] == [usn_of("Colin_Powell")]
+    assert [m["usn"] for m in room_messages(stack, "R101")] == [usn_of("Colin_Powell")]
+
+
+def test_racing_objects_with_one_capture_id_each_end_with_one_outcome(
+    stack: LocalStack, campus: Engine, pipeline: FacePipeline
+) -> None:
+    # GIVEN two objects of two students with the same capture id, processed at the same moment
+    capture_id = str(uuid.uuid4())
+    keys = []
+    for name in ("Colin_Powell", "Hugo_Chavez"):
+        key = f"captures/faces/R101/2026-11-23/{uuid.uuid4()}.jpg"
+        metadata = {
+            "room_id": "R101",
+            "camera_id": "R101-door",
+            "captured_at": IN_CLASS.isoformat(),
+            "capture_id": capture_id,
+        }
+        stack.client("s3").put_object(
+            Bucket=stack.bucket_name, Key=key, Body=photo(name, 9), Metadata=metadata
+        )
+        keys.append(key)
+    publisher = SnsHandoffPublisher(stack.client("sns"), stack.handoff_topic_arn)
+    services = [
+        DoorwayService(
+            campus,
+            S3ObjectStore(stack.client("s3"), stack.bucket_name),
+            pipeline,
+            Matcher.from_settings(FaceModelSettings(), FaceprintRepository(campus), pipeline.model_id),
+            publisher,
+            capture_times=REPLAYED_CALENDAR,
+        )
+        for _ in keys
+    ]
+
+    # WHEN both are processed concurrently
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda pair: pair[0].process(pair[1]), zip(services, keys, strict=True)))
+
+    # THEN each object has one event, one of them is the duplicate, and one handoff went out
+    assert not any(r.duplicate for r in results)
+    outcomes = sorted(e.outcome for e in table_rows(campus, recognition_events))
+    assert outcomes == ["duplicate_capture_id", "recognised"]
+    assert len(table_rows(campus, attendance)) == 1 and len(table_rows(campus, handoffs)) == 1
+    assert len(room_messages(stack, "R101")) == 1
+
+
+def test_an_object_key_longer_than_its_column_is_recorded_once(
+    stack: LocalStack, campus: Engine, database_url: str
+) -> None:
+    # GIVEN a capture under a 700-character key (S3 allows 1,024 bytes; the column holds 512)
+    key = "captures/faces/R101/2026-11-23/" + "k" * 665 + ".jpg"
+    metadata = {
+        "room_id": "R101",
+        "camera_id": "R101-door",
+        "captured_at": IN_CLASS.isoformat(),
+        "capture_id": str(uuid.uuid4()),
+    }
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name, Key=key, Body=photo("Colin_Powell", 9), Metadata=metadata
+    )
+
+    # WHEN it is delivered, twice
+    first = drain(stack, database_url)
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name, Key=key, Body=photo("Colin_Powell", 9), Metadata=metadata
+    )
+    second = drain(stack, database_url)
+
+    # THEN both deliveries succeed (nothing is left for the dead-letter queue) and one event
+    # records the refusal under a shortened, stable key; nobody is marked
+    assert first.errors == second.errors == [] and first.failed_message_ids == second.failed_message_ids == []
+    [event] = table_rows(campus, recognition_events)
+    assert event.outcome == "key_too_long" and len(event.object_key) == 512
+    assert event.object_key.startswith("captures/faces/R101/2026-11-23/kkk")
+    assert table_rows(campus, attendance) == [] and room_messages(stack, "R101") == []
+
+
+@pytest.mark.parametrize(
+    ("case", "captured_at"),
+    [
+        ("far future (2099)", datetime(2099, 1, 5, 3, 35, tzinfo=UTC)),
+        ("minutes ahead of the bucket's clock", datetime.now(UTC) + timedelta(minutes=10)),
+        ("days before it was stored", datetime.now(UTC) - timedelta(days=3)),
+    ],
+)
+def test_a_capture_time_far_from_its_arrival_is_refused(
+    stack: LocalStack, campus: Engine, database_url: str, case: str, captured_at: datetime
+) -> None:
+    # GIVEN an enrolled student's capture whose timestamp is far from when it reached the bucket
+    capture = put_capture(stack, photo("Colin_Powell", 9), captured_at=captured_at)
+
+    # WHEN it is delivered with the production bounds (+2 min / -24 h)
+    result = drain(stack, database_url, CLASSSIGHT_CAPTURE_MAX_AGE="PT24H")
+
+    # THEN it is recorded as implausible, and no attendance (for any day) is written
+    assert result.errors == [] and result.failed_message_ids == [], case
+    [event] = table_rows(campus, recognition_events)
+    assert (event.object_key, event.outcome, event.usn) == (capture.key, "implausible_capture_time", None)
+    assert table_rows(campus, attendance) == [] and room_messages(stack, "R101") == []

@@ -84,6 +84,19 @@ def get_event(connection: Connection, object_key: str) -> RecognitionEvent | Non
     )
 
 
+def capture_id_owner(connection: Connection, capture_id: str, object_key: str) -> str | None:
+    """The object key of another object already recorded under ``capture_id``, if any.
+
+    A capture id names one capture; the same id under a second key is a replayed or forged
+    upload, and recording it as a capture of its own would hand off one person twice.
+    """
+    return connection.execute(
+        sa.select(recognition_events.c.object_key)
+        .where(recognition_events.c.capture_id == capture_id, recognition_events.c.object_key != object_key)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def insert_event(connection: Connection, event: RecognitionEvent) -> None:
     """Record the event; a second event for the same object raises ``IntegrityError``."""
     detail = event.detail[:255] if event.detail else None
@@ -103,8 +116,21 @@ def insert_event(connection: Connection, event: RecognitionEvent) -> None:
     )
 
 
-def insert_handoff(connection: Connection, handoff: Handoff) -> None:
-    """Queue a handoff for publishing (its row exists before the message does)."""
+@dataclass(frozen=True)
+class PublishClaim:
+    """The right to publish one stored handoff, held by one worker until ``until``."""
+
+    capture_id: str
+    token: str
+    until: datetime
+
+
+def insert_handoff(connection: Connection, handoff: Handoff, claim: PublishClaim | None = None) -> None:
+    """Store a handoff for publishing, claimed by the worker that stores it (or unclaimed).
+
+    Its row exists before the message does; the claim keeps a concurrent redelivery of the same
+    object from publishing it while this worker is between its commit and marking it sent.
+    """
     connection.execute(
         handoffs.insert().values(
             capture_id=handoff.capture_id,
@@ -114,15 +140,42 @@ def insert_handoff(connection: Connection, handoff: Handoff) -> None:
             source=handoff.source,
             captured_at=handoff.captured_at,
             similarity=handoff.similarity,
+            claim_token=claim.token if claim else None,
+            claimed_until=claim.until if claim else None,
         )
     )
 
 
-def unpublished_handoff(connection: Connection, capture_id: str, camera_id: str | None) -> Handoff | None:
-    """The handoff of ``capture_id`` if it was stored but its message not yet published."""
-    row = connection.execute(
-        sa.select(handoffs).where(handoffs.c.capture_id == capture_id, handoffs.c.message_id.is_(None))
-    ).first()
+def claim_unpublished_handoff(connection: Connection, claim: PublishClaim, now: datetime) -> bool:
+    """Take the right to publish ``claim.capture_id`` if it is unsent and nobody holds a live claim.
+
+    One conditional UPDATE: of several workers trying at once, exactly one changes the row.
+    A claim whose ``claimed_until`` has passed belongs to a worker that crashed or timed out.
+    """
+    result = connection.execute(
+        handoffs.update()
+        .where(
+            handoffs.c.capture_id == claim.capture_id,
+            handoffs.c.message_id.is_(None),
+            sa.or_(handoffs.c.claimed_until.is_(None), handoffs.c.claimed_until < now),
+        )
+        .values(claim_token=claim.token, claimed_until=claim.until)
+    )
+    return result.rowcount == 1
+
+
+def release_claim(connection: Connection, claim: PublishClaim) -> None:
+    """Give the claim up (the publish failed): the next delivery may publish at once."""
+    connection.execute(
+        handoffs.update()
+        .where(handoffs.c.capture_id == claim.capture_id, handoffs.c.claim_token == claim.token)
+        .values(claim_token=None, claimed_until=None)
+    )
+
+
+def stored_handoff(connection: Connection, capture_id: str, camera_id: str | None) -> Handoff | None:
+    """The stored handoff of ``capture_id``, if any."""
+    row = connection.execute(sa.select(handoffs).where(handoffs.c.capture_id == capture_id)).first()
     if row is None:
         return None
     return Handoff(
@@ -137,8 +190,10 @@ def unpublished_handoff(connection: Connection, capture_id: str, camera_id: str 
     )
 
 
-def mark_handoff_published(connection: Connection, capture_id: str, message_id: str) -> None:
-    """Remember the broker's message id: the handoff is out."""
+def mark_handoff_published(connection: Connection, claim: PublishClaim, message_id: str) -> None:
+    """Remember the broker's message id: the handoff is out, and the claim is done."""
     connection.execute(
-        handoffs.update().where(handoffs.c.capture_id == capture_id).values(message_id=message_id)
+        handoffs.update()
+        .where(handoffs.c.capture_id == claim.capture_id)
+        .values(message_id=message_id, claim_token=None, claimed_until=None)
     )

@@ -7,6 +7,7 @@ Migrations under ``infra/migrations`` create exactly this schema (a test compare
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,7 +64,23 @@ USN = sa.String(32)
 COURSE_CODE = sa.String(32)
 ROOM_ID = sa.String(32)
 CAMERA_ID = sa.String(64)
-OBJECT_KEY = sa.String(512)  # utf8mb4 unique index limit on MySQL is 3072 bytes
+OBJECT_KEY_MAX_CHARS = 512  # utf8mb4 unique index limit on MySQL is 3072 bytes
+OBJECT_KEY = sa.String(OBJECT_KEY_MAX_CHARS)
+
+
+def recordable_object_key(key: str) -> str:
+    """``key`` itself if an ``object_key`` column can hold it, else a stable shortened form.
+
+    S3 allows keys of 1,024 bytes; the columns hold 512 characters (MySQL refuses longer values,
+    SQLite would silently keep them). A longer key keeps its start and ends with the sha256 of
+    the whole key, so every delivery of the same object still finds the same record.
+    """
+    if len(key) <= OBJECT_KEY_MAX_CHARS:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    marker = f"...sha256:{digest}"
+    return key[: OBJECT_KEY_MAX_CHARS - len(marker)] + marker
+
 
 students = sa.Table(
     "students",
@@ -184,6 +201,7 @@ recognition_events = sa.Table(
     sa.Column("detail", sa.String(255), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
     sa.Index(None, "room_id", "captured_at"),
+    sa.Index(None, "capture_id"),
 )
 
 handoffs = sa.Table(
@@ -198,6 +216,10 @@ handoffs = sa.Table(
     sa.Column("captured_at", UtcDateTime(), nullable=False),
     sa.Column("similarity", sa.Float, nullable=True),
     sa.Column("message_id", sa.String(128), nullable=True, comment="SNS message id once published"),
+    sa.Column("claim_token", sa.String(36), nullable=True, comment="the worker publishing it now (uuid4)"),
+    sa.Column(
+        "claimed_until", UtcDateTime(), nullable=True, comment="the claim lapses then (a crashed worker)"
+    ),
     sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
 )
 

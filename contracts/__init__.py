@@ -1,0 +1,1 @@
+"""What crosses the edge/cloud boundary, defined once for both sides (pydantic only)."""
