@@ -74,13 +74,13 @@ def folder_photos(folder: Path) -> tuple[list[FolderPhoto], list[EnrollmentOutco
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
-                validate_usn_pose(student_dir.name, path.stem)
+                usn, pose = validate_usn_pose(student_dir.name, path.stem)
             except InvalidEventError as e:
                 invalid.append(
                     EnrollmentOutcome(student_dir.name, path.stem, "rejected", f"invalid_name: {e}")
                 )
                 continue
-            photos.append(FolderPhoto(student_dir.name, path.stem, path))
+            photos.append(FolderPhoto(usn, pose, path))
     return photos, invalid
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_functions.core.errors import StorageError
+from contracts.ids import same_usn
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,9 +37,13 @@ def enrollment_prefix(usn: str) -> str:
 
 
 def is_gallery_crop_of(key: str, usn: str) -> bool:
-    """True if ``key`` is a cam2 gallery crop of the student ``usn``."""
+    """True if ``key`` is a cam2 gallery crop of the student ``usn``.
+
+    The USN in the key is compared as the database compares USNs (case-insensitively): the
+    bucket would keep ``.../1ms21cs004/...`` apart from ``.../1MS21CS004/...``.
+    """
     parts = key.split("/")
-    return key.startswith(GALLERY_PREFIX) and len(parts) == 6 and parts[4] == usn
+    return key.startswith(GALLERY_PREFIX) and len(parts) == 6 and same_usn(parts[4], usn)
 
 
 @dataclass(frozen=True)

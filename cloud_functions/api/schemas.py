@@ -15,7 +15,8 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-USN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+from contracts.ids import Usn
+
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 CAMERA_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 POSE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -45,7 +46,6 @@ def _iana_zone(value: str) -> str:
     return value
 
 
-Usn = Annotated[str, StringConstraints(pattern=USN_PATTERN)]
 CourseCode = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 RoomId = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 CameraId = Annotated[str, StringConstraints(pattern=CAMERA_PATTERN)]
@@ -148,6 +148,20 @@ class BiometricDeletionPublic(BaseModel):
     captures_deleted: int
     consent_withdrawn: bool
     verified: bool
+
+
+class BiometricCheckPublic(BaseModel):
+    """What of a student's biometric data exists now: the deletion proof, re-checked at any time."""
+
+    usn: str
+    checked_at: datetime
+    faceprints: int = Field(description="Faceprints stored for the student.")
+    body_prints: int = Field(description="Body prints stored for the student.")
+    photos: int = Field(description="Enrollment photos in the bucket.")
+    captures: int = Field(
+        description="Crops of the student (door captures recognised as them, gallery crops)."
+    )
+    none_left: bool = Field(description="True when all of the above are zero.")
 
 
 # --- courses, rooms, timetable ---------------------------------------------------------------

@@ -24,8 +24,13 @@ from cloud_functions.core.db.schema import (
     students,
 )
 from cloud_functions.core.faces.repository import EnrollmentRepository, upsert_enrollment
+from cloud_functions.core.settings import function_settings
+from cloud_functions.enroll import handler as enroll
 from infra.local_stack import LocalStack
+from tests.conftest import DATA_DIR
 from tests.integration.test_api_helpers import ADMIN, PEOPLE, TEACHER, Api, audit_entries, running_api, seed
+
+PEOPLE_PHOTO = DATA_DIR / "faces" / "lfw_subset" / "known" / "Colin_Powell" / "Colin_Powell_0001.jpg"
 
 
 @pytest.fixture
@@ -328,3 +333,73 @@ def test_delete_student_removes_photos_and_every_row(s3_api: Api, local_stack: L
         0,
     ]
     assert [e["entity_id"] for e in audit_entries(s3_api.engine, "delete")] == [usn]
+
+
+def test_usn_in_any_case_names_the_student_and_deletion_finds_crops_in_any_case(
+    s3_api: Api, local_stack: LocalStack, database_url: str
+) -> None:
+    # GIVEN a consenting student with an enrollment photo and cam2 gallery crops whose keys spell
+    # the USN in upper and in lower case (MySQL compares USNs case-insensitively, S3 does not)
+    usn = _new_usn()
+    assert (
+        s3_api.client.post(
+            "/students", json={"usn": usn.lower(), "name": "Case Study"}, headers=ADMIN
+        ).json()["usn"]
+        == usn
+    )
+    s3_api.client.put(f"/students/{usn.lower()}/consent", json={"given_by": "registrar"}, headers=ADMIN)
+    s3 = local_stack.client("s3")
+    photo = f"enrollment/{usn}/frontal.jpg"
+    crops = [
+        f"captures/gallery/R101/2026-11-24/{usn}/g1.jpg",
+        f"captures/gallery/R101/2026-11-24/{usn.lower()}/g2.jpg",
+    ]
+    for key in (photo, *crops):
+        s3.put_object(Bucket=local_stack.bucket_name, Key=key, Body=b"jpeg", ContentType="image/jpeg")
+    EnrollmentRepository(s3_api.engine).accept(
+        usn, "frontal", "m", np.ones(4, dtype=np.float32), object_key=photo
+    )
+
+    # WHEN an admin reads and deletes the student's biometric data, naming them in lower case
+    assert s3_api.client.get(f"/students/{usn.lower()}", headers=ADMIN).json()["usn"] == usn
+    response = s3_api.client.delete(f"/students/{usn.lower()}/biometrics", headers=ADMIN)
+
+    # THEN the photo and both crops are gone, and the re-check finds nothing left
+    assert response.status_code == 200, response.text
+    assert response.json()["verified"] and response.json()["captures_deleted"] == 2
+    assert [_keys_under(local_stack, key) for key in (photo, *crops)] == [0, 0, 0]
+    check = s3_api.client.get(f"/students/{usn.lower()}/biometrics", headers=ADMIN).json()
+    assert (check["usn"], check["none_left"], check["photos"], check["captures"]) == (usn, True, 0, 0)
+    assert s3_api.client.get(f"/students/{usn}/biometrics", headers=TEACHER).status_code == 403
+
+
+def test_a_photo_arriving_after_the_deletion_is_deleted_and_the_recheck_stays_clean(
+    s3_api: Api, local_stack: LocalStack, database_url: str
+) -> None:
+    # GIVEN a student whose biometric data (and consent) an admin deleted
+    usn = _new_usn()
+    s3_api.client.post("/students", json={"usn": usn, "name": "Late Photo"}, headers=ADMIN)
+    s3_api.client.put(f"/students/{usn}/consent", json={"given_by": "registrar"}, headers=ADMIN)
+    assert s3_api.client.delete(f"/students/{usn}/biometrics", headers=ADMIN).json()["verified"]
+
+    # WHEN a photo uploaded before the deletion reaches the bucket only now, and is enrolled
+    late = f"enrollment/{usn}/frontal.jpg"
+    local_stack.client("s3").put_object(
+        Bucket=local_stack.bucket_name, Key=late, Body=PEOPLE_PHOTO.read_bytes(), ContentType="image/jpeg"
+    )
+    function_settings.cache_clear()
+    enroll.enrollment.cache_clear()
+    try:
+        result = local_stack.drain(
+            "EnrollFunction", wait_s=1, environment_overrides={"CLASSSIGHT_DATABASE_URL": database_url}
+        )
+    finally:
+        function_settings.cache_clear()
+        enroll.enrollment.cache_clear()
+
+    # THEN it is refused for lack of consent and deleted; the re-check still finds nothing
+    assert result.errors == []
+    assert _keys_under(local_stack, late) == 0
+    assert _rows_of(s3_api.engine, faceprints, usn) == 0
+    check = s3_api.client.get(f"/students/{usn}/biometrics", headers=ADMIN).json()
+    assert check["none_left"] and check["photos"] == 0

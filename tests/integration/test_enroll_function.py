@@ -7,6 +7,7 @@ template.yaml's ``ImageConfig.Command``), on SQLite and on MariaDB.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -201,3 +202,46 @@ def test_s3_test_event_is_acknowledged_without_work() -> None:
     event = load_event("sqs_s3_test_event")
     # WHEN / THEN the handler acknowledges it without touching settings, bucket or database
     assert enroll.lambda_handler(event, _LambdaContext()) == {"batchItemFailures": []}
+
+
+def exists(stack: LocalStack, key: str) -> bool:
+    listing = stack.client("s3").list_objects_v2(Bucket=stack.bucket_name, Prefix=key)
+    return any(item["Key"] == key for item in listing.get("Contents", []))
+
+
+def test_only_photos_that_became_faceprints_stay_in_the_bucket(
+    clean_local_stack: LocalStack, students_engine: Engine, database_url: str
+) -> None:
+    # GIVEN for a consenting student a good photo and a photo of two people; a photo of nobody on
+    # record; and an object under enrollment/ that names no student and pose
+    person = PEOPLE[0]
+    stray = uuid.uuid4().hex
+    good, rejected = f"enrollment/{person.usn}/front.jpg", f"enrollment/{person.usn}/left.jpg"
+    orphan, nameless = f"enrollment/NOBODY{stray[:8].upper()}/front.jpg", f"enrollment/{stray}.jpg"
+    put(clean_local_stack, good, person.photos[1].read_bytes())
+    put(clean_local_stack, rejected, TWO_PEOPLE.read_bytes())
+    put(clean_local_stack, orphan, person.photos[2].read_bytes())
+    put(clean_local_stack, nameless, person.photos[3].read_bytes())
+
+    # WHEN drained
+    result = drain(clean_local_stack, database_url)
+
+    # THEN the accepted photo stays; the rejected, orphaned and nameless ones are deleted
+    assert result.errors == [] and result.failed_message_ids == []
+    assert [exists(clean_local_stack, key) for key in (good, rejected, orphan, nameless)] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+
+    # WHEN the same pose is uploaded again under another key (the USN in lower case, as PNG)
+    replacement = f"enrollment/{person.usn.lower()}/front.png"
+    put(clean_local_stack, replacement, person.photos[4].read_bytes())
+    assert drain(clean_local_stack, database_url).errors == []
+
+    # THEN it enrolls the same student's pose, and the photo it replaced is deleted
+    assert exists(clean_local_stack, replacement) and not exists(clean_local_stack, good)
+    front = [r for r in rows(students_engine, enrollments) if r.pose == "front"]
+    assert [(r.usn, r.status, r.object_key) for r in front] == [(person.usn, "accepted", replacement)]
+    assert [(f.usn, f.pose) for f in rows(students_engine, faceprints)] == [(person.usn, "front")]

@@ -194,6 +194,8 @@ def test_matcher_sees_new_enrollments_and_never_mixes_models(
         ("enrollment/1MS21CS001/front.jpg", ("1MS21CS001", "front")),
         ("enrollment/1MS21CS001/left.JPEG", ("1MS21CS001", "left")),
         ("enrollment/1MS21CS001/front view.png", ("1MS21CS001", "front view")),
+        # USN case: the bucket keeps what was uploaded, the student is the canonical USN
+        ("enrollment/1ms21cs001/front.jpg", ("1MS21CS001", "front")),
     ],
 )
 def test_enrollment_keys_name_student_and_pose(key: str, expected: tuple[str, str]) -> None:

@@ -18,6 +18,7 @@ from cloud_functions.api.errors import (
     RecordNotFoundError,
 )
 from cloud_functions.api.photos import (
+    ENROLLMENT_PREFIX,
     GALLERY_PREFIX,
     PhotoBucket,
     PresignedUpload,
@@ -27,6 +28,7 @@ from cloud_functions.api.photos import (
 )
 from cloud_functions.api.schemas import (
     EXPECTED_POSES,
+    BiometricCheckPublic,
     BiometricDeletionPublic,
     ConsentCreate,
     EnrollmentPosePublic,
@@ -213,6 +215,39 @@ def _biometric_counts(connection: Connection, usn: str) -> dict[str, int]:
     }
 
 
+def _remaining_images(connection: Connection, bucket: PhotoBucket, usn: str, known: list[str]) -> list[str]:
+    """Keys of the student's images still in the bucket: enrollment photos, gallery crops, the
+    crops recognised as them, and ``known`` keys (what a deletion just removed)."""
+    recognised = connection.execute(
+        sa.select(recognition_events.c.object_key).where(recognition_events.c.usn == usn)
+    ).scalars()
+    listed = bucket.keys_under(enrollment_prefix(usn)) + [
+        key for key in bucket.keys_under(GALLERY_PREFIX) if is_gallery_crop_of(key, usn)
+    ]
+    checked = sorted({*recognised, *known} - set(listed))
+    return sorted(set(listed)) + [key for key in checked if bucket.exists(key)]
+
+
+def biometric_check(connection: Connection, bucket: PhotoBucket, usn: str) -> BiometricCheckPublic:
+    """What of the student's biometric data exists now (after a deletion: nothing, even when a
+    photo uploaded before the deletion arrived after it, since the enroll function deletes
+    photos of students without consent)."""
+    get_student(connection, usn)
+    images = _remaining_images(connection, bucket, usn, [])
+    rows = _biometric_counts(connection, usn)
+    photos = sum(1 for key in images if key.startswith(ENROLLMENT_PREFIX))
+    result = BiometricCheckPublic(
+        usn=usn,
+        checked_at=datetime.now(UTC),
+        faceprints=rows[faceprints.name],
+        body_prints=rows[body_prints.name],
+        photos=photos,
+        captures=len(images) - photos,
+        none_left=not images and not rows[faceprints.name] and not rows[body_prints.name],
+    )
+    return result
+
+
 def delete_biometrics(
     connection: Connection,
     bucket: PhotoBucket,
@@ -261,9 +296,7 @@ def delete_biometrics(
             .values(consent_given_at=None, consent_given_by=None)
         )
 
-    left_objects = bucket.keys_under(enrollment_prefix(usn)) + [
-        key for key in [*stored_keys, *capture_keys] if bucket.exists(key)
-    ]
+    left_objects = _remaining_images(connection, bucket, usn, [*stored_keys, *capture_keys])
     left_rows = _biometric_counts(connection, usn)
     if left_objects or any(left_rows.values()):
         rows = ", ".join(f"{count} {table}" for table, count in left_rows.items())

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import AfterValidator
 
-from cloud_functions.api.schemas import CODE_PATTERN, POSE_PATTERN, USN_PATTERN
+from cloud_functions.api.schemas import CODE_PATTERN, POSE_PATTERN
+from contracts.ids import USN_MAX_CHARS, USN_PATTERN, normalise_usn
 
-UsnPath = Annotated[str, Path(pattern=USN_PATTERN, max_length=32)]
+# Either case is accepted and the canonical (upper case) form is what the routes see, so a path
+# names the same student on every database and in every object key.
+UsnPath = Annotated[str, Path(pattern=USN_PATTERN, max_length=USN_MAX_CHARS), AfterValidator(normalise_usn)]
 CourseCodePath = Annotated[str, Path(pattern=CODE_PATTERN, max_length=32)]
 RoomIdPath = Annotated[str, Path(pattern=CODE_PATTERN, max_length=32)]
 PosePath = Annotated[str, Path(pattern=POSE_PATTERN, max_length=32)]

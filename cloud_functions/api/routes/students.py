@@ -12,6 +12,7 @@ from cloud_functions.api.crud import students as crud
 from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser, PhotoBucketDep, SettingsDep
 from cloud_functions.api.routes.params import Limit, Offset, PosePath, UsnPath
 from cloud_functions.api.schemas import (
+    BiometricCheckPublic,
     BiometricDeletionPublic,
     ConsentCreate,
     EnrollmentStatusPublic,
@@ -122,6 +123,14 @@ def delete_biometrics(
 ) -> BiometricDeletionPublic:
     """Delete faceprints, enrollment photos and enrollment rows; verified gone and audited."""
     return crud.delete_biometrics(connection, bucket, usn, withdraw_consent=withdraw_consent, actor=admin)
+
+
+@router.get("/{usn}/biometrics", response_model=BiometricCheckPublic)
+def biometric_check(
+    usn: UsnPath, connection: ConnectionDep, bucket: PhotoBucketDep, _admin: AdminUser
+) -> BiometricCheckPublic:
+    """Re-check, now, that no faceprint, body print, photo or crop of the student exists."""
+    return crud.biometric_check(connection, bucket, usn)
 
 
 @router.get("/{usn}/attendance", response_model=StudentHistory)

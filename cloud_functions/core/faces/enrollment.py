@@ -19,13 +19,14 @@ from cloud_functions.core.faces.pipeline import FacePipeline
 from cloud_functions.core.faces.repository import EnrollmentRepository
 from cloud_functions.core.faces.types import AlignedFace, FaceRejectedError
 from cloud_functions.core.storage import ObjectStore
+from contracts.ids import USN_PATTERN, normalise_usn
 
 logger = logging.getLogger(__name__)
 
 ENROLLMENT_PREFIX = "enrollment/"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Both end up in VARCHAR(32) columns and in object keys and file names.
-_USN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_USN = re.compile(USN_PATTERN)
 _POSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$")
 
 
@@ -67,16 +68,18 @@ class EnrollmentOutcome:
         return None if self.reason is None else self.reason.split(":", 1)[0]
 
 
-def validate_usn_pose(usn: str, pose: str) -> None:
-    """Raise ``InvalidEventError`` unless ``usn`` and ``pose`` are safe, short identifiers."""
+def validate_usn_pose(usn: str, pose: str) -> tuple[str, str]:
+    """``(usn, pose)`` with the USN in its canonical form; ``InvalidEventError`` unless both are
+    safe, short identifiers."""
     if not _USN.match(usn):
         raise InvalidEventError(f"not a valid USN: {usn!r}")
     if not _POSE.match(pose):
         raise InvalidEventError(f"not a valid pose name: {pose!r}")
+    return normalise_usn(usn), pose
 
 
 def parse_enrollment_key(key: str) -> tuple[str, str]:
-    """``(usn, pose)`` from a decoded object key ``enrollment/<usn>/<pose>.<ext>``.
+    """``(usn, pose)`` from a decoded object key ``enrollment/<usn>/<pose>.<ext>``, the USN canonical.
 
     S3 notifications carry keys URL-encoded (spaces as ``+``); ``core.events`` decodes them
     with ``unquote_plus`` at the boundary, so keys arrive here exactly as stored in the bucket.
@@ -87,9 +90,7 @@ def parse_enrollment_key(key: str) -> tuple[str, str]:
     path = PurePosixPath(key)
     if len(path.parts) != 3 or path.suffix.lower() not in IMAGE_SUFFIXES:
         raise InvalidEventError(f"expected enrollment/<usn>/<pose>.jpg, got {key!r}")
-    usn, pose = path.parts[1], path.stem
-    validate_usn_pose(usn, pose)
-    return usn, pose
+    return validate_usn_pose(path.parts[1], path.stem)
 
 
 class EnrollmentService:
@@ -98,6 +99,10 @@ class EnrollmentService:
     def __init__(self, pipeline: FacePipeline, repository: EnrollmentRepository) -> None:
         self._pipeline = pipeline
         self._repository = repository
+
+    def photo_on_record(self, usn: str, pose: str) -> str | None:
+        """The object key of the pose's current photo, if it came from the bucket."""
+        return self._repository.photo_key(usn, pose)
 
     def enroll(self, photo: EnrollmentPhoto) -> EnrollmentOutcome:
         """Enroll one photo (see ``enroll_batch``)."""
@@ -159,6 +164,11 @@ def enroll_stored_photo(
 ) -> EnrollmentOutcome | None:
     """Enroll the photo at ``object_key`` (already URL-decoded) of the bucket.
 
+    Only the photo an accepted faceprint was made from stays in the bucket: a rejected photo, a
+    photo of an unknown student or of one without consent (a late upload after a biometric
+    deletion), an object that is no enrollment photo at all, and the earlier photo of a pose
+    that a new one replaced under another key are deleted.
+
     Returns ``None``, after logging why, for an event that names no enrollment photo (a key
     outside ``enrollment/<usn>/<pose>.<ext>``) or an object deleted since: retrying cannot help.
     Storage and database failures propagate, so the message is retried.
@@ -166,11 +176,25 @@ def enroll_stored_photo(
     try:
         usn, pose = parse_enrollment_key(object_key)
     except InvalidEventError as e:
-        logger.warning("not an enrollment photo; ignored", extra={"object_key": object_key, "detail": str(e)})
+        store.delete(object_key)
+        logger.warning("not an enrollment photo; deleted", extra={"object_key": object_key, "detail": str(e)})
         return None
+    previous_key = service.photo_on_record(usn, pose)
     try:
         stored = store.get(object_key)
     except ObjectNotFoundError:
         logger.warning("enrollment photo no longer in the bucket", extra={"object_key": object_key})
         return None
-    return service.enroll(EnrollmentPhoto(usn, pose, stored.body, object_key=object_key))
+    outcome = service.enroll(EnrollmentPhoto(usn, pose, stored.body, object_key=object_key))
+    if not outcome.accepted:
+        store.delete(object_key)
+        logger.info(
+            "rejected enrollment photo deleted",
+            extra={"object_key": object_key, "usn": usn, "reason": outcome.reason_code},
+        )
+    if previous_key and previous_key != object_key:
+        store.delete(previous_key)
+        logger.info(
+            "replaced enrollment photo deleted", extra={"object_key": previous_key, "usn": usn, "pose": pose}
+        )
+    return outcome

@@ -254,6 +254,14 @@ class EnrollmentRepository:
 
         _retry_once_on_conflict(lambda: _in_transaction(self._engine, work))
 
+    def photo_key(self, usn: str, pose: str) -> str | None:
+        """The object key of the pose's photo on record, if it came from the bucket."""
+        query = sa.select(enrollments.c.object_key).where(
+            (enrollments.c.usn == usn) & (enrollments.c.pose == pose)
+        )
+        with transaction(self._engine) as connection:
+            return connection.execute(query).scalar_one_or_none()
+
     def outcomes(self, usn: str) -> dict[str, tuple[str, str | None]]:
         """Each pose of a student with its (status, reason)."""
         query = sa.select(enrollments.c.pose, enrollments.c.status, enrollments.c.reason).where(
