@@ -767,3 +767,49 @@ def test_cam2_sends_gallery_crops_only_of_tracks_a_door_handoff_tagged(
             "R101",
             "1",
         )
+
+
+def test_a_body_crop_reusing_a_capture_id_or_with_an_overlong_key_gets_one_recorded_outcome(
+    stack: LocalStack, campus: Engine, database_url: str, sequence: MotSequence
+) -> None:
+    # GIVEN a body crop, a second crop carrying the first one's capture id, and a crop under a
+    # 700-character key
+    first_key, capture_id = put_body_crop(stack, body_crop(sequence, 80, 15))
+    second_key, _ = put_body_crop(
+        stack,
+        body_crop(sequence, 90, 15),
+        metadata={
+            "room_id": "R101",
+            "camera_id": "R101-room",
+            "captured_at": IN_CLASS.isoformat(),
+            "capture_id": capture_id,
+        },
+    )
+    long_key = "captures/bodies/R101/2026-11-23/" + "b" * 664 + ".jpg"
+    stack.client("s3").put_object(Bucket=stack.bucket_name, Key=long_key, Body=body_crop(sequence, 80, 15))
+
+    # WHEN they are delivered
+    result = drain(stack, database_url)
+
+    # THEN nothing fails, and each object has exactly one event saying what became of it
+    assert result.errors == [] and result.failed_message_ids == []
+    events = {e.object_key: e.outcome for e in rows(campus, recognition_events)}
+    assert len(events) == 3
+    assert events[first_key] == "body_unknown"  # nobody is in today's gallery
+    assert events[second_key] == "duplicate_capture_id"
+    [(stored_long, outcome)] = [(k, o) for k, o in events.items() if k not in (first_key, second_key)]
+    assert outcome == "key_too_long" and len(stored_long) == 512
+
+
+def test_a_body_crop_dated_far_from_its_arrival_is_refused(
+    stack: LocalStack, campus: Engine, database_url: str, sequence: MotSequence
+) -> None:
+    # GIVEN a crop of a class days ago that reaches the bucket only now
+    key, _ = put_body_crop(stack, body_crop(sequence, 80, 15))
+    # WHEN it is delivered with the production bound on capture age (24 h)
+    result = drain(stack, database_url, CLASSSIGHT_CAPTURE_MAX_AGE="PT24H")
+    # THEN it is recorded as implausible and nobody is handed off
+    assert result.errors == []
+    [event] = rows(campus, recognition_events)
+    assert (event.object_key, event.outcome) == (key, "implausible_capture_time")
+    assert room_messages(stack, "R101") == []

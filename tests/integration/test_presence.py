@@ -309,6 +309,12 @@ _GOOD_TRACK = track(BORIS.usn, 7, "body", CLASS_START, IN_CLASS)
             "malformed_report",
         ),
         (
+            "a sighting after the report was written",
+            lambda: report(IN_CLASS, [track(BORIS.usn, 7, "body", CLASS_START, IN_CLASS + minutes(5))]),
+            {},
+            "malformed_report",
+        ),
+        (
             "unknown room",
             lambda: report(IN_CLASS, [_GOOD_TRACK], room_id="R999", camera_id="R999-room"),
             {"room_id": "R999", "camera_id": "R999-room"},
@@ -463,3 +469,40 @@ def test_database_outage_leaves_the_message_for_retry(
     # THEN the batch fails because the database is unavailable, so SQS delivers it again later
     [(error_type, _, _)] = failed.value.child_exceptions
     assert issubclass(error_type, DatabaseUnavailableError)
+
+
+def test_a_report_key_longer_than_its_column_is_recorded_once(
+    clean_local_stack: LocalStack, campus: Engine, database_url: str
+) -> None:
+    # GIVEN a good report under a 600-character key
+    before = attendance_of(campus)
+    key = "captures/presence/R101/2026-11-23/" + "r" * 561 + ".json"
+    clean_local_stack.client("s3").put_object(
+        Bucket=clean_local_stack.bucket_name, Key=key, Body=report(IN_CLASS, [_GOOD_TRACK])
+    )
+    # WHEN it is delivered twice
+    results = [drain(clean_local_stack, database_url)]
+    clean_local_stack.client("s3").put_object(
+        Bucket=clean_local_stack.bucket_name, Key=key, Body=report(IN_CLASS, [_GOOD_TRACK])
+    )
+    results.append(drain(clean_local_stack, database_url))
+    # THEN both succeed and one record says why nothing was confirmed
+    assert all(r.errors == [] and r.failed_message_ids == [] for r in results)
+    [record] = rows(campus, presence_reports)
+    assert record.outcome == "key_too_long" and len(record.object_key) == 512
+    assert attendance_of(campus) == before
+
+
+def test_a_report_dated_far_from_its_arrival_is_refused(
+    clean_local_stack: LocalStack, campus: Engine, database_url: str
+) -> None:
+    # GIVEN a report of a class days ago that reaches the bucket only now
+    before = attendance_of(campus)
+    room_at(clean_local_stack, IN_CLASS, report(IN_CLASS, [_GOOD_TRACK]))
+    # WHEN it is delivered with the production bound on capture age (24 h)
+    result = drain(clean_local_stack, database_url, CLASSSIGHT_CAPTURE_MAX_AGE="PT24H")
+    # THEN it is recorded as implausible and confirms nobody
+    assert result.errors == []
+    [record] = rows(campus, presence_reports)
+    assert (record.outcome, record.confirmed_count) == ("implausible_capture_time", 0)
+    assert attendance_of(campus) == before
