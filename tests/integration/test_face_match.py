@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageFilter
@@ -250,6 +251,24 @@ def _unknown_person() -> bytes:
     return sorted((LFW / "unknown").rglob("*.jpg"))[0].read_bytes()
 
 
+def _encoded(fmt: str, mode: str | None = None, **options: Any) -> bytes:
+    image = Image.open(io.BytesIO(photo("Laura_Bush", 4)))
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image.convert("L")).astype(np.uint16) * 257)
+    elif mode is not None:
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _decompression_bomb() -> bytes:
+    # 900 megapixels of one colour compress to under a megabyte
+    buffer = io.BytesIO()
+    Image.new("L", (30_000, 30_000)).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     ("case", "body", "put_options", "env", "outcome"),
     [
@@ -262,6 +281,15 @@ def _unknown_person() -> bytes:
             {},
             {"CLASSSIGHT_MAX_IMAGE_BYTES": "10000"},
             "too_large",
+        ),
+        ("decompression bomb", _decompression_bomb, {}, {}, "too_large"),
+        ("50 MB object", lambda: photo("Laura_Bush", 4) + bytes(50_000_000), {}, {}, "too_large"),
+        (
+            "metadata of another room's door",
+            lambda: photo("Laura_Bush", 4),
+            {"room_id": "R102", "camera_id": "R102-door"},
+            {},
+            "no_class_in_session",
         ),
         ("no face", _no_face, {}, {}, "no_face"),
         ("face too small", _tiny_face, {}, {}, "too_small"),
@@ -308,6 +336,29 @@ def test_bad_input_is_recorded_with_its_outcome_and_nothing_else(
     assert table_rows(campus, attendance) == []
     assert table_rows(campus, handoffs) == []
     assert room_messages(stack, "R101") == [] and room_messages(stack, "R102") == []
+
+
+@pytest.mark.parametrize(
+    ("case", "body"),
+    [
+        ("PNG under a .jpg key", lambda: _encoded("PNG")),
+        ("CMYK JPEG", lambda: _encoded("JPEG", "CMYK")),
+        ("greyscale JPEG", lambda: _encoded("JPEG", "L")),
+        ("16-bit greyscale PNG", lambda: _encoded("PNG", "I;16")),
+        ("WebP", lambda: _encoded("WEBP")),
+    ],
+)
+def test_unusual_but_valid_encodings_are_recognised(
+    stack: LocalStack, campus: Engine, database_url: str, case: str, body: Any
+) -> None:
+    # GIVEN a capture of an enrolled student in an encoding cam1 does not write itself
+    put_capture(stack, body())
+    # WHEN it is delivered
+    result = drain(stack, database_url)
+    # THEN it is decoded like any JPEG and the student is recognised
+    assert result.errors == [], case
+    [event] = table_rows(campus, recognition_events)
+    assert (event.outcome, event.usn) == ("recognised", usn_of("Laura_Bush")), case
 
 
 def _closed_port() -> int:

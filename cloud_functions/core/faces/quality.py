@@ -28,6 +28,13 @@ class QualityThresholds:
     max_yaw_ratio: float = 0.35
 
 
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit greyscale scaled to 8 bits: PIL's own conversion clips it, and a face turns white."""
+    if image.mode.startswith("I;16"):
+        return Image.fromarray((np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8), mode="L")
+    return image
+
+
 def decode_image(data: bytes, thresholds: QualityThresholds) -> NDArray[np.uint8]:
     """Decode JPEG/PNG/... bytes to a BGR image, or reject them as undecodable or too large.
 
@@ -50,7 +57,7 @@ def decode_image(data: bytes, thresholds: QualityThresholds) -> NDArray[np.uint8
                 )
             image.load()
             upright = ImageOps.exif_transpose(image) or image
-            rgb = np.asarray(upright.convert("RGB"), dtype=np.uint8)
+            rgb = np.asarray(_eight_bit(upright).convert("RGB"), dtype=np.uint8)
     except Image.DecompressionBombError as e:
         raise FaceRejectedError(RejectReason.TOO_LARGE, "image dimensions too large") from e
     except UnidentifiedImageError as e:
