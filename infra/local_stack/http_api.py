@@ -1,6 +1,6 @@
 """API Gateway's HTTP API (payload format 2.0) in front of the template's ``HttpApi`` functions.
 
-What ``sam local start-api`` does, without Docker: an HTTP server on 127.0.0.1 turns each request
+What ``sam local start-api`` does, without Docker: an HTTP server (uvicorn) on 127.0.0.1 turns each request
 into the event API Gateway sends (``version`` 2.0, ``routeKey``, ``rawPath``, ``rawQueryString``,
 ``cookies``, ``headers``, ``queryStringParameters``, ``pathParameters``, ``requestContext.http``,
 ``body``, ``isBase64Encoded``), calls the route's handler in this process, and turns its return
@@ -11,18 +11,22 @@ anything else is a 200 JSON body). A handler that raises gives 500, no matching 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import anyio.to_thread
+import uvicorn
 
 from infra.local_stack.endpoint import LOCALHOST
 from infra.local_stack.poller import Handler, LambdaContext, invocation_event_loop
@@ -32,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "+json", "+xml")
 _FORM = "application/x-www-form-urlencoded"
+# Requests served at once; more get 503, as API Gateway throttles. Each runs on its own thread.
+_MAX_CONCURRENT_REQUESTS = 200
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,12 @@ def _error(status: int, message: str) -> HttpResponse:
 
 
 class HttpApiGateway:
-    """The template's HTTP API on ``127.0.0.1:port``; one thread per request, like concurrent Lambdas.
+    """The template's HTTP API on ``127.0.0.1:port``, served by uvicorn.
+
+    uvicorn does the HTTP (malformed or negative ``Content-Length`` is a 400, chunked bodies are
+    read whole, keep-alive and pipelining work); this class only turns each request into
+    API Gateway's event and the handler's answer back into a response. Each request's handler
+    runs on a worker thread, as concurrent Lambda invocations run side by side.
 
     Args:
         routes: The routes with their functions and handlers.
@@ -185,14 +196,32 @@ class HttpApiGateway:
     ) -> None:
         self.routes = sorted(routes, key=lambda r: r.priority)
         self.account_id = account_id
-        self._server = ThreadingHTTPServer((LOCALHOST, port), self._request_handler())
-        self._server.daemon_threads = True
+        # Bound here, so a busy port fails at once (OSError) rather than inside the server thread.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._socket.bind((LOCALHOST, port))
+        except OSError:
+            self._socket.close()
+            raise
+        self._port = int(self._socket.getsockname()[1])
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self._asgi,
+                interface="asgi3",
+                lifespan="off",
+                log_level="warning",
+                access_log=False,
+                limit_concurrency=_MAX_CONCURRENT_REQUESTS,
+                timeout_keep_alive=5,
+            )
+        )
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
         """The port it listens on."""
-        return int(self._server.server_address[1])
+        return self._port
 
     @property
     def url(self) -> str:
@@ -200,18 +229,26 @@ class HttpApiGateway:
         return f"http://{LOCALHOST}:{self.port}"
 
     def start(self) -> HttpApiGateway:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
+        """Serve in a background thread; returns once it accepts connections."""
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="http-api", daemon=True
+        )
         self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the local HTTP API did not start")
+            time.sleep(0.01)
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
         if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
+            self._server.should_exit = True
+            self._thread.join(10)
             self._thread = None
-        self._server.server_close()
+        with contextlib.suppress(OSError):  # uvicorn closes the sockets it served on
+            self._socket.close()
 
     def invoke(
         self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes, source_ip: str
@@ -246,33 +283,31 @@ class HttpApiGateway:
                 return _error(500, "Internal Server Error")
         return _error(404, "Not Found")
 
-    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
-        gateway = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                response = gateway.invoke(
-                    self.command, self.path, list(self.headers.items()), body, self.client_address[0]
-                )
-                self.send_response(response.status)
-                names = {name.lower() for name, _ in response.headers}
-                for name, value in response.headers:
-                    self.send_header(name, value)
-                if "content-length" not in names:
-                    self.send_header("Content-Length", str(len(response.body)))
-                if "date" not in names:
-                    self.send_header("Date", formatdate(usegmt=True))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(response.body)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug("http api: " + format, *args)
-
-        return _Handler
+    async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        target = scope["raw_path"].decode("latin-1") or "/"
+        if scope["query_string"]:
+            target += "?" + scope["query_string"].decode("latin-1")
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+        client = scope.get("client") or ("127.0.0.1", 0)
+        response = await anyio.to_thread.run_sync(
+            self.invoke, scope["method"], target, headers, b"".join(chunks), client[0]
+        )
+        names = {name.lower() for name, _ in response.headers}
+        out = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+        if "content-length" not in names:
+            out.append((b"content-length", str(len(response.body)).encode()))
+        if "date" not in names:
+            out.append((b"date", formatdate(usegmt=True).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        body = b"" if scope["method"] == "HEAD" else response.body
+        await send({"type": "http.response.body", "body": body})

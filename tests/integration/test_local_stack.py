@@ -551,6 +551,46 @@ def test_http_api_passes_binary_bodies_intact(http_api: HttpApiGateway) -> None:
     assert response.json() == {"sha256": hashlib.sha256(body).hexdigest(), "content_type": "image/jpeg"}
 
 
+def _raw_request(gateway: HttpApiGateway, request: bytes, timeout_s: float = 5.0) -> bytes:
+    """Send ``request`` as bytes on a fresh connection; return what comes back before it closes."""
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=timeout_s) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        return received
+
+
+@pytest.mark.parametrize(
+    "length",
+    [b"abc", b"-1", b"99999999999999999999999", b"1, 2"],
+)
+def test_http_api_answers_400_to_a_malformed_content_length(http_api: HttpApiGateway, length: bytes) -> None:
+    # GIVEN a request whose Content-Length is not a length
+    request = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: " + length
+    # WHEN it is sent THEN the gateway answers 400 at once (no dropped connection, no hung thread)
+    response = _raw_request(http_api, request + b"\r\nConnection: close\r\n\r\nhello")
+    assert response.startswith(b"HTTP/1.1 400"), response[:80]
+
+
+def test_http_api_reads_a_chunked_body_whole(http_api: HttpApiGateway) -> None:
+    # GIVEN a body sent in chunks (Transfer-Encoding: chunked, no Content-Length)
+    body = FACE_JPEG.read_bytes()
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(part), part)
+        for part in (body[i : i + 4096] for i in range(0, len(body), 4096))
+    )
+    request = (
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+    # WHEN it is sent THEN the app receives all of it
+    response = _raw_request(http_api, request)
+    head, _, payload = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert json.loads(payload)["sha256"] == hashlib.sha256(body).hexdigest()
+
+
 def test_http_api_event_is_payload_v2(local_stack: LocalStack) -> None:
     # GIVEN a handler that keeps its event
     events: list[dict[str, Any]] = []
