@@ -14,9 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from cloud_functions.api.errors import AuthenticationError, public_message, status_for
+from cloud_functions.api.errors import AuthenticationError, field_errors, public_message, status_for
 from cloud_functions.api.middleware import BodySizeLimit, SecurityHeaders
 from cloud_functions.api.photos import S3PhotoBucket
 from cloud_functions.api.routes import api_router
@@ -39,7 +42,8 @@ async def _project_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         logger.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
-    return JSONResponse({"detail": public_message(exc, status)}, status_code=status, headers=headers)
+    detail = field_errors(exc) if status == 422 else public_message(exc, status)
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
@@ -67,6 +71,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's own answers (no such route, method not allowed). A 405 lists every method the
+    # path has: Starlette names only those of the first route that matched the path.
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = {
+            method
+            for route in request.app.router.routes
+            if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE
+            for method in route.methods or ()
+        }
+        headers["Allow"] = ", ".join(sorted(methods))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("%s %s: unexpected error", request.method, request.url.path)
     return JSONResponse({"detail": "internal error"}, status_code=500)
@@ -89,6 +109,7 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock = _utc_now) 
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
     app.include_router(api_router)

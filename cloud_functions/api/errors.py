@@ -44,7 +44,15 @@ class ConsentRequiredError(ConflictError):
 
 
 class InvalidRequestError(ClassSightError):
-    """The request is well-formed but cannot be carried out as given."""
+    """The request is well-formed but cannot be carried out as given.
+
+    ``loc`` names the input it concerns, as validation errors do (``("body", "given_at")``), so
+    the answer has the same shape as any other 422 and a form can show it beside its field.
+    """
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...] = ("body",)) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class DeletionNotVerifiedError(ClassSightError):
@@ -84,6 +92,12 @@ def status_for(error: Exception) -> int:
         if status is not None:
             return status
     return 500
+
+
+def field_errors(error: Exception) -> list[dict[str, object]]:
+    """A 422 body's ``detail``: one entry naming the input, as request validation answers."""
+    loc = list(error.loc) if isinstance(error, InvalidRequestError) else ["body"]
+    return [{"loc": loc, "msg": str(error), "type": "value_error"}]
 
 
 def public_message(error: Exception, status: int) -> str:

@@ -7,20 +7,29 @@ given (HTML included) and returned as JSON strings; the portal renders it as tex
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from contracts.ids import Usn
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 CAMERA_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 POSE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 EXPECTED_POSES = ("frontal", "left", "right", "up", "down")
 
@@ -29,9 +38,49 @@ EnrollmentState = Literal["missing", "pending", "accepted", "rejected"]
 ClassState = Literal["upcoming", "in_session", "ended"]
 
 
-def _printable(value: str) -> str:
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in value):
-        raise ValueError("control characters are not allowed")
+# Characters a name or reason may not hold, as one character class that the validator and the
+# OpenAPI document share: controls (Cc), invisible format characters (Cf: soft hyphen, zero-width
+# and bidi marks, BOM), line and paragraph separators (Zl, Zp), all in the Basic Multilingual
+# Plane (tests/unit/test_api_schemas.py re-derives it from unicodedata). Lone surrogates never
+# get this far: the JSON parser refuses them.
+UNPRINTABLE = (
+    "\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2"
+    "\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff"
+    "\\ufff9-\\ufffb"
+)
+PRINTABLE_PATTERN = f"^[^{UNPRINTABLE}]*$"
+# U+0085 is white space to Python's and Rust's \s but not to ECMAScript's, whose reading of the
+# OpenAPI document generators follow: it is named, so every reader excludes the same characters.
+_EMAIL_PART = rf"[^@\s\u0085{UNPRINTABLE}]"
+EMAIL_PATTERN = rf"^{_EMAIL_PART}{{1,64}}@{_EMAIL_PART}+\.{_EMAIL_PART}+$"
+# Room-local wall-clock time: the timetable says "Monday 09:00" in the room's zone, no offset.
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ISO_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _iso_date(value: object) -> object:
+    # Lax parsing would read "0" or 0 as the Unix epoch: 1970-01-01 is no class date anyone meant.
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if isinstance(value, int | float):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+def _iso_datetime(value: object) -> object:
+    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+        raise ValueError("expected a date and time as YYYY-MM-DDTHH:MM:SS with an offset")
+    if isinstance(value, int | float):
+        raise ValueError("expected a date and time as YYYY-MM-DDTHH:MM:SS with an offset")
+    return value
+
+
+def _no_offset(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("times are room-local; give them without an offset")
     return value
 
 
@@ -51,14 +100,30 @@ RoomId = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 CameraId = Annotated[str, StringConstraints(pattern=CAMERA_PATTERN)]
 Pose = Annotated[str, StringConstraints(pattern=POSE_PATTERN)]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE_PATTERN)
 ]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN)]
 Section = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), AfterValidator(_printable)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=PRINTABLE_PATTERN)
 ]
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(_printable)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=PRINTABLE_PATTERN)
+]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A date given as ``YYYY-MM-DD`` (not a number of seconds)."""
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+"""A moment given as RFC 3339 text with its offset (``2026-11-24T09:05:00+05:30``)."""
+LocalTime = Annotated[
+    time,
+    AfterValidator(_no_offset),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": LOCAL_TIME_PATTERN,
+            "description": "Room-local time, HH:MM or HH:MM:SS, without an offset.",
+            "examples": ["09:00"],
+        }
+    ),
 ]
 TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_iana_zone)]
 
@@ -110,7 +175,7 @@ class ConsentCreate(_In):
     """Consent to biometric enrollment: who gave or witnessed it, and when (default: now)."""
 
     given_by: Name
-    given_at: datetime | None = None
+    given_at: IsoDateTime | None = None
 
 
 class EnrollmentPosePublic(BaseModel):
@@ -225,15 +290,13 @@ class TimetableEntryCreate(_In):
     course_code: CourseCode
     room_id: RoomId
     weekday: int = Field(..., ge=0, le=6, description="0 = Monday … 6 = Sunday")
-    start_time: time
-    end_time: time
-    valid_from: date | None = None
-    valid_to: date | None = None
+    start_time: LocalTime
+    end_time: LocalTime
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> TimetableEntryCreate:
-        if self.start_time.tzinfo is not None or self.end_time.tzinfo is not None:
-            raise ValueError("times are room-local; give them without an offset")
         if self.start_time >= self.end_time:
             raise ValueError("start_time must be before end_time")
         if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
@@ -246,8 +309,8 @@ class TimetableEntryPublic(_Out):
     course_code: str
     room_id: str
     weekday: int
-    start_time: time
-    end_time: time
+    start_time: LocalTime
+    end_time: LocalTime
     valid_from: date | None
     valid_to: date | None
 
@@ -313,8 +376,8 @@ class ScheduledClassPublic(BaseModel):
     course_code: str
     course_title: str
     class_date: date
-    start_time: time
-    end_time: time
+    start_time: LocalTime
+    end_time: LocalTime
     starts_at: datetime
     ends_at: datetime
     state: ClassState

@@ -159,7 +159,8 @@ def _room_for_new_row(connection: Connection, course_code: str, class_date: date
     }
     if len(rooms_that_day) != 1:
         raise InvalidRequestError(
-            f"{course_code} is timetabled in {len(rooms_that_day)} rooms on {class_date}; give room_id"
+            f"{course_code} is timetabled in {len(rooms_that_day)} rooms on {class_date}; give room_id",
+            loc=("body", "room_id"),
         )
     return str(rooms_that_day.pop())
 

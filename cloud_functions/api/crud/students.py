@@ -116,7 +116,7 @@ def record_consent(connection: Connection, usn: str, body: ConsentCreate, actor:
     given_at = body.given_at or now
     given_at = given_at.replace(tzinfo=UTC) if given_at.tzinfo is None else given_at.astimezone(UTC)
     if given_at > now + _CLOCK_SKEW:
-        raise InvalidRequestError("consent cannot be given in the future")
+        raise InvalidRequestError("consent cannot be given in the future", loc=("body", "given_at"))
     connection.execute(
         students.update()
         .where(students.c.usn == usn)

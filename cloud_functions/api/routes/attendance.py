@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from cloud_functions.api.crud import attendance as crud
 from cloud_functions.api.deps import ConnectionDep, CurrentUser
+from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.routes.params import CourseCodePath, UsnPath
 from cloud_functions.api.schemas import (
     CODE_PATTERN,
     AttendanceOverride,
     AttendancePublic,
     AttendanceReport,
+    IsoDate,
     ScheduledClassPublic,
 )
 
-router = APIRouter(tags=["attendance"])
+router = APIRouter(tags=["attendance"], responses=AUTHENTICATED)
 
 
-@router.get("/attendance/{course_code}/{class_date}", response_model=AttendanceReport)
+@router.get(
+    "/attendance/{course_code}/{class_date}", response_model=AttendanceReport, responses=documented(404, 422)
+)
 def class_report(
-    course_code: CourseCodePath, class_date: date, connection: ConnectionDep, _user: CurrentUser
+    course_code: CourseCodePath, class_date: IsoDate, connection: ConnectionDep, _user: CurrentUser
 ) -> AttendanceReport:
     """Every student recorded for the class, with the count per status."""
     return crud.class_report(connection, course_code, class_date)
@@ -32,10 +35,10 @@ def class_report(
 @router.get(
     "/attendance/{course_code}/{class_date}/export.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **documented(404, 422)},
 )
 def class_report_csv(
-    course_code: CourseCodePath, class_date: date, connection: ConnectionDep, _user: CurrentUser
+    course_code: CourseCodePath, class_date: IsoDate, connection: ConnectionDep, _user: CurrentUser
 ) -> Response:
     """The class report as CSV; text cells that a spreadsheet would run as formulas are quoted."""
     body = crud.class_report_csv(connection, course_code, class_date)
@@ -47,26 +50,33 @@ def class_report_csv(
     )
 
 
-@router.put("/attendance/{course_code}/{class_date}/{usn}", response_model=AttendancePublic)
+@router.put(
+    "/attendance/{course_code}/{class_date}/{usn}",
+    response_model=AttendancePublic,
+    responses={**WITH_BODY, **documented(404, 409)},
+)
 def override(
     course_code: CourseCodePath,
-    class_date: date,
+    class_date: IsoDate,
     usn: UsnPath,
     body: AttendanceOverride,
     connection: ConnectionDep,
     user: CurrentUser,
 ) -> AttendancePublic:
-    """Set a student's status by hand; the reason, the caller and the values before and after are audited."""
+    """Set a student's status by hand; the reason, the caller and the values before and after are audited.
+
+    A new row needs ``room_id`` when the course meets in several rooms that day (else 422).
+    """
     return crud.override(connection, course_code, class_date, usn, body, user)
 
 
-@router.get("/classes/today", response_model=list[ScheduledClassPublic])
+@router.get("/classes/today", response_model=list[ScheduledClassPublic], responses=documented(404, 422))
 def todays_classes(
     request: Request,
     connection: ConnectionDep,
     _user: CurrentUser,
     room_id: Annotated[str | None, Query(pattern=CODE_PATTERN, max_length=32)] = None,
-    on: Annotated[date | None, Query(description="Room-local date; default: each room's today")] = None,
+    on: Annotated[IsoDate | None, Query(description="Room-local date; default: each room's today")] = None,
 ) -> list[ScheduledClassPublic]:
     """Every room's classes today (room-local) and whether each is upcoming, in session or ended."""
     return crud.todays_classes(connection, request.app.state.clock(), room_id=room_id, day=on)

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Response, status
 
 from cloud_functions.api.crud import catalog as crud
 from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser
+from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.routes.params import CourseCodePath
 from cloud_functions.api.schemas import CourseCreate, CoursePublic, CourseUpdate
 
-router = APIRouter(prefix="/courses", tags=["courses"])
+router = APIRouter(prefix="/courses", tags=["courses"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[CoursePublic])
@@ -18,19 +19,26 @@ def list_courses(connection: ConnectionDep, _user: CurrentUser) -> list[CoursePu
     return [CoursePublic.model_validate(dict(r)) for r in crud.list_courses(connection)]
 
 
-@router.post("", response_model=CoursePublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=CoursePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={**WITH_BODY, **documented(403, 409)},
+)
 def create_course(body: CourseCreate, connection: ConnectionDep, admin: AdminUser) -> CoursePublic:
     """Add a course."""
     return CoursePublic.model_validate(dict(crud.create_course(connection, body, admin)))
 
 
-@router.get("/{course_code}", response_model=CoursePublic)
+@router.get("/{course_code}", response_model=CoursePublic, responses=documented(404, 422))
 def get_course(course_code: CourseCodePath, connection: ConnectionDep, _user: CurrentUser) -> CoursePublic:
     """One course."""
     return CoursePublic.model_validate(dict(crud.get_course(connection, course_code)))
 
 
-@router.patch("/{course_code}", response_model=CoursePublic)
+@router.patch(
+    "/{course_code}", response_model=CoursePublic, responses={**WITH_BODY, **documented(403, 404, 409)}
+)
 def update_course(
     course_code: CourseCodePath, body: CourseUpdate, connection: ConnectionDep, admin: AdminUser
 ) -> CoursePublic:
@@ -38,7 +46,9 @@ def update_course(
     return CoursePublic.model_validate(dict(crud.update_course(connection, course_code, body, admin)))
 
 
-@router.delete("/{course_code}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{course_code}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(403, 404, 409, 422)
+)
 def delete_course(course_code: CourseCodePath, connection: ConnectionDep, admin: AdminUser) -> Response:
     """Delete a course with its timetable entries and attendance."""
     crud.delete_course(connection, course_code, admin)

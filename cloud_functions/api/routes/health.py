@@ -11,13 +11,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud_functions.api.deps import CurrentUser, get_engine
+from cloud_functions.api.responses import AUTHENTICATED
 from cloud_functions.api.schemas import HealthPublic, MePublic
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthPublic)
+@router.get(
+    "/health",
+    response_model=HealthPublic,
+    responses={503: {"model": HealthPublic, "description": "The database does not answer."}},
+)
 def health(engine: Annotated[Engine, Depends(get_engine)], response: Response) -> HealthPublic:
     """``ok`` when the database answers; ``degraded`` with 503 when it does not."""
     try:
@@ -30,7 +35,7 @@ def health(engine: Annotated[Engine, Depends(get_engine)], response: Response) -
     return HealthPublic(status="ok", database="ok")
 
 
-@router.get("/me", response_model=MePublic)
+@router.get("/me", response_model=MePublic, responses=AUTHENTICATED)
 def me(user: CurrentUser) -> MePublic:
     """The caller's name and role."""
     return MePublic(name=user.name, role=user.role)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -10,12 +9,14 @@ from fastapi import APIRouter, Query, Response, status
 from cloud_functions.api.crud import attendance as attendance_crud
 from cloud_functions.api.crud import students as crud
 from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser, PhotoBucketDep, SettingsDep
+from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.routes.params import Limit, Offset, PosePath, UsnPath
 from cloud_functions.api.schemas import (
     BiometricCheckPublic,
     BiometricDeletionPublic,
     ConsentCreate,
     EnrollmentStatusPublic,
+    IsoDate,
     StudentCreate,
     StudentHistory,
     StudentPage,
@@ -24,10 +25,10 @@ from cloud_functions.api.schemas import (
     UploadPublic,
 )
 
-router = APIRouter(prefix="/students", tags=["students"])
+router = APIRouter(prefix="/students", tags=["students"], responses=AUTHENTICATED)
 
 
-@router.get("", response_model=StudentPage)
+@router.get("", response_model=StudentPage, responses=documented(422))
 def list_students(
     connection: ConnectionDep,
     _user: CurrentUser,
@@ -42,19 +43,24 @@ def list_students(
     )
 
 
-@router.post("", response_model=StudentPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=StudentPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={**WITH_BODY, **documented(403, 409)},
+)
 def create_student(body: StudentCreate, connection: ConnectionDep, admin: AdminUser) -> StudentPublic:
     """Add a student (consent is recorded separately)."""
     return StudentPublic.model_validate(dict(crud.create_student(connection, body, admin)))
 
 
-@router.get("/{usn}", response_model=StudentPublic)
+@router.get("/{usn}", response_model=StudentPublic, responses=documented(404, 422))
 def get_student(usn: UsnPath, connection: ConnectionDep, _user: CurrentUser) -> StudentPublic:
     """One student."""
     return StudentPublic.model_validate(dict(crud.get_student(connection, usn)))
 
 
-@router.patch("/{usn}", response_model=StudentPublic)
+@router.patch("/{usn}", response_model=StudentPublic, responses={**WITH_BODY, **documented(403, 404, 409)})
 def update_student(
     usn: UsnPath, body: StudentUpdate, connection: ConnectionDep, admin: AdminUser
 ) -> StudentPublic:
@@ -62,7 +68,7 @@ def update_student(
     return StudentPublic.model_validate(dict(crud.update_student(connection, usn, body, admin)))
 
 
-@router.delete("/{usn}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{usn}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(403, 404, 422, 502))
 def delete_student(
     usn: UsnPath, connection: ConnectionDep, bucket: PhotoBucketDep, admin: AdminUser
 ) -> Response:
@@ -71,21 +77,25 @@ def delete_student(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/{usn}/consent", response_model=StudentPublic)
+@router.put("/{usn}/consent", response_model=StudentPublic, responses={**WITH_BODY, **documented(403, 404)})
 def record_consent(
     usn: UsnPath, body: ConsentCreate, connection: ConnectionDep, admin: AdminUser
 ) -> StudentPublic:
-    """Record consent to biometric enrollment: who gave it and when."""
+    """Record consent to biometric enrollment: who gave it and when (``given_at`` not in the future)."""
     return StudentPublic.model_validate(dict(crud.record_consent(connection, usn, body, admin)))
 
 
-@router.get("/{usn}/enrollment", response_model=EnrollmentStatusPublic)
+@router.get("/{usn}/enrollment", response_model=EnrollmentStatusPublic, responses=documented(404, 422))
 def enrollment_status(usn: UsnPath, connection: ConnectionDep, _user: CurrentUser) -> EnrollmentStatusPublic:
     """Each pose's photo outcome (missing, pending, accepted, rejected) and faceprint."""
     return crud.enrollment_status(connection, usn)
 
 
-@router.post("/{usn}/enrollment/{pose}/upload", response_model=UploadPublic)
+@router.post(
+    "/{usn}/enrollment/{pose}/upload",
+    response_model=UploadPublic,
+    responses=documented(403, 404, 409, 422, 502),
+)
 def enrollment_upload(
     usn: UsnPath,
     pose: PosePath,
@@ -113,7 +123,9 @@ def enrollment_upload(
     )
 
 
-@router.delete("/{usn}/biometrics", response_model=BiometricDeletionPublic)
+@router.delete(
+    "/{usn}/biometrics", response_model=BiometricDeletionPublic, responses=documented(403, 404, 422, 502)
+)
 def delete_biometrics(
     usn: UsnPath,
     connection: ConnectionDep,
@@ -125,7 +137,9 @@ def delete_biometrics(
     return crud.delete_biometrics(connection, bucket, usn, withdraw_consent=withdraw_consent, actor=admin)
 
 
-@router.get("/{usn}/biometrics", response_model=BiometricCheckPublic)
+@router.get(
+    "/{usn}/biometrics", response_model=BiometricCheckPublic, responses=documented(403, 404, 422, 502)
+)
 def biometric_check(
     usn: UsnPath, connection: ConnectionDep, bucket: PhotoBucketDep, _admin: AdminUser
 ) -> BiometricCheckPublic:
@@ -133,13 +147,13 @@ def biometric_check(
     return crud.biometric_check(connection, bucket, usn)
 
 
-@router.get("/{usn}/attendance", response_model=StudentHistory)
+@router.get("/{usn}/attendance", response_model=StudentHistory, responses=documented(404, 422))
 def student_history(
     usn: UsnPath,
     connection: ConnectionDep,
     _user: CurrentUser,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: IsoDate | None = None,
+    date_to: IsoDate | None = None,
 ) -> StudentHistory:
     """The student's attendance, oldest first, optionally between two dates (inclusive)."""
     return attendance_crud.student_history(connection, usn, date_from=date_from, date_to=date_to)

@@ -8,14 +8,15 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from cloud_functions.api.crud import catalog as crud
 from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser
+from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.schemas import CODE_PATTERN, TimetableEntryCreate, TimetableEntryPublic
 
-router = APIRouter(prefix="/timetable", tags=["timetable"])
+router = APIRouter(prefix="/timetable", tags=["timetable"], responses=AUTHENTICATED)
 
-EntryId = Annotated[int, Path(ge=1)]
+EntryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.get("", response_model=list[TimetableEntryPublic])
+@router.get("", response_model=list[TimetableEntryPublic], responses=documented(422))
 def list_entries(
     connection: ConnectionDep,
     _user: CurrentUser,
@@ -27,31 +28,42 @@ def list_entries(
     return [TimetableEntryPublic.model_validate(dict(r)) for r in rows]
 
 
-@router.post("", response_model=TimetableEntryPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=TimetableEntryPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={**WITH_BODY, **documented(403, 404, 409)},
+)
 def create_entry(
     body: TimetableEntryCreate, connection: ConnectionDep, admin: AdminUser
 ) -> TimetableEntryPublic:
-    """Add a slot; 409 if it overlaps another slot of the room on that weekday."""
+    """Add a slot; 409 if it overlaps another slot of the room on that weekday.
+
+    Rules the schema cannot state (422): ``start_time`` before ``end_time``, ``valid_from`` not
+    after ``valid_to``.
+    """
     return TimetableEntryPublic.model_validate(dict(crud.create_timetable_entry(connection, body, admin)))
 
 
-@router.get("/{entry_id}", response_model=TimetableEntryPublic)
+@router.get("/{entry_id}", response_model=TimetableEntryPublic, responses=documented(404, 422))
 def get_entry(entry_id: EntryId, connection: ConnectionDep, _user: CurrentUser) -> TimetableEntryPublic:
     """One slot."""
     return TimetableEntryPublic.model_validate(dict(crud.get_timetable_entry(connection, entry_id)))
 
 
-@router.put("/{entry_id}", response_model=TimetableEntryPublic)
+@router.put(
+    "/{entry_id}", response_model=TimetableEntryPublic, responses={**WITH_BODY, **documented(403, 404, 409)}
+)
 def replace_entry(
     entry_id: EntryId, body: TimetableEntryCreate, connection: ConnectionDep, admin: AdminUser
 ) -> TimetableEntryPublic:
-    """Replace a slot (same overlap check as on creation)."""
+    """Replace a slot (same overlap check and rules as on creation)."""
     return TimetableEntryPublic.model_validate(
         dict(crud.replace_timetable_entry(connection, entry_id, body, admin))
     )
 
 
-@router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(403, 404, 422))
 def delete_entry(entry_id: EntryId, connection: ConnectionDep, admin: AdminUser) -> Response:
     """Delete a slot."""
     crud.delete_timetable_entry(connection, entry_id, admin)
