@@ -8,6 +8,15 @@ pending item is dropped with a warning and counted, so a long outage cannot fill
 
 Uploads are idempotent (same key, same bytes), so an item whose upload succeeded just before a
 crash and is uploaded again after the restart does no harm.
+
+An accepted upload is not forgotten at once. The embedded local stack keeps its bucket and
+queues in memory: if it is killed and restarted, objects it accepted a moment ago are gone, and
+so are their notifications. The outbox therefore keeps every uploaded item for
+``keep_uploaded_s`` (body included) and the uploader checks that its objects still exist: the
+newest one every ``verify_interval_s`` (one HEAD a minute against real S3, where it always is),
+and all of them whenever that one is missing or uploads recover after failing (a reconnect).
+A missing object is uploaded again; the functions are idempotent on the object key, so a capture
+that was processed before the restart is not counted twice.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -44,6 +53,10 @@ class ObjectStore(Protocol):
 
     def put(self, key: str, body: bytes, metadata: dict[str, str], content_type: str) -> None:
         """Store ``body`` under ``key``; raise ``UploadError`` on any failure."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored; raise ``UploadError`` if the store cannot tell."""
         ...
 
 
@@ -86,6 +99,18 @@ class S3ObjectStore:
         except (BotoCoreError, ClientError) as e:
             raise UploadError(f"upload of s3://{self.bucket}/{key} failed: {e}") from e
 
+    def exists(self, key: str) -> bool:
+        """HEAD the object: False for 404, ``UploadError`` for anything else that fails."""
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code", "") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise UploadError(f"cannot check s3://{self.bucket}/{key}: {e}") from e
+        except BotoCoreError as e:
+            raise UploadError(f"cannot check s3://{self.bucket}/{key}: {e}") from e
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
@@ -100,6 +125,19 @@ class OutboxItem:
     attempts: int
 
 
+def _item(row: tuple[object, ...]) -> OutboxItem:
+    item_id, object_key, body, metadata, content_type, created_at, attempts = row
+    return OutboxItem(
+        item_id=int(item_id),  # type: ignore[call-overload]
+        object_key=str(object_key),
+        body=bytes(body),  # type: ignore[call-overload]
+        metadata=json.loads(str(metadata)),
+        content_type=str(content_type),
+        created_at=datetime.fromisoformat(str(created_at)),
+        attempts=int(attempts),  # type: ignore[call-overload]
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxStats:
     """Counts for the operator view and logs.
@@ -108,11 +146,15 @@ class OutboxStats:
         pending: items waiting to upload.
         uploaded: items uploaded since the file was created.
         dropped: items dropped because the outbox was full, since the file was created.
+        kept: uploaded items still kept until their objects are confirmed (see the module doc).
+        reuploaded: uploaded items found missing from the store and queued again.
     """
 
     pending: int
     uploaded: int
     dropped: int
+    kept: int = 0
+    reuploaded: int = 0
 
 
 _SCHEMA = """
@@ -130,8 +172,12 @@ CREATE TABLE IF NOT EXISTS outbox_counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO outbox_counters (name, value) VALUES ('uploaded', 0), ('dropped', 0);
+INSERT OR IGNORE INTO outbox_counters (name, value)
+    VALUES ('uploaded', 0), ('dropped', 0), ('reuploaded', 0);
 """
+# Files written before uploaded items were kept lack the column; it is added on open.
+# Pending items have no uploaded_at; uploaded ones are kept until confirmed (see the module doc).
+_UPLOADED_AT = "ALTER TABLE outbox ADD COLUMN uploaded_at TEXT"
 
 
 class Outbox:
@@ -157,6 +203,9 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            if "uploaded_at" not in columns:
+                self._db.execute(_UPLOADED_AT)
         except (sqlite3.Error, OSError) as e:
             raise OutboxError(f"cannot open outbox {path}: {e}") from e
         if self.stats().pending:
@@ -166,22 +215,41 @@ class Outbox:
     def put(
         self, object_key: str, body: bytes, metadata: dict[str, str], content_type: str = "image/jpeg"
     ) -> int:
-        """Store an upload durably; return its item id. Drops the oldest items if full."""
+        """Store an upload durably; return its item id. Drops the oldest items if full.
+
+        Uploaded items kept for confirmation make room first (they are almost surely stored);
+        only then are the oldest pending items dropped and counted.
+        """
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         try:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    pending = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+                    held = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+                    excess = held - self.max_items + 1
+                    if excess > 0:
+                        self._db.execute(
+                            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+                            "WHERE NOT (uploaded_at IS NULL) ORDER BY id LIMIT ?)",
+                            (excess,),
+                        )
+                    pending = self._db.execute(
+                        "SELECT COUNT(*) FROM outbox WHERE uploaded_at IS NULL"
+                    ).fetchone()[0]
                     overflow = pending - self.max_items + 1
                     if overflow > 0:
                         self._db.execute(
-                            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)",
+                            "DELETE FROM outbox WHERE id IN "
+                            "(SELECT id FROM outbox WHERE uploaded_at IS NULL ORDER BY id LIMIT ?)",
                             (overflow,),
                         )
                         self._db.execute(
                             "UPDATE outbox_counters SET value = value + ? WHERE name = 'dropped'", (overflow,)
                         )
+                    # A key uploaded before and kept comes back as a new pending item.
+                    self._db.execute(
+                        "DELETE FROM outbox WHERE object_key = ? AND NOT (uploaded_at IS NULL)", (object_key,)
+                    )
                     cursor = self._db.execute(
                         "INSERT INTO outbox (object_key, body, metadata, content_type, created_at) "
                         "VALUES (?, ?, ?, ?, ?)",
@@ -210,29 +278,57 @@ class Outbox:
         with self._lock:
             row = self._db.execute(
                 "SELECT id, object_key, body, metadata, content_type, created_at, attempts "
-                "FROM outbox ORDER BY id LIMIT 1"
+                "FROM outbox WHERE uploaded_at IS NULL ORDER BY id LIMIT 1"
             ).fetchone()
         if row is None:
             return None
-        return OutboxItem(
-            item_id=row[0],
-            object_key=row[1],
-            body=bytes(row[2]),
-            metadata=json.loads(row[3]),
-            content_type=row[4],
-            created_at=datetime.fromisoformat(row[5]),
-            attempts=row[6],
-        )
+        return _item(row)
 
     def mark_done(self, item_id: int) -> None:
-        """Remove an uploaded item and count it."""
+        """Count an uploaded item and keep it until its object is confirmed (``prune_uploaded``)."""
+        uploaded_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            deleted = self._db.execute("DELETE FROM outbox WHERE id = ?", (item_id,)).rowcount
+            changed = self._db.execute(
+                "UPDATE outbox SET uploaded_at = ?, last_error = NULL WHERE id = ? AND uploaded_at IS NULL",
+                (uploaded_at, item_id),
+            ).rowcount
             self._db.execute(
-                "UPDATE outbox_counters SET value = value + ? WHERE name = 'uploaded'", (deleted,)
+                "UPDATE outbox_counters SET value = value + ? WHERE name = 'uploaded'", (changed,)
             )
             self._db.execute("COMMIT")
+
+    def uploaded_items(self) -> list[OutboxItem]:
+        """Items uploaded and still kept, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, object_key, body, metadata, content_type, created_at, attempts "
+                "FROM outbox WHERE NOT (uploaded_at IS NULL) ORDER BY uploaded_at DESC, id DESC"
+            ).fetchall()
+        return [_item(row) for row in rows]
+
+    def requeue(self, item_id: int) -> None:
+        """An uploaded item whose object is missing: pending again, and counted."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            changed = self._db.execute(
+                "UPDATE outbox SET uploaded_at = NULL WHERE id = ? AND NOT (uploaded_at IS NULL)", (item_id,)
+            ).rowcount
+            self._db.execute(
+                "UPDATE outbox_counters SET value = value + ? WHERE name = 'reuploaded'", (changed,)
+            )
+            self._db.execute("COMMIT")
+        self.changed.set()
+
+    def prune_uploaded(self, older_than_s: float) -> int:
+        """Forget uploaded items kept longer than ``older_than_s``; return how many."""
+        cutoff = (datetime.now(UTC) - timedelta(seconds=older_than_s)).isoformat(timespec="milliseconds")
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "DELETE FROM outbox WHERE NOT (uploaded_at IS NULL) AND uploaded_at < ?", (cutoff,)
+                ).rowcount
+            )
 
     def mark_failed(self, item_id: int, error: str) -> None:
         """Record a failed attempt; the item stays pending."""
@@ -243,11 +339,20 @@ class Outbox:
             )
 
     def stats(self) -> OutboxStats:
-        """Pending, uploaded and dropped counts."""
+        """Pending, uploaded, dropped, kept and re-uploaded counts."""
         with self._lock:
-            pending = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            pending = self._db.execute("SELECT COUNT(*) FROM outbox WHERE uploaded_at IS NULL").fetchone()[0]
+            kept = self._db.execute("SELECT COUNT(*) FROM outbox WHERE NOT (uploaded_at IS NULL)").fetchone()[
+                0
+            ]
             counters = dict(self._db.execute("SELECT name, value FROM outbox_counters").fetchall())
-        return OutboxStats(pending=pending, uploaded=counters["uploaded"], dropped=counters["dropped"])
+        return OutboxStats(
+            pending=pending,
+            uploaded=counters["uploaded"],
+            dropped=counters["dropped"],
+            kept=kept,
+            reuploaded=counters.get("reuploaded", 0),
+        )
 
     def close(self) -> None:
         """Close the file; pending items stay in it for the next start."""
@@ -290,6 +395,11 @@ class OutboxUploader:
         retry_max_s: cap on that wait. Lower recovers sooner after an outage, polls a dead
             endpoint more often.
         on_uploaded: called (in the uploader thread) with each item once stored.
+        keep_uploaded_s: how long uploaded items are kept for a check that their objects still
+            exist. Longer survives a later restart of an in-memory endpoint; each kept item costs
+            its bytes on disk.
+        verify_interval_s: how often the newest kept item's object is checked (one HEAD); all
+            of them are checked when it is missing and after uploads recover from failing.
     """
 
     def __init__(
@@ -300,12 +410,18 @@ class OutboxUploader:
         retry_initial_s: float = 1.0,
         retry_max_s: float = 60.0,
         on_uploaded: Callable[[OutboxItem], None] | None = None,
+        keep_uploaded_s: float = 600.0,
+        verify_interval_s: float = 60.0,
     ) -> None:
         self._outbox = outbox
         self._store = store
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._on_uploaded = on_uploaded
+        self._keep_uploaded_s = keep_uploaded_s
+        self._verify_interval_s = verify_interval_s
+        self._next_verify = time.monotonic() + verify_interval_s
+        self._verify_all = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
@@ -341,12 +457,45 @@ class OutboxUploader:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._verify_all or time.monotonic() >= self._next_verify:
+                self.verify_uploaded(everything=self._verify_all)
             item = self._outbox.oldest()
             if item is None:
-                self._outbox.changed.wait(1.0)
+                self._outbox.changed.wait(min(1.0, self._verify_interval_s))
                 self._outbox.changed.clear()
                 continue
             self.upload_one(item)
+
+    def verify_uploaded(self, *, everything: bool = False) -> int:
+        """Check that kept items' objects exist; queue the missing ones again. Returns how many.
+
+        Only the newest is checked unless ``everything``; if it is missing, all are. A store that
+        cannot answer leaves things as they are (the next upload attempt will find it down).
+        """
+        self._next_verify = time.monotonic() + self._verify_interval_s
+        self._verify_all = False
+        self._outbox.prune_uploaded(self._keep_uploaded_s)
+        kept = self._outbox.uploaded_items()
+        missing = 0
+        for item in kept if everything else kept[:1]:
+            try:
+                present = self._store.exists(item.object_key)
+            except UploadError as e:
+                logger.info("cannot check uploaded objects now: %s", e)
+                return missing
+            if present:
+                continue
+            if not everything:
+                return self.verify_uploaded(everything=True)
+            self._outbox.requeue(item.item_id)
+            missing += 1
+        if missing:
+            logger.warning(
+                "%d uploaded object(s) are gone from the store (an endpoint restarted empty?); "
+                "uploading them again",
+                missing,
+            )
+        return missing
 
     def upload_one(self, item: OutboxItem) -> bool:
         """One attempt at ``item``; on failure, wait the backoff (interruptible by ``stop``)."""
@@ -369,6 +518,8 @@ class OutboxUploader:
         self._outbox.mark_done(item.item_id)
         if self.failures:
             logger.info("uploads recovered after %d failure(s)", self.failures)
+            # The endpoint may be a restarted one that lost what it had accepted.
+            self._verify_all = True
         self.failures = 0
         self.last_status = UploadStatus(True, item.object_key, datetime.now(UTC))
         logger.info("uploaded %s", item.object_key)

@@ -29,6 +29,11 @@ class SwitchableStore:
             raise UploadError(f"endpoint down for {key}")
         self.objects[key] = (body, metadata, content_type)
 
+    def exists(self, key: str) -> bool:
+        if self.down.is_set():
+            raise UploadError("endpoint down")
+        return key in self.objects
+
 
 def _put(outbox: Outbox, n: int, start: int = 0) -> list[str]:
     keys = [f"captures/faces/R101/2026-11-24/{i:04d}.jpg" for i in range(start, start + n)]
@@ -161,3 +166,79 @@ def test_s3_store_without_credentials_fails_at_start(monkeypatch: pytest.MonkeyP
     # THEN the store refuses to start instead of failing every upload forever
     with pytest.raises(UploadError, match="no AWS credentials found"):
         S3ObjectStore("cam1-bucket", endpoint_url="http://127.0.0.1:9")
+
+
+def test_uploaded_items_are_kept_and_uploaded_again_when_their_objects_vanish(tmp_path: Path) -> None:
+    # GIVEN captures uploaded to a store
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    store = SwitchableStore()
+    uploader = OutboxUploader(outbox, store, keep_uploaded_s=600, verify_interval_s=0.1)
+    keys = _put(outbox, 3)
+    uploader.start()
+    assert uploader.drain(10.0)
+    assert outbox.stats().kept == 3 and outbox.stats().pending == 0
+
+    # WHEN the store loses them (an in-memory endpoint restarted empty)
+    store.objects.clear()
+
+    # THEN the periodic check notices and they are uploaded again, each once
+    deadline = time.monotonic() + 10
+    while set(store.objects) != set(keys) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    uploader.stop()
+    assert set(store.objects) == set(keys)
+    assert outbox.stats().reuploaded == 3 and outbox.stats().pending == 0
+    outbox.close()
+
+
+def test_a_check_that_finds_the_newest_object_looks_no_further(tmp_path: Path) -> None:
+    # GIVEN three uploaded captures of which only the oldest has gone missing
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    store = SwitchableStore()
+    uploader = OutboxUploader(outbox, store)
+    keys = _put(outbox, 3)
+    while (item := outbox.oldest()) is not None:
+        uploader.upload_one(item)
+    del store.objects[keys[0]]
+    # WHEN the periodic check runs THEN one HEAD of the newest finds it, and nothing is re-queued
+    assert uploader.verify_uploaded() == 0 and outbox.stats().pending == 0
+    # AND a full check (after a reconnect) finds the missing one
+    assert uploader.verify_uploaded(everything=True) == 1
+    assert outbox.oldest() is not None and outbox.oldest().object_key == keys[0]  # type: ignore[union-attr]
+    outbox.close()
+
+
+def test_kept_items_are_forgotten_after_the_window_and_make_room_first(tmp_path: Path) -> None:
+    # GIVEN an outbox for 3 items holding 3 uploaded ones
+    outbox = Outbox(tmp_path / "outbox.sqlite3", max_items=3)
+    uploader = OutboxUploader(outbox, SwitchableStore(), keep_uploaded_s=0.0)
+    _put(outbox, 3)
+    while (item := outbox.oldest()) is not None:
+        uploader.upload_one(item)
+    # WHEN new captures arrive THEN kept items give way before any pending one is dropped
+    _put(outbox, 3, start=3)
+    assert outbox.stats().pending == 3 and outbox.stats().dropped == 0
+    # AND once the window has passed the kept items are gone
+    while (item := outbox.oldest()) is not None:
+        uploader.upload_one(item)
+    assert outbox.prune_uploaded(older_than_s=0.0) == 3 and outbox.stats().kept == 0
+    outbox.close()
+
+
+def test_an_outbox_file_of_the_earlier_format_opens_with_its_items(tmp_path: Path) -> None:
+    # GIVEN a file written before uploaded items were kept (no uploaded_at column)
+    import sqlite3
+
+    path = tmp_path / "outbox.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, object_key TEXT NOT NULL UNIQUE,"
+            " body BLOB NOT NULL, metadata TEXT NOT NULL, content_type TEXT NOT NULL,"
+            " created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+            "INSERT INTO outbox (object_key, body, metadata, content_type, created_at)"
+            " VALUES ('captures/faces/R101/d/x.jpg', x'ff', '{}', 'image/jpeg', '2026-11-24T09:00:00+00:00');"
+        )
+    # WHEN it is opened THEN the pending item is there to upload
+    outbox = Outbox(path)
+    assert outbox.stats().pending == 1 and outbox.oldest() is not None
+    outbox.close()
