@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=DEFAULT_PORT, help=f"endpoint port on 127.0.0.1 ({DEFAULT_PORT})"
     )
     up.add_argument(
+        "--endpoint-url",
+        help=(
+            "use an AWS-compatible endpoint that is already running (e.g. a second process hosting "
+            "only the functions: --endpoint-url URL --no-api --no-portal); default: start one"
+        ),
+    )
+    up.add_argument(
         "--database-url",
         default=DEFAULT_DATABASE_URL,
         help=f"SQLAlchemy URL the functions use; migrated to head first ({DEFAULT_DATABASE_URL})",
@@ -185,12 +192,14 @@ def up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     _migrate(args.database_url)
-    endpoint = MotoEndpoint(args.port)
+    endpoint = None if args.endpoint_url else MotoEndpoint(args.port)
+    endpoint_url = args.endpoint_url or (endpoint.endpoint_url if endpoint else "")
     stack: LocalStack | None = None
     gateway: HttpApiGateway | None = None
     portal: PortalServer | None = None
     try:
-        endpoint.start()
+        if endpoint is not None:
+            endpoint.start()
         parameters = dict(args.parameter)
         admin_token = None
         if "ApiTokens" not in parameters and not args.no_api:
@@ -200,8 +209,10 @@ def up(args: argparse.Namespace) -> int:
                 admin_token, parameters["ApiTokens"] = session_admin_token()
         parameters.setdefault("PortalOrigins", f"http://127.0.0.1:{args.portal_port}")
         overrides = local_parameter_overrides(args.database_url, stage=args.stage, **parameters)
+        # Provisioning is idempotent: on an endpoint another process provisioned, it finds the
+        # same resources.
         stack = LocalStack.provision(
-            endpoint.endpoint_url,
+            endpoint_url,
             template_path=args.template,
             parameter_overrides=overrides,
             stack_name=f"classsight-{args.stage}",
@@ -215,7 +226,7 @@ def up(args: argparse.Namespace) -> int:
                 for key, value in stack.env(name).items():
                     os.environ.setdefault(key, value)
 
-        print(f"\nResources from {args.template.name} at {endpoint.endpoint_url}:")
+        print(f"\nResources from {args.template.name} at {endpoint_url}:")
         _print_table(
             [[r.logical_id, r.type, r.physical_id] for r in stack.resources.values()],
             ["logical id", "type", "physical id"],
@@ -240,9 +251,9 @@ def up(args: argparse.Namespace) -> int:
         for room_id in stack.room_ids:
             queue_url = stack.room_queue_url(room_id)
             print(f"export CLASSSIGHT_HANDOFF_QUEUE_URL={queue_url}  # cam2 of room {room_id}")
-        print(f"\nLocal stack ready on {endpoint.endpoint_url} (Ctrl-C stops it).", flush=True)
+        print(f"\nLocal stack ready on {endpoint_url} (Ctrl-C stops it).", flush=True)
         while not stop.wait(0.5):
-            if not endpoint.running:
+            if endpoint is not None and not endpoint.running:
                 logger.error("the endpoint process died; stopping")
                 return 1
     finally:
@@ -252,7 +263,8 @@ def up(args: argparse.Namespace) -> int:
             gateway.stop()
         if stack is not None:
             stack.stop_pollers()
-        endpoint.stop()
+        if endpoint is not None:
+            endpoint.stop()
     print("Local stack stopped.", flush=True)
     return 0
 

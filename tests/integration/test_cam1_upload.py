@@ -6,6 +6,8 @@ Replays LFW people at the doorway through the real folder source, YuNet gate, ou
 from __future__ import annotations
 
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -218,3 +220,35 @@ def test_a_full_outbox_drops_the_oldest_and_counts_them(
     cv2.imwrite(str(empty / "000000.jpg"), np.full((480, 640, 3), 90, np.uint8))
     Cam1Runner(settings, source=open_source(empty), drain_on_exit_s=20).run()
     assert sorted(_stored(s3_server, bucket)) == sorted(captured[-5:])
+
+
+@pytest.mark.slow
+def test_an_endpoint_down_for_minutes_loses_no_capture(
+    s3_server: RestartableS3, bucket: str, tmp_path: Path, lfw_replay: tuple[Path, list[ReplaySegment]]
+) -> None:
+    folder, segments = lfw_replay
+    settings = _settings(s3_server, bucket, tmp_path, source=str(folder), retry_max_s=5.0)
+    store = ObservedStore(bucket, endpoint_url=s3_server.endpoint_url, timeout_s=2.0)
+    captured: list[str] = []
+    outage_s = 125.0
+    restart: list[threading.Timer] = []
+
+    def outage(_decision: CaptureDecision, capture: Capture) -> None:
+        # GIVEN the endpoint goes down at the first capture and stays down for over two minutes
+        captured.append(capture.object_key)
+        if len(captured) == 1:
+            s3_server.stop()
+            restart.append(threading.Timer(outage_s, s3_server.start))
+            restart[0].start()
+
+    started = time.monotonic()
+    runner = Cam1Runner(settings, store=store, drain_on_exit_s=outage_s + 60, on_capture=outage)
+    # WHEN cam1 captures the whole doorway replay meanwhile
+    summary = runner.run()
+    restart[0].join()
+    # THEN uploads kept failing (with backoff) through the outage, and every capture arrived after it
+    assert time.monotonic() - started >= outage_s
+    assert store.failures >= 10
+    assert summary.pending == 0 and summary.dropped == 0
+    assert sorted(_stored(s3_server, bucket)) == sorted(captured)
+    assert len(captured) == len(segments)
