@@ -321,12 +321,12 @@ class Outbox:
         self.changed.set()
 
     def prune_uploaded(self, older_than_s: float) -> int:
-        """Forget uploaded items kept longer than ``older_than_s``; return how many."""
+        """Forget uploaded items kept ``older_than_s`` or longer; return how many."""
         cutoff = (datetime.now(UTC) - timedelta(seconds=older_than_s)).isoformat(timespec="milliseconds")
         with self._lock:
             return int(
                 self._db.execute(
-                    "DELETE FROM outbox WHERE NOT (uploaded_at IS NULL) AND uploaded_at < ?", (cutoff,)
+                    "DELETE FROM outbox WHERE NOT (uploaded_at IS NULL) AND uploaded_at <= ?", (cutoff,)
                 ).rowcount
             )
 
