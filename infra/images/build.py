@@ -22,6 +22,8 @@ MODELS_DIR = REPO_ROOT / "build" / "models"
 LOG_DIR = REPO_ROOT / "build" / "logs"
 # Lambda refuses container images larger than this (uncompressed, all layers).
 LAMBDA_IMAGE_LIMIT_BYTES = 10 * 1024**3
+# The edge's detector stack has no place in a function image (each would add gigabytes).
+EDGE_ONLY_DISTRIBUTIONS = frozenset({"torch", "torchvision", "ultralytics", "openvino"})
 
 EmbedderWeights = Literal["deepface", "settings"]
 """Where the face embedder's weights in the image come from: DeepFace's ArcFace download at build
@@ -140,6 +142,11 @@ def build_function_image(
     size = engine.config(image).size_bytes
     if size > LAMBDA_IMAGE_LIMIT_BYTES:
         raise ImageError(f"{image} is {size / 1e9:.1f} GB: Lambda takes images up to 10 GB")
+    edge_only = engine.distributions(image) & EDGE_ONLY_DISTRIBUTIONS
+    if edge_only:
+        raise ImageError(
+            f"{image} holds {', '.join(sorted(edge_only))}: a dependency of its extra pulls them in"
+        )
     return BuiltImage(function, image, size, seconds)
 
 

@@ -27,6 +27,8 @@ EngineName = Literal["podman", "docker"]
 
 # Lambda runs functions as an unprivileged user (sbx_user1051: uid 993, gid 990).
 LAMBDA_USER = "993:990"
+# Where pip installs on the AWS Lambda Python 3.11 image (and on the local stand-in).
+SITE_PACKAGES = "/var/lang/lib/python3.11/site-packages"
 
 # Machines behind a TLS-inspecting proxy trust it through the system bundle; pip in a podman
 # build is pointed at this machine's bundle, which leaves the image untouched.
@@ -129,6 +131,19 @@ class ContainerEngine:
             size_bytes=int(inspected.get("Size") or 0),
         )
 
+    def distributions(self, image: str) -> set[str]:
+        """The Python distributions installed in ``image``'s site-packages (normalised names)."""
+        return {
+            _distribution_name(entry)
+            for entry in self.list_dir(image, SITE_PACKAGES)
+            if entry.endswith(".dist-info")
+        }
+
+    def list_dir(self, image: str, path: str) -> list[str]:
+        """The names in a folder of ``image``."""
+        listing = self.command("run", "--rm", "--entrypoint", "/bin/ls", image, "-1", path).stdout
+        return listing.split()
+
     def pull(self, image: str, timeout_s: float = 300) -> bool:
         """Pull ``image`` unless it is here; False when the registry cannot be reached."""
         if self.exists(image):
@@ -218,8 +233,15 @@ class Podman(ContainerEngine):
         return options
 
     def mount(self, image: str) -> Path:
-        """Mount ``image``'s file system read-only and return where."""
+        """Mount ``image``'s file system read-only and return where (``image unmount`` undoes it)."""
         return Path(self.command("image", "mount", image).stdout.strip())
+
+    def list_dir(self, image: str, path: str) -> list[str]:
+        root = self.mount(image)
+        try:
+            return sorted(entry.name for entry in (root / path.lstrip("/")).iterdir())
+        finally:
+            self.command("image", "unmount", image, check=False)
 
     def start(
         self, image: str, argv: Sequence[str], environment: Mapping[str, str], tmp_dir: Path
@@ -266,6 +288,11 @@ class Podman(ContainerEngine):
             start_new_session=True,
         )
         return Started(process, cleanup=[[self.executable, "image", "unmount", image]])
+
+
+def _distribution_name(dist_info: str) -> str:
+    # "tf_keras-2.20.1.dist-info" -> "tf-keras"
+    return dist_info.removesuffix(".dist-info").rsplit("-", 1)[0].lower().replace("_", "-")
 
 
 def docker_daemon_answers() -> bool:

@@ -24,13 +24,19 @@ from sqlalchemy.engine import Engine
 from cloud_functions.api.auth import token_digest
 from cloud_functions.core.db.schema import attendance, faceprints, recognition_events
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError
+from cloud_functions.core.faces.embedding import DEEPFACE_ARCFACE_FILE
 from cloud_functions.core.presence import PresenceReport, PresentTrack
 from cloud_functions.core.settings import FaceModelSettings
+from infra.images.base import BaseImage
+from infra.images.build import BuiltImage, build_function_image, stage_models
+from infra.images.engine import ContainerEngine
+from infra.images.functions import select_functions
 from infra.local_stack import LocalStack
-from infra.local_stack.template import REPO_ROOT
+from infra.local_stack.template import REPO_ROOT, load_template_document
 from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
 
 EVENTS_DIR = REPO_ROOT / "tests" / "events"
+STANDIN_DIR = REPO_ROOT / "build" / "standin"
 
 # The samples are dated Monday 2024-05-06; CS501 runs 09:00-10:00 in R101 (Asia/Kolkata) then.
 SAMPLE_DAY_SLOT = Slot("CS501", "R101", 0, time(9), time(10))
@@ -103,6 +109,7 @@ class SampleWorld:
             FaceModelSettings(
                 face_detector_path=self.models_dir / "face" / "face_detection_yunet.onnx",
                 face_embedder_path=self.models_dir / "face" / "arcface_mobilefacenet_128d.onnx",
+                face_embedder="onnx",
             )
         )
 
@@ -300,6 +307,88 @@ class ApiSample(FunctionSample):
         body = json.loads(response["body"])
         _require(body.get("course_code") == "CS501", f"body {body!r}")
         return f"200 {body['course_code']} '{body['title']}'"
+
+
+class DeepFaceStandInSample(FaceMatchSample):
+    """face_match with the production embedder, DeepFace's ArcFace, on stand-in weights baked in.
+
+    DeepFace's published weights cannot be fetched here, so the weights are DeepFace's architecture
+    with its own initial values (:func:`deepface_standin_weights`): they recognise nobody, but they
+    load and run exactly as the real ones. The student is enrolled with the very photo the door
+    camera then captures, embedded on this machine: the image must find them with a similarity of
+    about 1, which shows its TensorFlow, Keras and DeepFace compute what this machine's do.
+    """
+
+    def __init__(self, weights: Path) -> None:
+        self.weights = weights
+
+    def stage(self, world: SampleWorld) -> None:
+        person = world.lfw[0]
+        seed_campus(world.engine, [SAMPLE_DAY_SLOT])
+        seed_students(world.engine, [person])
+        pipeline = FacePipeline.from_settings(
+            FaceModelSettings(
+                face_detector_path=world.models_dir / "face" / "face_detection_yunet.onnx",
+                face_embedder="deepface",
+                face_embedder_path=self.weights,
+            )
+        )
+        photo = _enrollable_photo(world, person)
+        analysis = pipeline.analyse(photo, "enroll")
+        FaceprintRepository(world.engine).save(person.usn, "frontal", analysis.model_id, analysis.embedding)
+        key = _s3_key(self.event())
+        metadata = {
+            "room_id": "R101",
+            "camera_id": "R101-door",
+            "captured_at": self.captured_at.isoformat(),
+            "capture_id": Path(key).stem,
+        }
+        world.put(key, photo, metadata, "image/jpeg")
+        world.room_messages("R101")
+
+    def check(self, world: SampleWorld, response: Any) -> str:
+        summary = super().check(world, response)
+        [event] = world.rows(recognition_events)
+        _require(
+            event.similarity > 0.99, f"the image's embedding differs from this machine's: {event.similarity}"
+        )
+        return summary
+
+
+def production_face_parameters() -> dict[str, str]:
+    """The template's own values of the face embedder parameters (FaceEmbedder, weights, threshold)."""
+    parameters = load_template_document()["Parameters"]
+    names = ("FaceEmbedder", "FaceEmbedderWeights", "MatchThreshold")
+    return {name: str(parameters[name]["Default"]) for name in names}
+
+
+def deepface_standin_weights(path: Path = STANDIN_DIR / DEEPFACE_ARCFACE_FILE) -> Path:
+    """DeepFace's ArcFace network with its initial weights, saved as DeepFace's weight file (made once)."""
+    if not path.is_file():
+        from cloud_functions.core.faces.embedding import build_deepface_arcface
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.h5")
+        build_deepface_arcface().save_weights(str(partial))
+        partial.rename(path)
+    return path
+
+
+def build_deepface_standin_image(engine: ContainerEngine, base: BaseImage) -> BuiltImage:
+    """The face_match image with the stand-in DeepFace weights baked in as the production ones would be.
+
+    Tagged ``<SAM's tag>-deepface-standin``; ``build/models/`` is put back as the settings say afterwards.
+    """
+    [function] = select_functions(["FaceMatchFunction"])
+    weights = deepface_standin_weights()
+    relative = production_face_parameters()["FaceEmbedderWeights"]
+    stage_models(extra={relative: weights})
+    try:
+        return build_function_image(
+            engine, function, base, embedder_weights="settings", image=f"{function.image}-deepface-standin"
+        )
+    finally:
+        stage_models()
 
 
 SAMPLES: dict[str, FunctionSample] = {
