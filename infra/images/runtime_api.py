@@ -180,6 +180,8 @@ class RuntimeApiServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as two writes; without this each answer waits for a delayed ACK.
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 if self.path != f"{_PREFIX}/invocation/next":

@@ -258,3 +258,13 @@ def test_functions_are_chosen_by_short_name_or_logical_id(
 def test_an_unknown_function_name_lists_the_known_ones() -> None:
     with pytest.raises(TemplateError, match=r"face_match \(FaceMatchFunction\)"):
         select_functions(["facematch"])
+
+
+def test_sam_cli_expands_the_templates_language_extensions() -> None:
+    # SAM CLI expands Fn::ForEach locally only when asked (1.170 crashes in `sam build` otherwise);
+    # samconfig.toml asks for every command run from the repository root.
+    assert "AWS::LanguageExtensions" in TEMPLATE["Transform"]
+    config = tomllib.loads((REPO_ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    assert config["default"]["global"]["parameters"]["language_extensions"] is True
+    deploy = config["default"]["deploy"]["parameters"]
+    assert deploy["resolve_image_repos"] is True  # one ECR repository per image function
