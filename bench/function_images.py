@@ -47,7 +47,6 @@ from infra.images.build import LOG_DIR, BuiltImage, build_function_image, stage_
 from infra.images.engine import ContainerEngine, select_engine  # noqa: E402
 from infra.images.functions import select_functions  # noqa: E402
 from infra.images.machine import machine_summary  # noqa: E402
-from infra.images.runner import FunctionContainer  # noqa: E402
 from infra.images.samples import (  # noqa: E402
     SAMPLES,
     DeepFaceStandInSample,
@@ -56,6 +55,7 @@ from infra.images.samples import (  # noqa: E402
     build_deepface_standin_image,
     deepface_standin_weights,
     production_face_parameters,
+    run_sample_in_image,
     sample_parameter_overrides,
 )
 from infra.local_stack import LocalStack, MotoEndpoint, local_parameter_overrides  # noqa: E402
@@ -127,27 +127,18 @@ def in_image(
     figures: Figures,
 ) -> str:
     with fresh_database(server_url) as url:
-        world = staged(stack, sample, url)
-        container = FunctionContainer(
-            engine,
-            image,
-            function=stack.functions[sample.logical_id],
-            environment=stack.env(sample.logical_id, CLASSSIGHT_DATABASE_URL=url),
+        run = run_sample_in_image(
+            engine, image, stack, sample, url, data_dir=DATA_DIR, models_dir=DEFAULT_MODELS_DIR
         )
-        with container:
-            first = container.invoke(sample.event())
-            outcome = sample.check(world, first.result())
-            warm = container.invoke(sample.event())
-            warm.result()
-        world.engine.dispose()
-    if container.tmp_files:
-        raise SystemExit(f"{sample.logical_id} left files in /tmp: {container.tmp_files}")
-    assert container.init_s is not None
-    figures.init_s.append(container.init_s)
-    figures.first_s.append(first.duration_s)
-    figures.warm_s.append(warm.duration_s)
-    figures.peak_rss_mb.append((container.peak_rss_bytes or 0) / 1e6)
-    return outcome
+    run.again.result()
+    if run.container.tmp_files:
+        raise SystemExit(f"{sample.logical_id} left files in /tmp: {run.container.tmp_files}")
+    assert run.container.init_s is not None
+    figures.init_s.append(run.container.init_s)
+    figures.first_s.append(run.first.duration_s)
+    figures.warm_s.append(run.again.duration_s)
+    figures.peak_rss_mb.append((run.container.peak_rss_bytes or 0) / 1e6)
+    return run.outcome
 
 
 def in_process(
@@ -247,7 +238,7 @@ def main() -> None:
         for name, image, run_stack, sample, host_overrides in runs:
             inside, outside = Figures(), Figures()
             for _ in range(args.runs):
-                outcome = in_image(engine, image.image, run_stack, sample, args.mysql_url, inside)
+                outcome = in_image(engine, image.image_id, run_stack, sample, args.mysql_url, inside)
                 in_process(run_stack, sample, args.mysql_url, outside, **host_overrides)
             memory = run_stack.functions[sample.logical_id].memory_mb
             rss = f"{statistics.median(inside.peak_rss_mb):,.0f} / {memory:,} MB"

@@ -32,10 +32,12 @@ time (production), or the embedder file the settings name, staged into ``build/m
 
 @dataclass(frozen=True)
 class BuiltImage:
-    """A function image that was built: its name, size and how long the build took."""
+    """A function image that was built: its name and id, size and how long the build took."""
 
     function: ImageFunction
     image: str
+    image_id: str
+    """What was built, whatever the name points at later: run this."""
     size_bytes: int
     seconds: float
 
@@ -131,7 +133,7 @@ def build_function_image(
     """
     image = image or function.image
     started = time.monotonic()
-    engine.build(
+    image_id = engine.build(
         function.dockerfile_path,
         function.context,
         image,
@@ -139,15 +141,15 @@ def build_function_image(
         log_dir / f"{function.name}.log",
     )
     seconds = time.monotonic() - started
-    size = engine.config(image).size_bytes
+    size = engine.config(image_id).size_bytes
     if size > LAMBDA_IMAGE_LIMIT_BYTES:
         raise ImageError(f"{image} is {size / 1e9:.1f} GB: Lambda takes images up to 10 GB")
-    edge_only = engine.distributions(image) & EDGE_ONLY_DISTRIBUTIONS
+    edge_only = engine.distributions(image_id) & EDGE_ONLY_DISTRIBUTIONS
     if edge_only:
         raise ImageError(
             f"{image} holds {', '.join(sorted(edge_only))}: a dependency of its extra pulls them in"
         )
-    return BuiltImage(function, image, size, seconds)
+    return BuiltImage(function, image, image_id, size, seconds)
 
 
 def build_function_images(

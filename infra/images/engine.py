@@ -169,21 +169,26 @@ class ContainerEngine:
 
     def build(
         self, dockerfile: Path, context: Path, image: str, build_args: Mapping[str, str], log_path: Path
-    ) -> None:
-        """Build ``image``; the engine's output goes to ``log_path`` (its tail into the error)."""
+    ) -> str:
+        """Build and tag ``image`` and return the built image's id (the tag may move on: another
+        checkout on the same machine may build the same name). The engine's output goes to
+        ``log_path``; its tail goes into the error."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="classsight-build-") as scratch:
-            argv = self.build_argv(dockerfile, context, image, build_args, self._build_options(Path(scratch)))
+            iidfile = Path(scratch) / "image-id"
+            options = ["--iidfile", str(iidfile), *self._build_options(Path(scratch))]
+            argv = self.build_argv(dockerfile, context, image, build_args, options)
             with log_path.open("w", encoding="utf-8") as log:
                 log.write(" ".join(argv) + "\n")
                 log.flush()
                 completed = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)  # noqa: S603
-        if completed.returncode != 0:
-            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-25:]
-            raise ImageError(f"building {image} failed (log: {log_path}):\n" + "\n".join(tail))
+            if completed.returncode == 0:
+                return iidfile.read_text(encoding="utf-8").strip()
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-25:]
+        raise ImageError(f"building {image} failed (log: {log_path}):\n" + "\n".join(tail))
 
     def _build_options(self, scratch: Path) -> list[str]:
-        return []
+        return []  # the daemon's defaults
 
     def start(
         self, image: str, argv: Sequence[str], environment: Mapping[str, str], tmp_dir: Path

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cloud_functions.api.auth import token_digest
+from cloud_functions.core.db.engine import create_engine
 from cloud_functions.core.db.schema import attendance, faceprints, recognition_events
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError
 from cloud_functions.core.faces.embedding import DEEPFACE_ARCFACE_FILE
@@ -31,6 +32,8 @@ from infra.images.base import BaseImage
 from infra.images.build import BuiltImage, build_function_image, stage_models
 from infra.images.engine import ContainerEngine
 from infra.images.functions import select_functions
+from infra.images.runner import FunctionContainer
+from infra.images.runtime_api import Invocation
 from infra.local_stack import LocalStack
 from infra.local_stack.template import REPO_ROOT, load_template_document
 from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
@@ -86,6 +89,18 @@ class SampleWorld:
         if content_type:
             extra["ContentType"] = content_type
         self.stack.client("s3").put_object(Bucket=self.stack.bucket_name, Key=key, Body=body, **extra)
+
+    def put_capture(self, key: str, jpeg: bytes, camera_id: str, captured_at: datetime, **extra: str) -> None:
+        """Put a crop of R101's camera with the metadata the cameras attach, and empty R101's queue."""
+        metadata = {
+            "room_id": "R101",
+            "camera_id": camera_id,
+            "captured_at": captured_at.isoformat(),
+            "capture_id": Path(key).stem,
+            **extra,
+        }
+        self.put(key, jpeg, metadata, "image/jpeg")
+        self.room_messages("R101")
 
     def rows(self, table: sa.Table) -> list[Any]:
         """Every row of ``table``."""
@@ -183,6 +198,10 @@ class FaceMatchSample(FunctionSample):
         person = world.lfw[0]
         seed_campus(world.engine, [SAMPLE_DAY_SLOT])
         seed_students(world.engine, [person])
+        world.put_capture(_s3_key(self.event()), self.enroll(world, person), "R101-door", self.captured_at)
+
+    def enroll(self, world: SampleWorld, person: Person) -> bytes:
+        """Store the student's faceprints (three photos); return a held-out photo for the capture."""
         pipeline = world.pipeline()
         repository = FaceprintRepository(world.engine)
         held_out = []
@@ -196,19 +215,7 @@ class FaceMatchSample(FunctionSample):
             else:
                 held_out.append(photo)
         _require(bool(held_out), f"{person.name} has no held-out photo to capture")
-        key = _s3_key(self.event())
-        world.put(
-            key,
-            held_out[0].read_bytes(),
-            {
-                "room_id": "R101",
-                "camera_id": "R101-door",
-                "captured_at": self.captured_at.isoformat(),
-                "capture_id": Path(key).stem,
-            },
-            "image/jpeg",
-        )
-        world.room_messages("R101")
+        return held_out[0].read_bytes()
 
     def check(self, world: SampleWorld, response: Any) -> str:
         _batch_succeeded(response)
@@ -231,20 +238,8 @@ class BodyMatchSample(FunctionSample):
 
     def stage(self, world: SampleWorld) -> None:
         seed_campus(world.engine, [SAMPLE_DAY_SLOT])
-        key = _s3_key(self.event())
-        world.put(
-            key,
-            _person_crop(world.data_dir / "tracking" / "PETS09-S2L1", frame=101, identity=9),
-            {
-                "room_id": "R101",
-                "camera_id": "R101-room",
-                "captured_at": self.captured_at.isoformat(),
-                "capture_id": Path(key).stem,
-                "tracker_id": "17",
-            },
-            "image/jpeg",
-        )
-        world.room_messages("R101")
+        crop = _person_crop(world.data_dir / "tracking" / "PETS09-S2L1", frame=101, identity=9)
+        world.put_capture(_s3_key(self.event()), crop, "R101-room", self.captured_at, tracker_id="17")
 
     def check(self, world: SampleWorld, response: Any) -> str:
         _batch_succeeded(response)
@@ -322,10 +317,7 @@ class DeepFaceStandInSample(FaceMatchSample):
     def __init__(self, weights: Path) -> None:
         self.weights = weights
 
-    def stage(self, world: SampleWorld) -> None:
-        person = world.lfw[0]
-        seed_campus(world.engine, [SAMPLE_DAY_SLOT])
-        seed_students(world.engine, [person])
+    def enroll(self, world: SampleWorld, person: Person) -> bytes:
         pipeline = FacePipeline.from_settings(
             FaceModelSettings(
                 face_detector_path=world.models_dir / "face" / "face_detection_yunet.onnx",
@@ -336,15 +328,7 @@ class DeepFaceStandInSample(FaceMatchSample):
         photo = _enrollable_photo(world, person)
         analysis = pipeline.analyse(photo, "enroll")
         FaceprintRepository(world.engine).save(person.usn, "frontal", analysis.model_id, analysis.embedding)
-        key = _s3_key(self.event())
-        metadata = {
-            "room_id": "R101",
-            "camera_id": "R101-door",
-            "captured_at": self.captured_at.isoformat(),
-            "capture_id": Path(key).stem,
-        }
-        world.put(key, photo, metadata, "image/jpeg")
-        world.room_messages("R101")
+        return photo
 
     def check(self, world: SampleWorld, response: Any) -> str:
         summary = super().check(world, response)
@@ -389,6 +373,46 @@ def build_deepface_standin_image(engine: ContainerEngine, base: BaseImage) -> Bu
         )
     finally:
         stage_models()
+
+
+@dataclass
+class SampleRun:
+    """A sample sent to a function image twice: the cold start with its check, then a redelivery."""
+
+    container: FunctionContainer
+    outcome: str
+    first: Invocation
+    again: Invocation
+
+
+def run_sample_in_image(
+    engine: ContainerEngine,
+    image: str,
+    stack: LocalStack,
+    sample: FunctionSample,
+    database_url: str,
+    *,
+    data_dir: Path,
+    models_dir: Path,
+) -> SampleRun:
+    """Stage ``sample`` (``database_url`` migrated), start the image as Lambda would (cold), send the
+    event and check what the function did, then send it again (warm); the environment is stopped."""
+    world = SampleWorld(stack, create_engine(database_url), data_dir, models_dir)
+    try:
+        sample.stage(world)
+        container = FunctionContainer(
+            engine,
+            image,
+            function=stack.functions[sample.logical_id],
+            environment=stack.env(sample.logical_id, CLASSSIGHT_DATABASE_URL=database_url),
+        )
+        with container:
+            first = container.invoke(sample.event())
+            outcome = sample.check(world, first.result())
+            again = container.invoke(sample.event())
+    finally:
+        world.engine.dispose()
+    return SampleRun(container, outcome, first, again)
 
 
 SAMPLES: dict[str, FunctionSample] = {

@@ -14,26 +14,20 @@ seconds once the engine's store holds them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
 
-from cloud_functions.core.db.engine import create_engine
 from infra.images.base import BaseImage, resolve_base
 from infra.images.build import LOG_DIR, BuiltImage, build_function_image, stage_models
 from infra.images.engine import ContainerEngine, docker_daemon_answers, select_engine
 from infra.images.functions import select_functions
-from infra.images.runner import FunctionContainer
 from infra.images.samples import (
     SAMPLES,
     DeepFaceStandInSample,
-    FunctionSample,
-    SampleWorld,
     build_deepface_standin_image,
     deepface_standin_weights,
     production_face_parameters,
+    run_sample_in_image,
     sample_parameter_overrides,
 )
 from infra.local_stack import LocalStack
@@ -44,6 +38,7 @@ from tests.local_stack_fixtures import LocalStackFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb, pytest.mark.timeout(1800)]
 
+DATA = {"data_dir": DATA_DIR, "models_dir": MODELS_DIR}
 # Where the images keep their weights: the template's ModelsDir, as deployed.
 IMAGE_MODELS_DIR = str(load_template_document()["Parameters"]["ModelsDir"]["Default"])
 
@@ -67,11 +62,10 @@ def image_stack(local_stack_factory: LocalStackFactory) -> LocalStack:
 
 
 @pytest.fixture
-def database(mysql_url: str) -> Iterator[Engine]:
+def database_url(mysql_url: str) -> str:
+    """A migrated MariaDB database the images reach on 127.0.0.1."""
     upgrade(mysql_url)
-    engine = create_engine(mysql_url)
-    yield engine
-    engine.dispose()
+    return mysql_url
 
 
 def built(container_engine: ContainerEngine, base: BaseImage, logical_id: str) -> BuiltImage:
@@ -80,46 +74,22 @@ def built(container_engine: ContainerEngine, base: BaseImage, logical_id: str) -
     return build_function_image(container_engine, function, base, embedder_weights="settings")
 
 
-def run_sample(
-    container_engine: ContainerEngine,
-    image: str,
-    stack: LocalStack,
-    sample: FunctionSample,
-    database: Engine,
-    mysql_url: str,
-) -> tuple[FunctionContainer, str, list[Any]]:
-    """Stage the sample, start the image (cold), send the event, check, send it again (warm)."""
-    world = SampleWorld(stack, database, DATA_DIR, MODELS_DIR)
-    sample.stage(world)
-    container = FunctionContainer(
-        container_engine,
-        image,
-        function=stack.functions[sample.logical_id],
-        environment=stack.env(sample.logical_id, CLASSSIGHT_DATABASE_URL=mysql_url),
-    )
-    with container:
-        first = container.invoke(sample.event())
-        outcome = sample.check(world, first.result())
-        again = container.invoke(sample.event())
-    return container, outcome, [first.result(), again.result()]
-
-
 @pytest.mark.parametrize("logical_id", list(SAMPLES))
 def test_function_image_handles_its_sample_event_as_lambda_would(
     logical_id: str,
     container_engine: ContainerEngine,
     base: BaseImage,
     image_stack: LocalStack,
-    database: Engine,
-    mysql_url: str,
+    database_url: str,
 ) -> None:
     # GIVEN the function's image, built from its Dockerfile with the weights of build/models/
     image = built(container_engine, base, logical_id)
     # WHEN its entrypoint starts with the template's ImageConfig.Command and gets the sample event
     # (objects and rows it names in place), then the same event again, as a redelivery
-    container, outcome, (first, again) = run_sample(
-        container_engine, image.image, image_stack, SAMPLES[logical_id], database, mysql_url
+    run = run_sample_in_image(
+        container_engine, image.image_id, image_stack, SAMPLES[logical_id], database_url, **DATA
     )
+    container, first, again = run.container, run.first.result(), run.again.result()
     # THEN the handler was imported inside the image and did what the event asks (checked by the
     # sample), with its weights baked in: no way out to the internet, nothing left in /tmp
     assert container.init_s is not None and container.tmp_files == []
@@ -128,15 +98,14 @@ def test_function_image_handles_its_sample_event_as_lambda_would(
         assert (again["statusCode"], again["body"]) == (first["statusCode"], first["body"])
     else:
         assert again == first == {"batchItemFailures": []}
-    print(f"{logical_id}: {outcome}; {image.size_bytes / 1e6:,.0f} MB; init {container.init_s:.2f} s")
+    print(f"{logical_id}: {run.outcome}; {image.size_bytes / 1e6:,.0f} MB; init {container.init_s:.2f} s")
 
 
 def test_face_match_image_runs_the_production_embedder_from_baked_weights(
     container_engine: ContainerEngine,
     base: BaseImage,
     local_stack_factory: LocalStackFactory,
-    database: Engine,
-    mysql_url: str,
+    database_url: str,
 ) -> None:
     # GIVEN the face_match image with DeepFace ArcFace weights baked in where DeepFace's download
     # would put them (its architecture with its initial weights: the published ones cannot be fetched)
@@ -148,10 +117,8 @@ def test_face_match_image_runs_the_production_embedder_from_baked_weights(
     assert stack.functions["FaceMatchFunction"].environment["CLASSSIGHT_FACE_EMBEDDER"] == "deepface"
     # WHEN the sample capture reaches the image, the student enrolled here with the same photo
     sample = DeepFaceStandInSample(deepface_standin_weights())
-    container, outcome, (first, _) = run_sample(
-        container_engine, image.image, stack, sample, database, mysql_url
-    )
+    run = run_sample_in_image(container_engine, image.image_id, stack, sample, database_url, **DATA)
     # THEN TensorFlow and DeepFace load inside the image from the baked file, without any download,
     # and compute the embedding this machine computes (the sample checks similarity ~1)
-    assert first == {"batchItemFailures": []} and container.tmp_files == []
-    print(f"deepface stand-in: {outcome}; {image.size_bytes / 1e6:,.0f} MB; init {container.init_s:.2f} s")
+    assert run.first.result() == {"batchItemFailures": []} and run.container.tmp_files == []
+    print(f"deepface stand-in: {run.outcome}; {image.size_bytes / 1e6:,.0f} MB")
