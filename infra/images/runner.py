@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -227,20 +227,3 @@ def _terminate(process: subprocess.Popen[bytes], grace_s: float = 5) -> None:
         process.wait()
     except ProcessLookupError:
         pass
-
-
-def invoke_once(
-    engine: ContainerEngine,
-    image: str,
-    function: LocalFunction,
-    environment: Mapping[str, str],
-    events: Sequence[Any],
-) -> tuple[FunctionContainer, list[Invocation]]:
-    """Start one environment, send ``events`` in order, stop it; return it and the invocations."""
-    container = FunctionContainer(engine, image, function=function, environment=environment)
-    try:
-        container.start()
-        invocations = [container.invoke(event) for event in events]
-    finally:
-        container.stop()
-    return container, invocations
