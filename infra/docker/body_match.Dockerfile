@@ -1,17 +1,35 @@
-# Container image of the body_match function (template.yaml: PackageType Image, built by `sam build`).
-# Build context: the repository root. The handler comes from ImageConfig.Command in template.yaml;
-# the CMD below is the same, for `docker run` without SAM.
-FROM public.ecr.aws/lambda/python:3.11
+# Container image of the body_match function (template.yaml: BodyMatchFunction, PackageType Image).
+# `sam build` builds it with the repository root as context, and so does `python -m infra.images
+# build`, which first puts the weights named by the settings into build/models/. The context is what
+# .dockerignore lets through: pyproject.toml, build/models/ and the project packages.
+# The handler comes from ImageConfig.Command in template.yaml; CMD names the same one for `docker run`.
 
-WORKDIR ${LAMBDA_TASK_ROOT}
-COPY pyproject.toml README.md ./
-COPY cloud_functions/ ./cloud_functions/
-RUN pip install --no-cache-dir ".[cloud]" && rm -rf /root/.cache
+# What this machine cannot fetch comes in as build arguments whose defaults are the production ones:
+# BASE_IMAGE is the AWS Lambda Python 3.11 image (python -m infra.images build --base local builds a
+# stand-in from infra/docker/local-base/).
+ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.11
 
-# Weights are baked in (no download at cold start). Put the face and re-id weights in
-# build/models/face/ and build/models/reid/ before building, e.g.
-# `mkdir -p build/models && cp -r ../shared/models/face ../shared/models/reid build/models/`.
-# ModelsDir in template.yaml points the function at /opt/models.
-COPY build/models/ /opt/models/
+# --- The context sorted out: project packages, third-party requirements, weights ---------------
+FROM ${BASE_IMAGE} AS context
+COPY . /context/
+WORKDIR /context
+RUN mkdir -p /task /models \
+ && for package in */; do if [ -f "${package}__init__.py" ]; then cp -r "$package" /task/; fi; done \
+ && if [ -d build/models ]; then cp -r build/models/. /models/; fi \
+ && if [ ! -d /models/reid ]; then echo "build/models/reid/ is missing: python -m infra.images models puts the weights there" >&2; exit 1; fi \
+ && python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print(*p['dependencies'], *p['optional-dependencies']['cloud'], sep='\n')" > /requirements.txt
 
+# --- The function ---------------------------------------------------------------------------------
+FROM ${BASE_IMAGE}
+# Third-party packages first, in a layer reused until pyproject.toml's requirements change.
+# onnxruntime 1.16.3 is the newest release with wheels for Amazon Linux 2 (glibc 2.26), the AWS
+# image's system, and it is built against NumPy 1.
+COPY --from=context /requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --only-binary=:all: -r /tmp/requirements.txt "numpy<2" && rm /tmp/requirements.txt
+
+# Weights are baked in, so a cold start never downloads; ModelsDir in template.yaml is /opt/models.
+# The body re-identification model comes from build/models/reid/.
+COPY --from=context /models/reid/ /opt/models/reid/
+
+COPY --from=context /task/ ${LAMBDA_TASK_ROOT}/
 CMD ["cloud_functions.body_match.handler.lambda_handler"]

@@ -1,20 +1,46 @@
-# Container image of the enroll function (template.yaml: PackageType Image, built by `sam build`).
-# Build context: the repository root. The handler comes from ImageConfig.Command in template.yaml;
-# the CMD below is the same, for `docker run` without SAM.
-FROM public.ecr.aws/lambda/python:3.11
+# Container image of the enroll function (template.yaml: EnrollFunction, PackageType Image).
+# `sam build` builds it with the repository root as context, and so does `python -m infra.images
+# build`, which first puts the weights named by the settings into build/models/. The context is what
+# .dockerignore lets through: pyproject.toml, build/models/ and the project packages.
+# The handler comes from ImageConfig.Command in template.yaml; CMD names the same one for `docker run`.
 
-WORKDIR ${LAMBDA_TASK_ROOT}
-COPY pyproject.toml README.md ./
-COPY cloud_functions/ ./cloud_functions/
-RUN pip install --no-cache-dir ".[cloud]" && rm -rf /root/.cache
+# What this machine cannot fetch comes in as build arguments whose defaults are the production ones:
+# BASE_IMAGE is the AWS Lambda Python 3.11 image (python -m infra.images build --base local builds a
+# stand-in from infra/docker/local-base/); FACE_EMBEDDER_WEIGHTS is below.
+ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.11
 
-# Weights are baked in (no download at cold start). Put the face weights in build/models/face/
-# before building, e.g. `mkdir -p build/models && cp -r ../shared/models/face build/models/`.
-# ModelsDir in template.yaml points the function at /opt/models.
-COPY build/models/ /opt/models/
-# DeepFace's ArcFace weights (the production embedder) are fetched by DeepFace's own download code
-# at build time, so a cold start never downloads; FaceEmbedderWeights in template.yaml names them.
-ENV DEEPFACE_HOME=/opt/deepface TF_USE_LEGACY_KERAS=1
-RUN python -c "import shutil; from cloud_functions.core.faces.embedding import download_deepface_arcface_weights as fetch; shutil.copy(fetch(), '/opt/models/face/arcface_weights.h5')"
+# --- The context sorted out: project packages, third-party requirements, weights ---------------
+FROM ${BASE_IMAGE} AS context
+COPY . /context/
+WORKDIR /context
+RUN mkdir -p /task /models \
+ && for package in */; do if [ -f "${package}__init__.py" ]; then cp -r "$package" /task/; fi; done \
+ && if [ -d build/models ]; then cp -r build/models/. /models/; fi \
+ && if [ ! -d /models/face ]; then echo "build/models/face/ is missing: python -m infra.images models puts the weights there" >&2; exit 1; fi \
+ && python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print(*p['dependencies'], *p['optional-dependencies']['cloud'], sep='\n')" > /requirements.txt
 
+# --- The function ---------------------------------------------------------------------------------
+FROM ${BASE_IMAGE}
+# Third-party packages first, in a layer reused until pyproject.toml's requirements change.
+# onnxruntime 1.16.3 is the newest release with wheels for Amazon Linux 2 (glibc 2.26), the AWS
+# image's system, and it is built against NumPy 1.
+COPY --from=context /requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --only-binary=:all: -r /tmp/requirements.txt "numpy<2" && rm /tmp/requirements.txt
+
+# Weights are baked in, so a cold start never downloads; ModelsDir in template.yaml is /opt/models.
+# The face detector and any embedder weights come from build/models/face/. FACE_EMBEDDER_WEIGHTS:
+# "deepface" (production) also fetches DeepFace's ArcFace weights (arcface_weights.h5, the template's
+# default FaceEmbedderWeights) with DeepFace's own download code; "build-context" takes only what
+# build/models/face/ holds (locally the ONNX ArcFace model, FaceEmbedder=onnx).
+ENV TF_USE_LEGACY_KERAS=1
+COPY --from=context /models/face/ /opt/models/face/
+ARG FACE_EMBEDDER_WEIGHTS=deepface
+RUN case "$FACE_EMBEDDER_WEIGHTS" in \
+      deepface) DEEPFACE_HOME=/tmp/deepface python -c "from deepface import DeepFace; DeepFace.build_model('ArcFace')" \
+        && mv /tmp/deepface/.deepface/weights/arcface_weights.h5 /opt/models/face/ && rm -rf /tmp/deepface ;; \
+      build-context) ;; \
+      *) echo "FACE_EMBEDDER_WEIGHTS must be deepface or build-context" >&2; exit 1 ;; \
+    esac
+
+COPY --from=context /task/ ${LAMBDA_TASK_ROOT}/
 CMD ["cloud_functions.enroll.handler.lambda_handler"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,15 @@ from infra.local_stack.http_api import BoundRoute, http_response
 from infra.local_stack.poller import failed_ids
 from infra.local_stack.provisioner import HttpRoute, LocalFunction
 from infra.local_stack.template import (
-    DEFAULT_TEMPLATE_PATH,
     NO_VALUE,
     Resolver,
     TemplateError,
     _TemplateLoader,
     expand_foreach,
-    load_template_document,
     merge_function_globals,
     prepare_template,
     resolve_parameters,
 )
-from tests.conftest import REPO_ROOT
 
 PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333", "AWS::Partition": "aws"}
 
@@ -254,30 +250,6 @@ def test_partial_batch_response_decides_what_stays(response: Any, expected: tupl
 def test_without_report_batch_item_failures_a_return_is_full_success() -> None:
     response = {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert failed_ids(response, ("m1", "m2"), report_batch_item_failures=False) == ()
-
-
-def _functions() -> list[tuple[str, dict[str, Any]]]:
-    document = load_template_document(DEFAULT_TEMPLATE_PATH)
-    return [
-        (logical_id, body)
-        for logical_id, body in document["Resources"].items()
-        if isinstance(body, dict) and body.get("Type") == "AWS::Serverless::Function"
-    ]
-
-
-@pytest.mark.parametrize(("logical_id", "body"), _functions(), ids=[f for f, _ in _functions()])
-def test_each_function_image_runs_the_handler_the_template_names(
-    logical_id: str, body: dict[str, Any]
-) -> None:
-    # GIVEN the function's image command in the template and its Dockerfile
-    command = body["Properties"]["ImageConfig"]["Command"]
-    dockerfile = REPO_ROOT / body["Metadata"]["Dockerfile"]
-    # WHEN the Dockerfile's CMD is read
-    cmd = re.search(r"^CMD\s+(\[.*\])\s*$", dockerfile.read_text(encoding="utf-8"), re.MULTILINE)
-    # THEN it names the same handler, as a dotted module path inside cloud_functions
-    assert cmd is not None
-    assert json.loads(cmd.group(1)) == command
-    assert re.fullmatch(r"cloud_functions\.\w+\.handler\.\w+", command[0])
 
 
 def _bound(path: str, method: str = "ANY") -> BoundRoute:
