@@ -48,6 +48,7 @@ from infra.images.engine import ContainerEngine, select_engine  # noqa: E402
 from infra.images.functions import select_functions  # noqa: E402
 from infra.images.machine import machine_summary  # noqa: E402
 from infra.images.samples import (  # noqa: E402
+    SAMPLE_ENVIRONMENT,
     SAMPLES,
     DeepFaceStandInSample,
     FunctionSample,
@@ -148,7 +149,9 @@ def in_process(
         world = staged(stack, sample, url)
         environment = {
             key: value.replace(IMAGE_MODELS_DIR, str(DEFAULT_MODELS_DIR))
-            for key, value in stack.env(sample.logical_id, CLASSSIGHT_DATABASE_URL=url, **overrides).items()
+            for key, value in stack.env(
+                sample.logical_id, CLASSSIGHT_DATABASE_URL=url, **SAMPLE_ENVIRONMENT, **overrides
+            ).items()
         }
         event_path = Path(scratch) / "event.json"
         event_path.write_text(json.dumps(sample.event()), encoding="utf-8")
