@@ -40,21 +40,6 @@ NUM_CLASSES = 3
 REAL_CLASS = 1
 
 
-class ConvBnPrelu(nn.Module):
-    """Convolution (no bias), batch norm, per-channel PReLU."""
-
-    def __init__(
-        self, in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, padding: int = 0, groups: int = 1
-    ) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride, padding, groups=groups, bias=False)
-        self.bn = nn.BatchNorm2d(out_ch)
-        self.prelu = nn.PReLU(out_ch)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.prelu(self.bn(self.conv(x)))
-
-
 class ConvBn(nn.Module):
     """Convolution (no bias) and batch norm with no activation: a linear projection."""
 
@@ -67,6 +52,19 @@ class ConvBn(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.bn(self.conv(x))
+
+
+class ConvBnPrelu(ConvBn):
+    """Convolution (no bias), batch norm, per-channel PReLU."""
+
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, padding: int = 0, groups: int = 1
+    ) -> None:
+        super().__init__(in_ch, out_ch, kernel, stride, padding, groups)
+        self.prelu = nn.PReLU(out_ch)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.prelu(super().forward(x))
 
 
 class SqueezeExcite(nn.Module):
