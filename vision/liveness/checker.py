@@ -74,7 +74,7 @@ def planar_evidence(frames: Sequence[WindowFrame], settings: LivenessSettings) -
     measure = ev.planar_motion(frames, min_points=settings.liveness_planar_min_points)
     if measure is None:
         return Evidence(Source.PLANAR, Finding.INCONCLUSIVE, None, threshold, "too few trackable face points")
-    measures = {"motion": measure.motion, "points": float(measure.points)}
+    measures = {"motion": measure.motion, "points": float(measure.points), "frames": float(measure.frames)}
     if measure.motion < settings.liveness_planar_min_motion:
         return Evidence(
             Source.PLANAR,

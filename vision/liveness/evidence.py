@@ -33,6 +33,8 @@ _LK_LEVELS = 3
 _FORWARD_BACKWARD_PX = 1.0
 _TEXTURE_PX = 128
 _ROI_MARGIN = 0.5
+_MIN_TRACKED_FRAMES = 4
+"""Frames after the first that must be tracked for a planar judgement (~0.4 s at 10 fps)."""
 
 
 def _grey(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -53,11 +55,14 @@ class PlanarMeasure:
         residual: median over frames of the median distance of the points from the frame's
             fitted homography, in face widths.
         points: points still tracked at the end.
+        frames: frames tracked from the first (the whole window, or the part before the points
+            were lost).
     """
 
     motion: float
     residual: float
     points: int
+    frames: int
 
 
 def _track(
@@ -71,7 +76,11 @@ def _track(
 
 
 def planar_motion(frames: Sequence[WindowFrame], *, min_points: int) -> PlanarMeasure | None:
-    """Track the first frame's face points through ``frames``; ``None`` when too few survive."""
+    """Track the first frame's face points through ``frames``.
+
+    Tracking stops where fewer than ``min_points`` survive; ``None`` when that leaves fewer than
+    ``_MIN_TRACKED_FRAMES`` frames to judge.
+    """
     if len(frames) < 2:
         return None
     first = frames[0]
@@ -101,10 +110,12 @@ def planar_motion(frames: Sequence[WindowFrame], *, min_points: int) -> PlanarMe
         ahead, status = _track(previous, grey, current)
         back, status_back = _track(grey, previous, ahead)
         round_trip = np.linalg.norm((back - current).reshape(-1, 2), axis=1)
-        alive &= (status.ravel() == 1) & (status_back.ravel() == 1) & (round_trip < _FORWARD_BACKWARD_PX)
-        if alive.sum() < min_points:
-            return None
-        current, previous = ahead, grey
+        found = (status.ravel() == 1) & (status_back.ravel() == 1)
+        kept = alive & found & (round_trip < _FORWARD_BACKWARD_PX)
+        if kept.sum() < min_points:
+            # The face turned or moved too fast to follow: judge the part of the window tracked so far.
+            break
+        alive, current, previous = kept, ahead, grey
         src, dst = start[alive].reshape(-1, 2), current[alive].reshape(-1, 2)
         homography, _ = cv2.findHomography(src, dst, 0)
         if homography is None:
@@ -112,7 +123,9 @@ def planar_motion(frames: Sequence[WindowFrame], *, min_points: int) -> PlanarMe
         projected = cv2.perspectiveTransform(src[None], homography)[0]
         residuals.append(float(np.median(np.linalg.norm(projected - dst, axis=1))) / width)
         motions.append(float(np.median(np.linalg.norm(dst - src, axis=1))) / width)
-    return PlanarMeasure(max(motions), float(np.median(residuals)), int(alive.sum()))
+    if len(residuals) < _MIN_TRACKED_FRAMES:
+        return None
+    return PlanarMeasure(max(motions), float(np.median(residuals)), int(alive.sum()), len(residuals) + 1)
 
 
 def _area(xyxy: BoxXYXY) -> float:
