@@ -1,7 +1,9 @@
-"""Person detection: ultralytics YOLO in, ``sv.Detections`` out.
+"""Person and presentation-device detection: ultralytics YOLO in, project types out.
 
-The ultralytics ``Results`` object never leaves this module; every later stage sees one
-``sv.Detections`` with ``class_id == 0`` (person) only.
+The ultralytics ``Results`` object never leaves this module; every later stage of cam2 sees one
+``sv.Detections`` with ``class_id == 0`` (person) only. The same COCO model also finds the
+devices a face can be shown on (cell phone, laptop, tv): :class:`YoloDeviceDetector` returns
+them as ``vision.liveness.DeviceBox`` for the door's liveness check.
 """
 
 from __future__ import annotations
@@ -9,16 +11,35 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import supervision as sv
 
 from edge_client.cam2.errors import ModelLoadError
+from vision.liveness import DeviceBox
 
 logger = logging.getLogger(__name__)
 
 PERSON_CLASS_ID = 0
+DEVICE_CLASS_IDS = {62: "tv", 63: "laptop", 67: "cell phone"}
+"""COCO ids and names of the devices a face can be replayed on."""
+
+
+def _load_yolo(weights_path: Path | str, what: str) -> Any:
+    """An ultralytics YOLO model, or ``ModelLoadError`` naming ``what`` could not be loaded."""
+    # A classroom PC must never pip-install at run time (ultralytics does by default when
+    # an optional package is missing); dependencies come from the ``edge`` extra.
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    from ultralytics import YOLO  # heavy import: only where a detector is built
+
+    weights = Path(weights_path)
+    if weights.suffix != ".pt" and not weights.exists():
+        raise ModelLoadError(f"{what} weights not found: {weights}")
+    try:
+        return YOLO(str(weights), task="detect")
+    except (OSError, RuntimeError, ValueError) as e:
+        raise ModelLoadError(f"cannot load {what} {weights}: {e}") from e
 
 
 def select(detections: sv.Detections, mask: np.ndarray) -> sv.Detections:
@@ -48,18 +69,8 @@ class YoloPersonDetector:
     def __init__(
         self, weights_path: Path | str, confidence: float = 0.25, iou: float = 0.7, imgsz: int = 640
     ) -> None:
-        # A classroom PC must never pip-install at run time (ultralytics does by default when
-        # an optional package is missing); dependencies come from the ``edge`` extra.
-        os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-        from ultralytics import YOLO  # heavy import: only where a detector is built
-
+        self._model = _load_yolo(weights_path, "person detector")
         weights = Path(weights_path)
-        if weights.suffix != ".pt" and not weights.exists():
-            raise ModelLoadError(f"person detector weights not found: {weights}")
-        try:
-            self._model = YOLO(str(weights), task="detect")
-        except (OSError, RuntimeError, ValueError) as e:
-            raise ModelLoadError(f"cannot load person detector {weights}: {e}") from e
         self.weights_path = weights
         self.confidence = confidence
         self.iou = iou
@@ -78,3 +89,35 @@ class YoloPersonDetector:
         )
         detections = sv.Detections.from_ultralytics(next(iter(results)))
         return select(detections, np.asarray(detections.class_id) == PERSON_CLASS_ID)
+
+
+class YoloDeviceDetector:
+    """The room camera's COCO YOLO restricted to phones, laptops and TVs, for the door's liveness.
+
+    Args:
+        weights_path: ultralytics weights (the same file as the person detector's).
+        confidence: lowest score kept; the liveness settings decide which scores count, so
+            keep this at or below ``liveness_device_min_confidence``.
+        imgsz: inference size; a phone held up at the door fills much of the frame, so 640
+            is plenty.
+    """
+
+    def __init__(self, weights_path: Path | str, confidence: float = 0.1, imgsz: int = 640) -> None:
+        self._model = _load_yolo(weights_path, "device detector")
+        self.confidence = confidence
+        self.imgsz = imgsz
+
+    def detect(self, frame: np.ndarray) -> tuple[DeviceBox, ...]:
+        """The phones, laptops and TVs in ``frame`` (BGR ``uint8``)."""
+        results = self._model.predict(
+            frame, classes=sorted(DEVICE_CLASS_IDS), conf=self.confidence, imgsz=self.imgsz, verbose=False
+        )
+        detections = sv.Detections.from_ultralytics(next(iter(results)))
+        devices = []
+        for xyxy, class_id, score in zip(
+            detections.xyxy, np.asarray(detections.class_id), np.asarray(detections.confidence), strict=True
+        ):
+            if int(class_id) in DEVICE_CLASS_IDS:
+                x1, y1, x2, y2 = (float(v) for v in xyxy)
+                devices.append(DeviceBox((x1, y1, x2, y2), DEVICE_CLASS_IDS[int(class_id)], float(score)))
+        return tuple(devices)

@@ -1,0 +1,1 @@
+"""Model architectures and conversion scripts (build time only: PyTorch lives here, never at run time)."""

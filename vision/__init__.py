@@ -1,0 +1,1 @@
+"""Model adapters shared by the edge and the cloud (numpy, OpenCV and onnxruntime only)."""
