@@ -42,18 +42,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from cloud_functions.core.bodies import BodyMatchRules, BodyMatchService  # noqa: E402
-from cloud_functions.core.db import doorway as doorway_db  # noqa: E402
+from cloud_functions.core.db import handoffs as handoffs_db  # noqa: E402
 from cloud_functions.core.db.engine import create_engine  # noqa: E402
 from cloud_functions.core.errors import ObjectNotFoundError  # noqa: E402
-from cloud_functions.core.faces.matcher import FaceGallery, decide  # noqa: E402
-from cloud_functions.core.handoff import Handoff  # noqa: E402
-from cloud_functions.core.reid import OsnetEmbedder  # noqa: E402
+from cloud_functions.core.matching import Gallery, decide  # noqa: E402
 from cloud_functions.core.settings import DEFAULT_MODELS_DIR, FunctionSettings  # noqa: E402
 from cloud_functions.core.storage import StoredObject  # noqa: E402
 from cloud_functions.core.timetable import CaptureTimeBounds  # noqa: E402
+from contracts.handoff import Handoff  # noqa: E402
 from edge_client.cam2.evaluation import GroundTruthBox, MotSequence, load_mot_sequence  # noqa: E402
 from infra.migrations import upgrade  # noqa: E402
 from infra.seed import Person, Slot, seed_campus, seed_students  # noqa: E402
+from vision.reid import OsnetEmbedder  # noqa: E402
 
 SEQUENCE = REPO_ROOT.parent / "shared" / "data" / "tracking" / "PETS09-S2L1"
 WEIGHTS = DEFAULT_MODELS_DIR / "reid" / "osnet_x0_25_msmt17.onnx"
@@ -148,7 +148,7 @@ def service_latency(
         for identity, boxes in gallery_boxes.items():
             usn = f"PETS{identity:03d}"
             with engine.begin() as connection:
-                doorway_db.insert_handoff(
+                handoffs_db.insert_handoff(
                     connection,
                     Handoff(
                         usn=usn,
@@ -215,9 +215,9 @@ def main() -> None:
         f"{sum(map(len, queries.values()))} queries, {embedder.model_id}"
     )
 
-    def build(members: list[int]) -> FaceGallery:
+    def build(members: list[int]) -> Gallery:
         usns = [str(i) for i in members for _ in gallery[i]]
-        return FaceGallery.from_rows(embedder.model_id, usns, [v for i in members for v in gallery[i]])
+        return Gallery.from_rows(embedder.model_id, usns, [v for i in members for v in gallery[i]])
 
     full = build(people)
     hits = total = 0

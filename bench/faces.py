@@ -45,11 +45,11 @@ from cloud_functions.core.faces import (
     EnrollmentPhoto,
     EnrollmentRepository,
     EnrollmentService,
-    FaceGallery,
     FacePipeline,
     FaceRejectedError,
+    Gallery,
 )
-from cloud_functions.core.faces.matcher import decide
+from cloud_functions.core.matching import decide
 from cloud_functions.core.settings import FaceModelSettings
 from infra.migrations import upgrade
 
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
                 enrolled += 1
             else:
                 queries.append(photo)
-    gallery = FaceGallery.from_rows(pipeline.model_id, gallery_usns, gallery_vectors)
+    gallery = Gallery.from_rows(pipeline.model_id, gallery_usns, gallery_vectors)
     unknowns = [p for p in photos if not p.known]
     rank1 = identified = misidentified = false_accepts = 0
     correct_margins: list[float] = []
@@ -266,13 +266,13 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
     return rows
 
 
-def _synthetic_gallery(model_id: str, dim: int, *, students: int, poses: int) -> FaceGallery:
+def _synthetic_gallery(model_id: str, dim: int, *, students: int, poses: int) -> Gallery:
     """Random unit vectors standing in for a large school's faceprints (search speed only)."""
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((students * poses, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     usns = [f"S{i // poses:05d}" for i in range(students * poses)]
-    return FaceGallery.from_rows(model_id, usns, list(vectors))
+    return Gallery.from_rows(model_id, usns, list(vectors))
 
 
 def enrollment_throughput(pipeline: FacePipeline, photos: Sequence[Photo], batch_size: int) -> str:
@@ -307,7 +307,7 @@ def enrollment_throughput(pipeline: FacePipeline, photos: Sequence[Photo], batch
 
 
 def blur_sweep(
-    pipeline: FacePipeline, gallery: FaceGallery, queries: Sequence[Photo], threshold: float, margin: float
+    pipeline: FacePipeline, gallery: Gallery, queries: Sequence[Photo], threshold: float, margin: float
 ) -> list[tuple[str, str]]:
     """Identification of Gaussian-blurred queries with the sharpness gate off, by blur sigma."""
     rows = []

@@ -42,8 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud_functions.core.faces.detection import YuNetDetector
 from infra.models.convert_antispoof import ensure_converted
+from vision.faces import YuNetDetector
 from vision.liveness import (
     LivenessChecker,
     LivenessSettings,

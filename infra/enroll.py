@@ -28,13 +28,9 @@ from cloud_functions.core.db.engine import get_engine, transaction
 from cloud_functions.core.db.schema import students
 from cloud_functions.core.errors import ConfigurationError, DatabaseUnavailableError, InvalidEventError
 from cloud_functions.core.faces import EnrollmentRepository, EnrollmentService, FacePipeline
-from cloud_functions.core.faces.enrollment import (
-    IMAGE_SUFFIXES,
-    EnrollmentOutcome,
-    EnrollmentPhoto,
-    validate_usn_pose,
-)
+from cloud_functions.core.faces.enrollment import EnrollmentOutcome, EnrollmentPhoto, validate_usn_pose
 from cloud_functions.core.settings import DatabaseSettings, FaceModelSettings, load_settings
+from contracts.keys import ENROLLMENT_PHOTO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +67,7 @@ def folder_photos(folder: Path) -> tuple[list[FolderPhoto], list[EnrollmentOutco
     invalid: list[EnrollmentOutcome] = []
     for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         for path in sorted(p for p in student_dir.iterdir() if p.is_file()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
+            if path.suffix.lower() not in ENROLLMENT_PHOTO_SUFFIXES:
                 continue
             try:
                 usn, pose = validate_usn_pose(student_dir.name, path.stem)

@@ -21,12 +21,12 @@ from starlette.routing import Match
 
 from cloud_functions.api.errors import AuthenticationError, field_errors, public_message, status_for
 from cloud_functions.api.middleware import BodySizeLimit, SecurityHeaders
-from cloud_functions.api.photos import S3PhotoBucket
 from cloud_functions.api.routes import api_router
 from cloud_functions.core.aws import aws_client
 from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.errors import ClassSightError
 from cloud_functions.core.settings import ApiSettings, load_settings
+from cloud_functions.core.storage import S3ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock = _utc_now) 
     app.state.settings = settings
     app.state.clock = clock
     app.state.engine = engine_for(settings)
-    app.state.photo_bucket = S3PhotoBucket(aws_client("s3", settings), settings.bucket_name)
+    app.state.photo_bucket = S3ObjectStore(aws_client("s3", settings), settings.bucket_name)
 
     app.add_exception_handler(ClassSightError, _project_error)
     app.add_exception_handler(IntegrityError, _integrity_error)

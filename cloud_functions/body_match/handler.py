@@ -27,7 +27,7 @@ from cloud_functions.core.bodies import BodyMatchRules, BodyMatchService, BodyRe
 from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.events import handle_s3_notifications
 from cloud_functions.core.handoff import SnsHandoffPublisher
-from cloud_functions.core.reid import OsnetEmbedder
+from cloud_functions.core.reid import osnet_embedder
 from cloud_functions.core.settings import function_settings
 from cloud_functions.core.storage import S3ObjectStore
 
@@ -43,7 +43,7 @@ def body_match_service() -> BodyMatchService:
     return BodyMatchService(
         engine=engine,
         store=S3ObjectStore(aws_client("s3", settings), settings.bucket_name),
-        embedder=OsnetEmbedder(settings.reid_weights_path, settings.onnx_intra_op_threads),
+        embedder=osnet_embedder(settings.reid_weights_path, settings.onnx_intra_op_threads),
         publisher=SnsHandoffPublisher(aws_client("sns", settings), settings.handoff_topic_arn),
         rules=BodyMatchRules(
             threshold=settings.body_match_threshold,
@@ -66,22 +66,7 @@ def process_crop(object_key: str) -> BodyResult:
     result = body_match_service().process(object_key)
     logger.info(
         "body crop processed",
-        extra={
-            "object_key": object_key,
-            "kind": result.kind,
-            "outcome": result.outcome.value,
-            "duplicate": result.duplicate,
-            "room_id": result.room_id,
-            "tracker_id": result.tracker_id,
-            "usn": result.usn,
-            "similarity": result.similarity,
-            "runner_up_similarity": result.runner_up_similarity,
-            "gallery_size": result.gallery_size,
-            "course_code": result.course_code,
-            "handoff_message_id": result.handoff_message_id,
-            "detail": result.detail,
-            "timings_ms": result.timings_ms,
-        },
+        extra=result.log_fields(),
     )
     return result
 

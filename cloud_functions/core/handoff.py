@@ -1,4 +1,4 @@
-"""The handoff: a student recognised at a room's door, announced to that room's cam2.
+"""Publishing handoffs (``contracts.handoff.Handoff``): the port and its SNS adapter.
 
 Published to the SNS topic with the room and camera as message attributes, so each room's
 queue (subscribed with a filter on ``room_id``) receives only its own handoffs.
@@ -6,27 +6,10 @@ queue (subscribed with a filter on ``room_id``) receives only its own handoffs.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
-
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing import Protocol
 
 from cloud_functions.core.errors import MessagingError
-from contracts.ids import Usn
-
-
-class Handoff(BaseModel):
-    """The message body cam2 receives. ``capture_id`` identifies it: consumers de-duplicate on it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    usn: Usn
-    capture_id: str = Field(min_length=1, max_length=64)
-    captured_at: AwareDatetime
-    similarity: float = Field(ge=-1.0, le=1.0)
-    course_code: str | None = None
-    room_id: str = Field(min_length=1, max_length=32)
-    camera_id: str | None = None
-    source: Literal["face", "body"] = "face"
+from contracts.handoff import Handoff
 
 
 class HandoffPublisher(Protocol):

@@ -24,11 +24,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud_functions.core.db import doorway as db
-from cloud_functions.core.db.doorway import PublishClaim
+from cloud_functions.core.db import handoffs as db
 from cloud_functions.core.db.engine import transaction
-from cloud_functions.core.handoff import Handoff, HandoffPublisher
+from cloud_functions.core.db.handoffs import PublishClaim
+from cloud_functions.core.handoff import HandoffPublisher
 from cloud_functions.core.timing import Stopwatch
+from contracts.handoff import Handoff
 
 logger = logging.getLogger(__name__)
 

@@ -21,17 +21,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
-from typing import Literal, Self
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from cloud_functions.core.db import presence as db
 from cloud_functions.core.db.engine import transaction
-from cloud_functions.core.db.schema import OBJECT_KEY_MAX_CHARS, recordable_object_key
+from cloud_functions.core.db.students import existing_students
 from cloud_functions.core.errors import ObjectNotFoundError
+from cloud_functions.core.outcomes import Outcome
 from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
 from cloud_functions.core.timetable import (
@@ -39,74 +39,8 @@ from cloud_functions.core.timetable import (
     ClassSession,
     GraceWindows,
 )
-from contracts.ids import Usn
-
-# A report lists the identified tracks of one room: a few kilobytes. Anything far larger is
-# not a report, and is refused before it is read.
-MAX_REPORT_BYTES = 1_000_000
-MAX_PRESENT_TRACKS = 1_000
-# cam2 stamps the report after the sightings it lists; allow for rounding, not for the future.
-_SIGHTING_AFTER_REPORT = timedelta(seconds=1)
-
-
-class PresenceOutcome(StrEnum):
-    """What became of a report; stored in ``presence_reports.outcome``."""
-
-    PROCESSED = "processed"
-    NO_CLASS_IN_SESSION = "no_class_in_session"
-    AMBIGUOUS_TIMETABLE = "ambiguous_timetable"
-    UNKNOWN_ROOM = "unknown_room"
-    CAMERA_NOT_IN_ROOM = "camera_not_in_room"
-    MALFORMED_REPORT = "malformed_report"
-    TOO_LARGE = "too_large"
-    OBJECT_MISSING = "object_missing"
-    KEY_TOO_LONG = "key_too_long"
-    IMPLAUSIBLE_CAPTURE_TIME = "implausible_capture_time"
-
-
-class PresentTrack(BaseModel):
-    """One identified person in the room, as cam2 reports it."""
-
-    # cam2 may add fields; the ones used here are required.
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    usn: Usn
-    tracker_id: int
-    source: Literal["face", "body", "reid"] = Field(
-        description="Evidence behind the USN: a door handoff, a body match, or re-id carry-over."
-    )
-    first_seen_at: AwareDatetime
-    last_seen_at: AwareDatetime
-    dwell_s: float = Field(ge=0.0)
-
-    @model_validator(mode="after")
-    def _seen_in_order(self) -> Self:
-        if self.last_seen_at < self.first_seen_at:
-            raise ValueError("last_seen_at is before first_seen_at")
-        return self
-
-
-class PresenceReport(BaseModel):
-    """The body of a ``captures/presence/...`` object written by cam2."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    room_id: str = Field(min_length=1, max_length=32)
-    camera_id: str = Field(min_length=1, max_length=64)
-    reported_at: AwareDatetime
-    interval_s: float = Field(ge=0.0)
-    present: list[PresentTrack] = Field(max_length=MAX_PRESENT_TRACKS)
-    unknown_tracks: int = Field(0, ge=0)
-
-    @model_validator(mode="after")
-    def _tracks_seen_before_the_report(self) -> Self:
-        # A sighting after the report was written would confirm attendance at a time that has
-        # not happened yet.
-        latest = self.reported_at + _SIGHTING_AFTER_REPORT
-        late = [t.tracker_id for t in self.present if t.last_seen_at > latest]
-        if late:
-            raise ValueError(f"tracks {late[:5]} are last seen after reported_at")
-        return self
+from contracts.keys import OBJECT_KEY_MAX_CHARS, recordable_object_key
+from contracts.presence import MAX_REPORT_BYTES, PresenceReport, PresentTrack
 
 
 @dataclass
@@ -114,7 +48,7 @@ class PresenceResult:
     """The outcome of one report, for the logs."""
 
     object_key: str
-    outcome: PresenceOutcome
+    outcome: Outcome
     duplicate: bool = False
     room_id: str | None = None
     camera_id: str | None = None
@@ -125,6 +59,23 @@ class PresenceResult:
     confirmed_usns: list[str] = field(default_factory=list)
     detail: str | None = None
     latency_ms: float = 0.0
+
+    def log_fields(self) -> dict[str, Any]:
+        """The structured log line's fields, JSON-ready."""
+        return {
+            "object_key": self.object_key,
+            "outcome": self.outcome.value,
+            "duplicate": self.duplicate,
+            "room_id": self.room_id,
+            "camera_id": self.camera_id,
+            "reported_at": self.reported_at.isoformat() if self.reported_at else None,
+            "course_code": self.course_code,
+            "class_date": self.class_date.isoformat() if self.class_date else None,
+            "present": self.present_count,
+            "confirmed_usns": self.confirmed_usns,
+            "detail": self.detail,
+            "latency_ms": self.latency_ms,
+        }
 
 
 def required_dwell(min_dwell: timedelta, session: ClassSession) -> timedelta:
@@ -176,33 +127,33 @@ class PresenceService:
             return _replay(existing)
         if recorded_key != object_key:
             detail = f"object key of {len(object_key)} characters; at most {OBJECT_KEY_MAX_CHARS}"
-            return self._commit(PresenceResult(recorded_key, PresenceOutcome.KEY_TOO_LONG, detail=detail), [])
+            return self._commit(PresenceResult(recorded_key, Outcome.KEY_TOO_LONG, detail=detail), [])
         result, confirmations = self._evaluate(object_key)
         result.latency_ms = round((time.perf_counter() - started) * 1e3, 2)
         return self._commit(result, confirmations)
 
     def _evaluate(self, object_key: str) -> tuple[PresenceResult, list[db.PresenceConfirmation]]:
-        def done(outcome: PresenceOutcome, detail: str | None = None) -> PresenceResult:
+        def done(outcome: Outcome, detail: str | None = None) -> PresenceResult:
             return PresenceResult(object_key, outcome, detail=detail)
 
         try:
             head = self._store.head(object_key)
             if head.size_bytes > MAX_REPORT_BYTES:
-                return done(PresenceOutcome.TOO_LARGE, f"{head.size_bytes} bytes > {MAX_REPORT_BYTES}"), []
+                return done(Outcome.TOO_LARGE, f"{head.size_bytes} bytes > {MAX_REPORT_BYTES}"), []
             body = self._store.get(object_key).body
         except ObjectNotFoundError as e:
-            return done(PresenceOutcome.OBJECT_MISSING, str(e)), []
+            return done(Outcome.OBJECT_MISSING, str(e)), []
         try:
             report = PresenceReport.model_validate_json(body)
         except ValidationError as e:
             problems = "; ".join(
                 f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()
             )
-            return done(PresenceOutcome.MALFORMED_REPORT, problems), []
+            return done(Outcome.MALFORMED_REPORT, problems), []
 
         result = PresenceResult(
             object_key,
-            PresenceOutcome.PROCESSED,
+            Outcome.PROCESSED,
             room_id=report.room_id,
             camera_id=report.camera_id,
             reported_at=report.reported_at,
@@ -212,15 +163,15 @@ class PresenceService:
             report.reported_at, head.last_modified or datetime.now(UTC)
         )
         if implausible is not None:
-            result.outcome, result.detail = PresenceOutcome.IMPLAUSIBLE_CAPTURE_TIME, implausible
+            result.outcome, result.detail = Outcome.IMPLAUSIBLE_CAPTURE_TIME, implausible
             return result, []
         with transaction(self._engine) as connection:
             located = locate_class(
                 connection, report.room_id, report.camera_id, "room", report.reported_at, self._grace
             )
-            known = db.existing_students(connection, (t.usn for t in report.present))
+            known = existing_students(connection, (t.usn for t in report.present))
         if isinstance(located, Refusal):
-            result.outcome, result.detail = PresenceOutcome(located.outcome), located.detail
+            result.outcome, result.detail = located.outcome, located.detail
             return result, []
         room, session = located.context.room, located.session
         result.course_code, result.class_date = session.course_code, session.class_date
@@ -284,7 +235,7 @@ class PresenceService:
 def _replay(record: db.PresenceReportRecord) -> PresenceResult:
     return PresenceResult(
         object_key=record.object_key,
-        outcome=PresenceOutcome(record.outcome),
+        outcome=Outcome(record.outcome),
         duplicate=True,
         room_id=record.room_id,
         camera_id=record.camera_id,

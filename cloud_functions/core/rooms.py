@@ -3,7 +3,7 @@
 Every function that receives something from a classroom camera asks the same questions first:
 is the room known, is the camera that room's door (cam1) or room (cam2) camera, and which class
 is running there at that moment. The answers that stop the work are a ``Refusal`` whose
-``outcome`` is the same string in every function's outcome enum.
+``outcome`` is an ``Outcome`` that every function records as it is.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Literal
 
 from sqlalchemy.engine import Connection
 
-from cloud_functions.core.db.doorway import Room, get_room, timetable_for_room
+from cloud_functions.core.db.rooms import Room, get_room, timetable_for_room
+from cloud_functions.core.outcomes import Outcome
 from cloud_functions.core.timetable import (
     AmbiguousTimetableError,
     ClassSession,
@@ -33,7 +34,7 @@ class Refusal:
     """Why the work stops here: ``unknown_room``, ``camera_not_in_room``, ``no_class_in_session``
     or ``ambiguous_timetable``, with a detail for the record."""
 
-    outcome: str
+    outcome: Outcome
     detail: str
 
 
@@ -49,9 +50,9 @@ class RoomContext:
         try:
             return resolve_class(self.timetable, at, self.room.timezone, grace)
         except NoClassInSessionError as e:
-            return Refusal("no_class_in_session", str(e))
+            return Refusal(Outcome.NO_CLASS_IN_SESSION, str(e))
         except (AmbiguousTimetableError, UnknownTimeZoneError) as e:
-            return Refusal("ambiguous_timetable", str(e))
+            return Refusal(Outcome.AMBIGUOUS_TIMETABLE, str(e))
 
 
 def room_context(
@@ -63,11 +64,11 @@ def room_context(
     """
     room = get_room(connection, room_id)
     if room is None:
-        return Refusal("unknown_room", f"no room {room_id!r}")
+        return Refusal(Outcome.UNKNOWN_ROOM, f"no room {room_id!r}")
     expected = room.cam1_id if role == "door" else room.cam2_id
     if expected is not None and expected != camera_id:
         return Refusal(
-            "camera_not_in_room", f"camera {camera_id!r} is not the {role} camera of {room.room_id}"
+            Outcome.CAMERA_NOT_IN_ROOM, f"camera {camera_id!r} is not the {role} camera of {room.room_id}"
         )
     return RoomContext(room, timetable_for_room(connection, room_id))
 

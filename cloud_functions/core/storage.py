@@ -1,8 +1,9 @@
-"""The object store port and its S3 adapter.
+"""The object store port and its S3 adapter, the cloud's one adapter of the bucket.
 
-Functions read captures and enrollment photos through ``ObjectStore``; the adapter turns
-botocore errors into the project's ``StorageError`` / ``ObjectNotFoundError``. A missing object
-is a recorded outcome; any other storage failure is transient and retried.
+Functions read captures and enrollment photos through ``ObjectStore``; the API also presigns
+uploads, lists and deletes (``cloud_functions.api.photos.PhotoBucket``). ``S3ObjectStore`` does
+both and turns botocore errors into the project's ``StorageError`` / ``ObjectNotFoundError``. A
+missing object is a recorded outcome; any other storage failure is transient and retried.
 """
 
 from __future__ import annotations
@@ -20,6 +21,18 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_DELETE_BATCH = 1000  # S3's DeleteObjects limit
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    """A browser form upload: POST ``fields`` plus a ``file`` part to ``url``."""
+
+    url: str
+    fields: dict[str, str]
+    object_key: str
+    max_bytes: int
+    expires_in_s: int
 
 
 @dataclass(frozen=True)
@@ -98,3 +111,57 @@ class S3ObjectStore:
             self._s3.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as e:
             raise self._error(key, e) from e
+
+    def presigned_upload(
+        self, key: str, max_bytes: int, expires_in_s: int, content_type: str = "image/jpeg"
+    ) -> PresignedUpload:
+        """A presigned POST for exactly ``key``, of ``content_type``, 1 byte to ``max_bytes``."""
+        try:
+            post = self._s3.generate_presigned_post(
+                Bucket=self.bucket,
+                Key=key,
+                Fields={"Content-Type": content_type},
+                Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+                ExpiresIn=expires_in_s,
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"cannot presign s3://{self.bucket}/{key}: {e}") from e
+        return PresignedUpload(
+            url=post["url"],
+            fields={str(k): str(v) for k, v in post["fields"].items()},
+            object_key=key,
+            max_bytes=max_bytes,
+            expires_in_s=expires_in_s,
+        )
+
+    def keys_under(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix``."""
+        keys: list[str] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                keys += [item["Key"] for item in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"cannot list s3://{self.bucket}/{prefix}: {e}") from e
+        return keys
+
+    def exists(self, key: str) -> bool:
+        """True if ``key`` is in the bucket."""
+        try:
+            self.head(key)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete ``keys``; any key S3 reports as not deleted raises ``StorageError``."""
+        for start in range(0, len(keys), _DELETE_BATCH):
+            batch = keys[start : start + _DELETE_BATCH]
+            try:
+                response = self._s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
+                )
+            except (ClientError, BotoCoreError) as e:
+                raise StorageError(f"s3://{self.bucket}: deleting {len(batch)} objects failed: {e}") from e
+            failed = [error.get("Key", "?") for error in response.get("Errors", [])]
+            if failed:
+                raise StorageError(f"s3://{self.bucket}: {len(failed)} objects not deleted: {failed[:5]}")

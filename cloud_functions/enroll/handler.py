@@ -45,13 +45,7 @@ def process_enrollment_photo(object_key: str) -> EnrollmentOutcome | None:
     if outcome is not None:
         logger.info(
             "enrollment photo processed",
-            extra={
-                "object_key": object_key,
-                "usn": outcome.usn,
-                "pose": outcome.pose,
-                "status": outcome.status,
-                "reason": outcome.reason,
-            },
+            extra={"object_key": object_key, **outcome.log_fields()},
         )
     return outcome
 

@@ -55,19 +55,7 @@ def process_capture(object_key: str) -> DoorwayResult:
     result = doorway_service().process(object_key)
     logger.info(
         "capture processed",
-        extra={
-            "object_key": object_key,
-            "outcome": result.outcome.value,
-            "duplicate": result.duplicate,
-            "room_id": result.room_id,
-            "usn": result.usn,
-            "similarity": result.similarity,
-            "course_code": result.course_code,
-            "attendance_status": result.attendance_status,
-            "handoff_message_id": result.handoff_message_id,
-            "detail": result.detail,
-            "timings_ms": result.timings_ms,
-        },
+        extra=result.log_fields(),
     )
     return result
 

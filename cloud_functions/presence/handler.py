@@ -48,19 +48,7 @@ def process_report(object_key: str) -> PresenceResult:
     result = presence_service().process(object_key)
     logger.info(
         "presence report processed",
-        extra={
-            "object_key": object_key,
-            "outcome": result.outcome.value,
-            "duplicate": result.duplicate,
-            "room_id": result.room_id,
-            "camera_id": result.camera_id,
-            "reported_at": result.reported_at.isoformat() if result.reported_at else None,
-            "course_code": result.course_code,
-            "present": result.present_count,
-            "confirmed_usns": result.confirmed_usns,
-            "detail": result.detail,
-            "latency_ms": result.latency_ms,
-        },
+        extra=result.log_fields(),
     )
     return result
 

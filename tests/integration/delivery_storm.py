@@ -20,10 +20,11 @@ import boto3
 from cloud_functions.core.db.engine import create_engine
 from cloud_functions.core.doorway import DoorwayService
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, Matcher
-from cloud_functions.core.handoff import Handoff, SnsHandoffPublisher
+from cloud_functions.core.handoff import SnsHandoffPublisher
 from cloud_functions.core.settings import FaceModelSettings
 from cloud_functions.core.storage import S3ObjectStore
 from cloud_functions.core.timetable import CaptureTimeBounds
+from contracts.handoff import Handoff
 
 MAX_ATTEMPTS = 10
 

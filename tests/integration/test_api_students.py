@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from cloud_functions.core.db.faceprints import EnrollmentRepository, upsert_enrollment
 from cloud_functions.core.db.schema import (
     attendance,
     body_prints,
@@ -23,7 +24,6 @@ from cloud_functions.core.db.schema import (
     recognition_events,
     students,
 )
-from cloud_functions.core.faces.repository import EnrollmentRepository, upsert_enrollment
 from cloud_functions.core.settings import function_settings
 from cloud_functions.enroll import handler as enroll
 from infra.local_stack import LocalStack

@@ -28,16 +28,17 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from sqlalchemy.engine import Engine
 
 from cloud_functions.body_match import handler as body_match
-from cloud_functions.core.db import doorway as doorway_db
+from cloud_functions.core.db import handoffs as handoffs_db
 from cloud_functions.core.db.bodies import delete_body_prints
 from cloud_functions.core.db.schema import attendance, body_prints, handoffs, recognition_events, students
 from cloud_functions.core.errors import DatabaseUnavailableError
-from cloud_functions.core.handoff import Handoff
 from cloud_functions.core.settings import function_settings
 from cloud_functions.presence import handler as presence
+from contracts.handoff import Handoff
+from contracts.keys import body_capture_key
 from edge_client.cam2.evaluation import MotSequence, load_mot_sequence
 from edge_client.cam2.handoff import HandoffAssigner, ensure_room, parse_handoff
-from edge_client.cam2.presence import BodyCropUploader, GalleryCropUploader, PresenceReporter, body_key
+from edge_client.cam2.presence import BodyCropUploader, GalleryCropUploader, PresenceReporter
 from edge_client.cam2.queue import SqsHandoffQueue
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 from infra.local_stack import LocalStack
@@ -127,7 +128,7 @@ class BucketSink:
 def door_handoff(engine: Engine, usn: str, room_id: str, at: datetime) -> None:
     """The handoff face_match stores when it recognises the student at the room's door."""
     with engine.begin() as connection:
-        doorway_db.insert_handoff(
+        handoffs_db.insert_handoff(
             connection,
             Handoff(
                 usn=usn,
@@ -175,7 +176,7 @@ def put_body_crop(
 ) -> tuple[str, str]:
     """A long-unknown track's crop as cam2's BodyCropUploader puts it; returns (key, capture_id)."""
     capture_id = uuid.uuid4().hex
-    key = body_key(room_id, capture_id, captured_at)
+    key = body_capture_key(room_id, captured_at, capture_id)
     if metadata is None:
         metadata = {
             "room_id": room_id,

@@ -35,11 +35,12 @@ from cloud_functions.core.db.schema import (
 from cloud_functions.core.doorway import DoorwayService
 from cloud_functions.core.errors import MessagingError
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError, Matcher
-from cloud_functions.core.handoff import Handoff, SnsHandoffPublisher
+from cloud_functions.core.handoff import SnsHandoffPublisher
 from cloud_functions.core.settings import FaceModelSettings, function_settings
 from cloud_functions.core.storage import S3ObjectStore
 from cloud_functions.core.timetable import CaptureTimeBounds
 from cloud_functions.face_match import handler as face_match
+from contracts.handoff import Handoff
 from infra.local_stack import LambdaContext, LocalStack
 from infra.seed import Slot, lfw_people, seed_campus, seed_students
 from tests.conftest import DATA_DIR

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
-from cloud_functions.core.faces.detection import YuNetDetector
 from infra.models import minifasnet
 from infra.models.convert_antispoof import ensure_converted, sha256_of, softmax
 from tests.conftest import DATA_DIR, MODELS_DIR, REPO_ROOT
+from vision.faces import YuNetDetector
 from vision.liveness import (
     Finding,
     LivenessChecker,

@@ -34,7 +34,7 @@ from cfnlint.api import lint_file
 from fastapi import FastAPI, Request, Response
 from mangum import Mangum
 
-from cloud_functions.core.handoff import Handoff
+from contracts.handoff import Handoff
 from infra.local_stack import (
     DEFAULT_TEMPLATE_PATH,
     HttpApiGateway,

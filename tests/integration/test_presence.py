@@ -1,7 +1,7 @@
 """presence on the real local stack and real databases.
 
-Reports are built with cam2's own ``PresenceReport`` model and put into the local bucket under
-cam2's key; the S3 notification travels through SQS to the real handler (resolved from
+Reports are built with the ``PresenceReport`` contract cam2 writes and put into the local bucket
+under cam2's key; the S3 notification travels through SQS to the real handler (resolved from
 template.yaml), which confirms attendance in SQLite and MariaDB.
 """
 
@@ -21,12 +21,12 @@ from sqlalchemy.engine import Engine
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
 from cloud_functions.core.db.schema import attendance, presence_reports
 from cloud_functions.core.errors import DatabaseUnavailableError
-from cloud_functions.core.presence import PresentTrack as CloudPresentTrack
 from cloud_functions.core.presence import confirmation_time, required_dwell
 from cloud_functions.core.settings import function_settings
 from cloud_functions.core.timetable import ClassSession
 from cloud_functions.presence import handler as presence
-from edge_client.cam2.presence import PresenceReport, PresentTrack, presence_key
+from contracts.keys import presence_report_key
+from contracts.presence import PresenceReport, PresentTrack
 from infra.local_stack import LocalStack
 from infra.seed import Person, Slot, seed_campus, seed_students
 from tests.events import load_event
@@ -119,7 +119,7 @@ def room_at(
     stack: LocalStack, at: datetime, body: bytes, *, room_id: str = "R101", camera_id: str = "R101-room"
 ) -> str:
     """Put a report as cam2 does (its key and metadata); return the key."""
-    key = presence_key(room_id, camera_id, at)
+    key = presence_report_key(room_id, camera_id, at)
     stack.client("s3").put_object(
         Bucket=stack.bucket_name,
         Key=key,
@@ -398,7 +398,7 @@ def test_dwell_counts_only_time_in_class(
 ) -> None:
     # GIVEN a track and a class
     session = ClassSession("CS501", CLASS_DATE, CLASS_START, CLASS_START + minutes(class_minutes), "entered")
-    seen = CloudPresentTrack(
+    seen = PresentTrack(
         usn=BORIS.usn,
         tracker_id=1,
         source="body",

@@ -78,8 +78,13 @@ def test_both_detectors_find_the_same_face_and_landmarks_in_the_same_order() -> 
         assert face.landmarks[3, 0] < face.landmarks[4, 0]
 
 
-def test_detectors_refuse_missing_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize("detector", ["yunet", "retinaface"])
+def test_detectors_refuse_missing_weights(tmp_path: Path, detector: str) -> None:
     from cloud_functions.core.errors import ConfigurationError
+    from cloud_functions.core.faces.pipeline import make_detector
+    from cloud_functions.core.settings import FaceModelSettings
 
+    # the functions build their detector from settings and stop at start-up with a clear error
+    settings = FaceModelSettings(face_detector=detector, face_detector_path=tmp_path / "missing.onnx")
     with pytest.raises(ConfigurationError, match="not found"):
-        YuNetDetector(tmp_path / "missing.onnx")
+        make_detector(settings)

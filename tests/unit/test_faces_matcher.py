@@ -7,8 +7,8 @@ from collections.abc import Hashable
 import numpy as np
 import pytest
 
-from cloud_functions.core.faces import FaceGallery, MatchDecision, Matcher
-from cloud_functions.core.faces.matcher import UnknownReason, decide
+from cloud_functions.core.faces import Matcher
+from cloud_functions.core.matching import Gallery, MatchDecision, UnknownReason, decide
 
 
 @pytest.mark.parametrize(
@@ -45,9 +45,7 @@ def _unit(*values: float) -> np.ndarray:
 
 def test_runner_up_is_another_student_not_the_same_students_other_pose() -> None:
     # GIVEN student A enrolled with two nearly identical poses and student B far away
-    gallery = FaceGallery.from_rows(
-        "m", ["A", "B", "A"], [_unit(1, 0, 0), _unit(0, 0, 1), _unit(0.99, 0.14, 0)]
-    )
+    gallery = Gallery.from_rows("m", ["A", "B", "A"], [_unit(1, 0, 0), _unit(0, 0, 1), _unit(0.99, 0.14, 0)])
     # WHEN a face close to both of A's poses is matched
     students, scores = gallery.student_scores(_unit(1, 0.05, 0))
     result = decide(students, scores, threshold=0.5, margin=0.1)
@@ -58,7 +56,7 @@ def test_runner_up_is_another_student_not_the_same_students_other_pose() -> None
 
 
 def test_gallery_refuses_an_embedding_of_another_dimension() -> None:
-    gallery = FaceGallery.from_rows("m", ["A"], [_unit(1, 0, 0)])
+    gallery = Gallery.from_rows("m", ["A"], [_unit(1, 0, 0)])
     with pytest.raises(ValueError, match="dimensions"):
         gallery.student_scores(_unit(1, 0))
 
@@ -74,10 +72,10 @@ class CountingSource:
     def gallery_version(self, model_id: str) -> Hashable:
         return (model_id, self.version)
 
-    def load_gallery(self, model_id: str) -> FaceGallery:
+    def load_gallery(self, model_id: str) -> Gallery:
         self.loads += 1
         rows = self.rows[model_id]
-        return FaceGallery.from_rows(model_id, [u for u, _ in rows], [e for _, e in rows])
+        return Gallery.from_rows(model_id, [u for u, _ in rows], [e for _, e in rows])
 
 
 def test_matcher_reloads_the_gallery_only_when_its_version_changes() -> None:

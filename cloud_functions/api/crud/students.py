@@ -17,15 +17,7 @@ from cloud_functions.api.errors import (
     InvalidRequestError,
     RecordNotFoundError,
 )
-from cloud_functions.api.photos import (
-    ENROLLMENT_PREFIX,
-    GALLERY_PREFIX,
-    PhotoBucket,
-    PresignedUpload,
-    enrollment_photo_key,
-    enrollment_prefix,
-    is_gallery_crop_of,
-)
+from cloud_functions.api.photos import PhotoBucket
 from cloud_functions.api.schemas import (
     EXPECTED_POSES,
     BiometricCheckPublic,
@@ -37,9 +29,25 @@ from cloud_functions.api.schemas import (
     StudentUpdate,
 )
 from cloud_functions.core.db.schema import body_prints, enrollments, faceprints, recognition_events, students
+from cloud_functions.core.storage import PresignedUpload
+from contracts.ids import same_usn
+from contracts.keys import (
+    ENROLLMENT_PREFIX,
+    GALLERY_PREFIX,
+    enrollment_photo_key,
+    enrollment_prefix,
+    gallery_crop_usn,
+)
 
 _LIKE_ESCAPE = "\\"
 _CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _is_gallery_crop_of(key: str, usn: str) -> bool:
+    # The USN in the key is compared as the database compares USNs (case-insensitively): the
+    # bucket would keep .../1ms21cs004/... apart from .../1MS21CS004/...
+    found = gallery_crop_usn(key)
+    return found is not None and same_usn(found, usn)
 
 
 def like_pattern(text: str) -> str:
@@ -222,7 +230,7 @@ def _remaining_images(connection: Connection, bucket: PhotoBucket, usn: str, kno
         sa.select(recognition_events.c.object_key).where(recognition_events.c.usn == usn)
     ).scalars()
     listed = bucket.keys_under(enrollment_prefix(usn)) + [
-        key for key in bucket.keys_under(GALLERY_PREFIX) if is_gallery_crop_of(key, usn)
+        key for key in bucket.keys_under(GALLERY_PREFIX) if _is_gallery_crop_of(key, usn)
     ]
     checked = sorted({*recognised, *known} - set(listed))
     return sorted(set(listed)) + [key for key in checked if bucket.exists(key)]
@@ -281,10 +289,10 @@ def delete_biometrics(
     recognised = connection.execute(
         sa.select(recognition_events.c.object_key).where(recognition_events.c.usn == usn)
     ).scalars()
-    gallery = [key for key in bucket.keys_under(GALLERY_PREFIX) if is_gallery_crop_of(key, usn)]
+    gallery = [key for key in bucket.keys_under(GALLERY_PREFIX) if _is_gallery_crop_of(key, usn)]
     capture_keys = sorted({*recognised, *gallery})
     if keys or capture_keys:
-        bucket.delete(keys + capture_keys)
+        bucket.delete_many(keys + capture_keys)
     faceprints_deleted = connection.execute(faceprints.delete().where(faceprints.c.usn == usn)).rowcount
     body_prints_deleted = connection.execute(body_prints.delete().where(body_prints.c.usn == usn)).rowcount
     enrollments_deleted = connection.execute(enrollments.delete().where(enrollments.c.usn == usn)).rowcount

@@ -8,14 +8,14 @@ biometric data (``delete_body_prints``) or the student (``ON DELETE CASCADE``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import numpy as np
 import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlalchemy.engine import Connection
 
-from cloud_functions.core.db.schema import body_prints, handoffs, rooms, students
+from cloud_functions.core.db.schema import body_prints, students
 
 
 @dataclass(frozen=True)
@@ -28,22 +28,6 @@ class BodyPrint:
     model_id: str
     embedding: NDArray[np.float32]
     capture_id: str
-
-
-@dataclass(frozen=True)
-class StudentConsent:
-    """Whether a student exists and has consent to biometric processing recorded."""
-
-    exists: bool
-    consented: bool
-
-
-def student_consent(connection: Connection, usn: str) -> StudentConsent:
-    """Whether ``usn`` is a student, and whether their consent is recorded."""
-    row = connection.execute(sa.select(students.c.consent_given_at).where(students.c.usn == usn)).first()
-    if row is None:
-        return StudentConsent(exists=False, consented=False)
-    return StudentConsent(exists=True, consented=row.consent_given_at is not None)
 
 
 def count_body_prints(connection: Connection, usn: str, room_id: str, class_date: date, model_id: str) -> int:
@@ -113,33 +97,6 @@ def delete_expired_body_prints(connection: Connection, room_id: str, keep_from: 
     )
 
 
-def room_time_zones(connection: Connection) -> dict[str, str]:
-    """Every room and its time zone name."""
-    return {
-        row.room_id: row.timezone for row in connection.execute(sa.select(rooms.c.room_id, rooms.c.timezone))
-    }
-
-
 def delete_body_prints(connection: Connection, usn: str) -> int:
     """Delete every body print of a student (biometric deletion); returns how many."""
     return int(connection.execute(body_prints.delete().where(body_prints.c.usn == usn)).rowcount)
-
-
-def door_handoff_exists(
-    connection: Connection, usn: str, room_id: str, since: datetime, until: datetime
-) -> bool:
-    """Whether the student was handed off to the room by the door camera between the two times."""
-    return (
-        connection.execute(
-            sa.select(handoffs.c.id)
-            .where(
-                handoffs.c.usn == usn,
-                handoffs.c.room_id == room_id,
-                handoffs.c.source == "face",
-                handoffs.c.captured_at >= since,
-                handoffs.c.captured_at <= until,
-            )
-            .limit(1)
-        ).first()
-        is not None
-    )

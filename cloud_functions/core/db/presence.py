@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cloud_functions.core.db.attendance import ColumnAccessor, Least, earliest, upsert_attendance
-from cloud_functions.core.db.schema import attendance, presence_reports, students
+from cloud_functions.core.db.schema import attendance, presence_reports
 
 
 @dataclass(frozen=True)
@@ -82,14 +81,6 @@ def insert_report(connection: Connection, record: PresenceReportRecord) -> None:
             detail=record.detail[:255] if record.detail else None,
         )
     )
-
-
-def existing_students(connection: Connection, usns: Iterable[str]) -> set[str]:
-    """Those of ``usns`` that are students."""
-    wanted = sorted(set(usns))
-    if not wanted:
-        return set()
-    return set(connection.execute(sa.select(students.c.usn).where(students.c.usn.in_(wanted))).scalars())
 
 
 def confirm_presence(connection: Connection, confirmation: PresenceConfirmation) -> None:

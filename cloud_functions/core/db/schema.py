@@ -7,12 +7,21 @@ Migrations under ``infra/migrations`` create exactly this schema (a test compare
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+
+from contracts.ids import (
+    CAMERA_ID_MAX_CHARS,
+    CAPTURE_ID_MAX_CHARS,
+    COURSE_CODE_MAX_CHARS,
+    POSE_MAX_CHARS,
+    ROOM_ID_MAX_CHARS,
+    USN_MAX_CHARS,
+)
+from contracts.keys import OBJECT_KEY_MAX_CHARS
 
 # Constraint names are fixed so migrations can refer to them on every dialect.
 metadata = sa.MetaData(
@@ -60,27 +69,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-USN = sa.String(32)
-COURSE_CODE = sa.String(32)
-ROOM_ID = sa.String(32)
-CAMERA_ID = sa.String(64)
-OBJECT_KEY_MAX_CHARS = 512  # utf8mb4 unique index limit on MySQL is 3072 bytes
+# Column widths come from the wire contracts, so an id the edge may send always fits.
+USN = sa.String(USN_MAX_CHARS)
+COURSE_CODE = sa.String(COURSE_CODE_MAX_CHARS)
+ROOM_ID = sa.String(ROOM_ID_MAX_CHARS)
+CAMERA_ID = sa.String(CAMERA_ID_MAX_CHARS)
+CAPTURE_ID = sa.String(CAPTURE_ID_MAX_CHARS)
+POSE = sa.String(POSE_MAX_CHARS)
 OBJECT_KEY = sa.String(OBJECT_KEY_MAX_CHARS)
-
-
-def recordable_object_key(key: str) -> str:
-    """``key`` itself if an ``object_key`` column can hold it, else a stable shortened form.
-
-    S3 allows keys of 1,024 bytes; the columns hold 512 characters (MySQL refuses longer values,
-    SQLite would silently keep them). A longer key keeps its start and ends with the sha256 of
-    the whole key, so every delivery of the same object still finds the same record.
-    """
-    if len(key) <= OBJECT_KEY_MAX_CHARS:
-        return key
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-    marker = f"...sha256:{digest}"
-    return key[: OBJECT_KEY_MAX_CHARS - len(marker)] + marker
-
 
 students = sa.Table(
     "students",
@@ -101,7 +97,7 @@ enrollments = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
-    sa.Column("pose", sa.String(32), nullable=False),
+    sa.Column("pose", POSE, nullable=False),
     sa.Column("source_url", sa.String(2048), nullable=True),
     sa.Column("object_key", OBJECT_KEY, nullable=True),
     sa.Column("status", sa.String(16), nullable=False, default="pending"),
@@ -117,7 +113,7 @@ faceprints = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
-    sa.Column("pose", sa.String(32), nullable=False),
+    sa.Column("pose", POSE, nullable=False),
     sa.Column("model_id", sa.String(128), nullable=False),
     sa.Column("dim", sa.Integer, nullable=False),
     sa.Column("embedding", sa.LargeBinary, nullable=False, comment="float32, L2-normalised"),
@@ -177,7 +173,7 @@ attendance = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("similarity", sa.Float, nullable=True),
-    sa.Column("capture_id", sa.String(64), nullable=True),
+    sa.Column("capture_id", CAPTURE_ID, nullable=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False, default=_now, onupdate=_now),
     sa.UniqueConstraint("usn", "course_code", "class_date"),
     sa.CheckConstraint("status IN ('entered', 'late', 'present', 'absent', 'excused')", name="status"),
@@ -190,7 +186,7 @@ recognition_events = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("object_key", OBJECT_KEY, nullable=False, unique=True),
-    sa.Column("capture_id", sa.String(64), nullable=True),
+    sa.Column("capture_id", CAPTURE_ID, nullable=True),
     sa.Column("camera_id", CAMERA_ID, nullable=True),
     sa.Column("room_id", ROOM_ID, nullable=True),
     sa.Column("captured_at", UtcDateTime(), nullable=True),
@@ -208,7 +204,7 @@ handoffs = sa.Table(
     "handoffs",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("capture_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("capture_id", CAPTURE_ID, nullable=False, unique=True),
     sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
     sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id"), nullable=False),
     sa.Column("course_code", COURSE_CODE, nullable=True),
@@ -270,7 +266,7 @@ body_prints = sa.Table(
     sa.Column("model_id", sa.String(128), nullable=False),
     sa.Column("dim", sa.Integer, nullable=False),
     sa.Column("embedding", sa.LargeBinary, nullable=False, comment="float32, L2-normalised"),
-    sa.Column("capture_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("capture_id", CAPTURE_ID, nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
     sa.Index(None, "room_id", "class_date", "model_id"),
     sa.Index(None, "usn"),

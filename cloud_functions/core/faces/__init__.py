@@ -19,12 +19,12 @@ Public API (everything else in the package is an implementation detail)::
 
 Enrollment (consent, gates, storage) is ``EnrollmentService``; the embedders
 (``OnnxArcFaceEmbedder``, ``DeepFaceArcFaceEmbedder``) and detectors (``YuNetDetector``,
-``RetinaFaceDetector``) can be used on their own through the ``FaceEmbedder`` and
-``FaceDetector`` protocols.
+``RetinaFaceDetector``, from ``vision.faces``, shared with cam1) can be used on their own through
+the ``FaceEmbedder`` and ``FaceDetector`` protocols.
 """
 
+from cloud_functions.core.db.faceprints import EnrollmentRepository, FaceprintRepository
 from cloud_functions.core.faces.alignment import ARCFACE_TEMPLATE, align_face
-from cloud_functions.core.faces.detection import FaceDetector, RetinaFaceDetector, YuNetDetector
 from cloud_functions.core.faces.embedding import DeepFaceArcFaceEmbedder, FaceEmbedder, OnnxArcFaceEmbedder
 from cloud_functions.core.faces.enrollment import (
     EnrollmentOutcome,
@@ -32,16 +32,11 @@ from cloud_functions.core.faces.enrollment import (
     EnrollmentService,
     parse_enrollment_key,
 )
-from cloud_functions.core.faces.matcher import FaceGallery, MatchDecision, Matcher, MatchResult
+from cloud_functions.core.faces.matcher import Matcher
 from cloud_functions.core.faces.pipeline import FacePipeline
-from cloud_functions.core.faces.repository import EnrollmentRepository, FaceprintRepository
-from cloud_functions.core.faces.types import (
-    AlignedFace,
-    DetectedFace,
-    FaceAnalysis,
-    FaceRejectedError,
-    RejectReason,
-)
+from cloud_functions.core.faces.types import AlignedFace, FaceAnalysis, FaceRejectedError, RejectReason
+from cloud_functions.core.matching import Gallery, MatchDecision, MatchResult
+from vision.faces import DetectedFace, FaceDetector, RetinaFaceDetector, YuNetDetector
 
 __all__ = [
     "ARCFACE_TEMPLATE",
@@ -55,10 +50,10 @@ __all__ = [
     "FaceAnalysis",
     "FaceDetector",
     "FaceEmbedder",
-    "FaceGallery",
     "FacePipeline",
     "FaceRejectedError",
     "FaceprintRepository",
+    "Gallery",
     "MatchDecision",
     "MatchResult",
     "Matcher",

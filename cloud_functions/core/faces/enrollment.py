@@ -8,26 +8,20 @@ enrolling the same photo twice gives the same result, so redelivered events are 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import PurePosixPath
 
+from cloud_functions.core.db.faceprints import EnrollmentRepository
 from cloud_functions.core.errors import InvalidEventError, ObjectNotFoundError
 from cloud_functions.core.faces.pipeline import FacePipeline
-from cloud_functions.core.faces.repository import EnrollmentRepository
 from cloud_functions.core.faces.types import AlignedFace, FaceRejectedError
 from cloud_functions.core.storage import ObjectStore
-from contracts.ids import USN_PATTERN, normalise_usn
+from contracts import keys
 
 logger = logging.getLogger(__name__)
 
-ENROLLMENT_PREFIX = "enrollment/"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Both end up in VARCHAR(32) columns and in object keys and file names.
-_USN = re.compile(USN_PATTERN)
-_POSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$")
 
 
 class ConsentRejection(StrEnum):
@@ -62,6 +56,10 @@ class EnrollmentOutcome:
     def accepted(self) -> bool:
         return self.status == "accepted"
 
+    def log_fields(self) -> dict[str, str | None]:
+        """The structured log line's fields (never the image or the embedding)."""
+        return {"usn": self.usn, "pose": self.pose, "status": self.status, "reason": self.reason}
+
     @property
     def reason_code(self) -> str | None:
         """The rejection's code alone (``no_face``, ``no_consent`` ...)."""
@@ -69,28 +67,24 @@ class EnrollmentOutcome:
 
 
 def validate_usn_pose(usn: str, pose: str) -> tuple[str, str]:
-    """``(usn, pose)`` with the USN in its canonical form; ``InvalidEventError`` unless both are
-    safe, short identifiers."""
-    if not _USN.match(usn):
-        raise InvalidEventError(f"not a valid USN: {usn!r}")
-    if not _POSE.match(pose):
-        raise InvalidEventError(f"not a valid pose name: {pose!r}")
-    return normalise_usn(usn), pose
+    """``(usn, pose)`` with the USN canonical; ``InvalidEventError`` unless both are safe, short ids."""
+    try:
+        return keys.validate_usn_pose(usn, pose)
+    except keys.KeyFormatError as e:
+        raise InvalidEventError(str(e)) from e
 
 
 def parse_enrollment_key(key: str) -> tuple[str, str]:
-    """``(usn, pose)`` from a decoded object key ``enrollment/<usn>/<pose>.<ext>``, the USN canonical.
+    """``(usn, pose)`` of ``enrollment/<usn>/<pose>.<ext>`` (already URL-decoded), the USN canonical.
 
     S3 notifications carry keys URL-encoded (spaces as ``+``); ``core.events`` decodes them
     with ``unquote_plus`` at the boundary, so keys arrive here exactly as stored in the bucket.
     Anything else raises ``InvalidEventError``.
     """
-    if not key.startswith(ENROLLMENT_PREFIX):
-        raise InvalidEventError(f"not an enrollment photo key: {key!r}")
-    path = PurePosixPath(key)
-    if len(path.parts) != 3 or path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InvalidEventError(f"expected enrollment/<usn>/<pose>.jpg, got {key!r}")
-    return validate_usn_pose(path.parts[1], path.stem)
+    try:
+        return keys.parse_enrollment_key(key)
+    except keys.KeyFormatError as e:
+        raise InvalidEventError(str(e)) from e
 
 
 class EnrollmentService:

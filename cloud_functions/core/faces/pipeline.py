@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from cloud_functions.core.errors import ConfigurationError
 from cloud_functions.core.faces.alignment import align_face
-from cloud_functions.core.faces.detection import FaceDetector, RetinaFaceDetector, YuNetDetector
 from cloud_functions.core.faces.embedding import FaceEmbedder, make_embedder
 from cloud_functions.core.faces.quality import (
     QualityThresholds,
     check_pose,
     check_sharpness,
     choose_face,
-    decode_image,
 )
 from cloud_functions.core.faces.types import (
     AlignedFace,
@@ -26,7 +25,10 @@ from cloud_functions.core.faces.types import (
     FaceAnalysis,
     FaceQuality,
     FaceRejectedError,
+    RejectReason,
 )
+from cloud_functions.core.images import ImageRejectedError, decode_image
+from vision.faces import DetectorError, FaceDetector, RetinaFaceDetector, YuNetDetector
 
 if TYPE_CHECKING:
     from cloud_functions.core.settings import FaceModelSettings
@@ -39,18 +41,21 @@ def _elapsed_ms(start: float) -> float:
 
 
 def make_detector(settings: FaceModelSettings) -> FaceDetector:
-    """The detector named by ``settings.face_detector``."""
-    if settings.face_detector == "retinaface":
-        return RetinaFaceDetector(
+    """The detector named by ``settings.face_detector``; ``ConfigurationError`` if it cannot load."""
+    try:
+        if settings.face_detector == "retinaface":
+            return RetinaFaceDetector(
+                settings.resolved_face_detector_path,
+                score_threshold=settings.face_detector_score,
+                intra_op_threads=settings.onnx_intra_op_threads,
+            )
+        return YuNetDetector(
             settings.resolved_face_detector_path,
             score_threshold=settings.face_detector_score,
-            intra_op_threads=settings.onnx_intra_op_threads,
+            max_side_px=settings.face_detect_max_side_px,
         )
-    return YuNetDetector(
-        settings.resolved_face_detector_path,
-        score_threshold=settings.face_detector_score,
-        max_side_px=settings.face_detect_max_side_px,
-    )
+    except DetectorError as e:
+        raise ConfigurationError(str(e)) from e
 
 
 def thresholds_from_settings(settings: FaceModelSettings) -> QualityThresholds:
@@ -88,7 +93,14 @@ class FacePipeline:
     def inspect(self, image_bytes: bytes, mode: AnalysisMode = "capture") -> AlignedFace:
         """Run every gate and the alignment, without embedding. Raises ``FaceRejectedError``."""
         start = time.perf_counter()
-        image = decode_image(image_bytes, self.thresholds)
+        try:
+            image = decode_image(
+                image_bytes,
+                max_bytes=self.thresholds.max_image_bytes,
+                max_pixels=self.thresholds.max_image_pixels,
+            )
+        except ImageRejectedError as e:
+            raise FaceRejectedError(RejectReason(e.reason), e.detail) from e
         aligned = self.inspect_image(image, mode)
         logger.debug("face accepted", extra={"mode": mode, "inspect_ms": round(_elapsed_ms(start), 1)})
         return aligned
@@ -98,7 +110,7 @@ class FacePipeline:
         faces = self.detector.detect(image_bgr)
         face = choose_face(faces, mode, self.thresholds)
         yaw = check_pose(face, self.thresholds)
-        aligned = align_face(image_bgr, face.landmarks)
+        aligned = align_face(image_bgr, face.require_landmarks())
         sharp = check_sharpness(aligned, self.thresholds)
         quality = FaceQuality(size_px=face.size_px, sharpness=sharp, yaw_ratio=yaw, faces_in_image=len(faces))
         return AlignedFace(face=face, image=aligned, quality=quality)

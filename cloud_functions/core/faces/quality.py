@@ -1,18 +1,17 @@
 """Quality gates: each is a guard clause that raises ``FaceRejectedError`` with its reason.
 
-The order is cheapest first: size of the upload, decoding, face count, face size, pose, then
-sharpness of the aligned face. Every threshold comes from ``FaceModelSettings``.
+The order is cheapest first: size of the upload and decoding (``cloud_functions.core.images``),
+face count, face size, pose, then sharpness of the aligned face. Every threshold comes from
+``FaceModelSettings``.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cloud_functions.core.faces.types import AnalysisMode, DetectedFace, FaceRejectedError, RejectReason
 
@@ -26,46 +25,6 @@ class QualityThresholds:
     min_face_px: int = 40
     min_sharpness: float = 30.0
     max_yaw_ratio: float = 0.35
-
-
-def _eight_bit(image: Image.Image) -> Image.Image:
-    """16-bit greyscale scaled to 8 bits: PIL's own conversion clips it, and a face turns white."""
-    if image.mode.startswith("I;16"):
-        return Image.fromarray((np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8), mode="L")
-    return image
-
-
-def decode_image(data: bytes, thresholds: QualityThresholds) -> NDArray[np.uint8]:
-    """Decode JPEG/PNG/... bytes to a BGR image, or reject them as undecodable or too large.
-
-    The pixel count is read from the header before decoding, so a small file that expands to a
-    huge bitmap is refused without allocating it. A truncated file is refused rather than
-    decoded with a grey band. EXIF orientation is applied, as phones store portraits sideways.
-    """
-    if not data:
-        raise FaceRejectedError(RejectReason.UNDECODABLE, "empty file")
-    if len(data) > thresholds.max_image_bytes:
-        raise FaceRejectedError(
-            RejectReason.TOO_LARGE, f"{len(data)} bytes > limit {thresholds.max_image_bytes}"
-        )
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > thresholds.max_image_pixels:
-                raise FaceRejectedError(
-                    RejectReason.TOO_LARGE, f"{width}x{height} px > limit {thresholds.max_image_pixels} px"
-                )
-            image.load()
-            upright = ImageOps.exif_transpose(image) or image
-            rgb = np.asarray(_eight_bit(upright).convert("RGB"), dtype=np.uint8)
-    except Image.DecompressionBombError as e:
-        raise FaceRejectedError(RejectReason.TOO_LARGE, "image dimensions too large") from e
-    except UnidentifiedImageError as e:
-        raise FaceRejectedError(RejectReason.UNDECODABLE, "not an image") from e
-    except (OSError, ValueError, SyntaxError) as e:
-        # PIL reports truncated and corrupt data as OSError (SyntaxError for some bad headers).
-        raise FaceRejectedError(RejectReason.UNDECODABLE, f"corrupt image data ({e})") from e
-    return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 def choose_face(faces: list[DetectedFace], mode: AnalysisMode, thresholds: QualityThresholds) -> DetectedFace:
@@ -107,7 +66,7 @@ def yaw_ratio(landmarks: NDArray[np.floating]) -> float:
 
 def check_pose(face: DetectedFace, thresholds: QualityThresholds) -> float:
     """The face's yaw ratio, or a rejection when it is beyond ``max_yaw_ratio``."""
-    ratio = yaw_ratio(face.landmarks)
+    ratio = yaw_ratio(face.require_landmarks())
     if ratio > thresholds.max_yaw_ratio:
         raise FaceRejectedError(
             RejectReason.EXTREME_POSE, f"yaw ratio {ratio:.2f} > maximum {thresholds.max_yaw_ratio:.2f}"

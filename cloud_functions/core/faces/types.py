@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cloud_functions.core.errors import ClassSightError
+from vision.faces import DetectedFace
 
 AnalysisMode = Literal["enroll", "capture"]
 """``enroll``: the photo must show exactly one usable face. ``capture``: the largest face is used."""
@@ -38,38 +39,6 @@ class FaceRejectedError(ClassSightError):
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-@dataclass(frozen=True)
-class DetectedFace:
-    """One face found by a detector, in the coordinates of the image it was found in.
-
-    ``landmarks`` are five (x, y) points in ArcFace order: the eye, mouth corner on the image's
-    left first — eye left, eye right, nose tip, mouth left, mouth right.
-    """
-
-    xyxy: NDArray[np.float32]
-    landmarks: NDArray[np.float32]
-    score: float
-
-    @property
-    def size_px(self) -> float:
-        """The shorter side of the box, the figure the size gate compares."""
-        x1, y1, x2, y2 = (float(v) for v in self.xyxy)
-        return min(x2 - x1, y2 - y1)
-
-    @property
-    def area_px(self) -> float:
-        x1, y1, x2, y2 = (float(v) for v in self.xyxy)
-        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
-
-    def scaled(self, factor: float) -> DetectedFace:
-        """The same face in an image ``factor`` times larger."""
-        return DetectedFace(
-            xyxy=(self.xyxy * factor).astype(np.float32),
-            landmarks=(self.landmarks * factor).astype(np.float32),
-            score=self.score,
-        )
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
-"""Face detectors with five landmarks, behind one interface.
+"""Face detectors with five landmarks, one adapter each, for the door camera and the functions.
 
-``YuNetDetector`` (OpenCV's ``cv2.FaceDetectorYN``) is the default; ``RetinaFaceDetector`` runs
+``YuNetDetector`` (OpenCV's ``cv2.FaceDetectorYN``) is the default on both sides: cam1 follows
+faces with it, face_match and enroll detect and align with it. ``RetinaFaceDetector`` runs
 RetinaFace MobileNet-0.25 exported to ONNX through onnxruntime. Both return ``DetectedFace``
-objects with landmarks in ArcFace order, largest face first.
+objects, boxes clipped to the image and landmarks in ArcFace order, largest face first.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 from typing import Protocol
@@ -16,12 +18,61 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from cloud_functions.core.errors import ConfigurationError
-from cloud_functions.core.faces.types import DetectedFace
+
+class DetectorError(Exception):
+    """A face detector cannot be built (missing or unreadable weights) or failed on an image."""
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One face found by a detector, in the coordinates of the image it was found in.
+
+    Attributes:
+        xyxy: ``(x1, y1, x2, y2)`` in pixels, clipped to the image.
+        score: detector confidence in ``[0, 1]``.
+        landmarks: five (x, y) points in ArcFace order — eye, mouth corner on the image's left
+            first: eye left, eye right, nose tip, mouth left, mouth right. None for a detector
+            without landmarks (cam1's Haar cascade).
+    """
+
+    xyxy: tuple[float, float, float, float]
+    score: float
+    landmarks: NDArray[np.float32] | None = None
+
+    @property
+    def width(self) -> float:
+        return self.xyxy[2] - self.xyxy[0]
+
+    @property
+    def height(self) -> float:
+        return self.xyxy[3] - self.xyxy[1]
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.xyxy[0] + self.xyxy[2]) / 2.0, (self.xyxy[1] + self.xyxy[3]) / 2.0
+
+    @property
+    def size_px(self) -> float:
+        """The shorter side of the box, the figure the size gates compare."""
+        return min(self.width, self.height)
+
+    @property
+    def area_px(self) -> float:
+        return self.area
+
+    def require_landmarks(self) -> NDArray[np.float32]:
+        """The landmarks, or ``DetectorError`` for a face found without them."""
+        if self.landmarks is None:
+            raise DetectorError("this face was detected without landmarks")
+        return self.landmarks
 
 
 class FaceDetector(Protocol):
-    """Finds faces and their five landmarks in a BGR image."""
+    """Finds faces (with five landmarks) in a BGR image."""
 
     name: str
 
@@ -30,26 +81,47 @@ class FaceDetector(Protocol):
         ...
 
 
-def _largest_first(faces: list[DetectedFace]) -> list[DetectedFace]:
-    return sorted(faces, key=lambda face: face.area_px, reverse=True)
+def largest_first(faces: list[DetectedFace]) -> list[DetectedFace]:
+    """``faces`` ordered by box area, largest first."""
+    return sorted(faces, key=lambda face: face.area, reverse=True)
 
 
-def _downscale(image_bgr: NDArray[np.uint8], max_side_px: int) -> tuple[NDArray[np.uint8], float]:
-    """The image shrunk so its longer side is at most ``max_side_px``, and the factor back up."""
-    height, width = image_bgr.shape[:2]
+def downscale(image: NDArray[np.uint8], max_side_px: int) -> tuple[NDArray[np.uint8], float]:
+    """``image`` shrunk so its longer side is at most ``max_side_px``, and the factor back up."""
+    height, width = image.shape[:2]
     longer = max(height, width)
     if longer <= max_side_px:
-        return image_bgr, 1.0
+        return image, 1.0
     factor = max_side_px / longer
     small = cv2.resize(
-        image_bgr, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA
+        image, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA
     )
     return np.asarray(small, dtype=np.uint8), 1.0 / factor
 
 
+def _face(
+    box: NDArray[np.floating],
+    score: float,
+    points: NDArray[np.floating],
+    factor: float,
+    width: int,
+    height: int,
+) -> DetectedFace:
+    x1, y1, x2, y2 = (float(v) * factor for v in box)
+    clipped = (
+        min(max(x1, 0.0), float(width)),
+        min(max(y1, 0.0), float(height)),
+        min(max(x2, 0.0), float(width)),
+        min(max(y2, 0.0), float(height)),
+    )
+    return DetectedFace(
+        clipped, float(score), (np.asarray(points, dtype=np.float32) * factor).astype(np.float32)
+    )
+
+
 def _require_file(path: Path, what: str) -> None:
     if not path.is_file():
-        raise ConfigurationError(f"{what} weights not found at {path}")
+        raise DetectorError(f"{what} weights not found at {path} (set CLASSSIGHT_FACE_DETECTOR_PATH)")
 
 
 class YuNetDetector:
@@ -59,8 +131,9 @@ class YuNetDetector:
         model_path: the YuNet ONNX file.
         score_threshold: detector confidence; lower finds more faces in bad light and more false ones.
         nms_threshold: overlap above which two boxes are the same face.
-        max_side_px: images are shrunk to this longer side before detection (landmarks are scaled
-            back), which bounds latency on large uploads at the cost of faces under ~10 px.
+        max_side_px: images are shrunk to this longer side before detection (boxes and landmarks
+            are scaled back), which bounds latency on large frames at the cost of faces smaller
+            than about 1/60 of it.
     """
 
     name = "yunet"
@@ -68,38 +141,47 @@ class YuNetDetector:
     def __init__(
         self,
         model_path: Path,
-        *,
         score_threshold: float = 0.7,
         nms_threshold: float = 0.3,
         max_side_px: int = 640,
     ) -> None:
-        _require_file(model_path, "YuNet")
-        self._detector = cv2.FaceDetectorYN.create(
-            str(model_path), "", (320, 320), score_threshold, nms_threshold, 5000
-        )
+        if not model_path.is_file():
+            raise DetectorError(
+                f"YuNet weights not found at {model_path} (set CLASSSIGHT_FACE_DETECTOR_PATH)"
+            )
+        try:
+            self._detector = cv2.FaceDetectorYN.create(
+                str(model_path), "", (320, 320), score_threshold, nms_threshold, 5000
+            )
+        except cv2.error as e:
+            raise DetectorError(f"cannot load YuNet from {model_path}: {e}") from e
         self._max_side_px = max_side_px
+        self._input_size = (320, 320)
         # FaceDetectorYN keeps the input size as state; one image at a time per detector.
         self._lock = threading.Lock()
 
     def detect(self, image_bgr: NDArray[np.uint8]) -> list[DetectedFace]:
-        small, factor = _downscale(image_bgr, self._max_side_px)
-        height, width = small.shape[:2]
-        with self._lock:
-            self._detector.setInputSize((width, height))
-            _, rows = self._detector.detect(small)
+        """Faces in ``image_bgr``, boxes in its pixels, largest first."""
+        small, factor = downscale(image_bgr, self._max_side_px)
+        size = (small.shape[1], small.shape[0])
+        try:
+            with self._lock:
+                if size != self._input_size:
+                    self._detector.setInputSize(size)
+                    self._input_size = size
+                _, rows = self._detector.detect(small)
+        except cv2.error as e:
+            raise DetectorError(f"YuNet failed on a {image_bgr.shape} image: {e}") from e
         if rows is None:
             return []
+        height, width = image_bgr.shape[:2]
         faces = []
         for row in np.asarray(rows, dtype=np.float32):
             x, y, w, h = row[:4]
             faces.append(
-                DetectedFace(
-                    xyxy=np.array([x, y, x + w, y + h], dtype=np.float32),
-                    landmarks=row[4:14].reshape(5, 2).copy(),
-                    score=float(row[14]),
-                ).scaled(factor)
+                _face(np.array([x, y, x + w, y + h]), row[14], row[4:14].reshape(5, 2), factor, width, height)
             )
-        return _largest_first(faces)
+        return largest_first(faces)
 
 
 class RetinaFaceDetector:
@@ -157,6 +239,7 @@ class RetinaFaceDetector:
         return np.array(priors, dtype=np.float32)
 
     def detect(self, image_bgr: NDArray[np.uint8]) -> list[DetectedFace]:
+        """Faces in ``image_bgr``, boxes in its pixels, largest first."""
         height, width = image_bgr.shape[:2]
         factor = self._INPUT_PX / max(height, width)
         resized = cv2.resize(image_bgr, (max(1, round(width * factor)), max(1, round(height * factor))))
@@ -184,11 +267,6 @@ class RetinaFaceDetector:
         kept = cv2.dnn.NMSBoxes(xywh, scores.tolist(), self._score_threshold, self._nms_threshold)
         back = 1.0 / factor
         faces = [
-            DetectedFace(
-                xyxy=(boxes[i] * back).astype(np.float32),
-                landmarks=(points[i] * back).astype(np.float32),
-                score=float(scores[i]),
-            )
-            for i in np.asarray(kept).reshape(-1)
+            _face(boxes[i], scores[i], points[i], back, width, height) for i in np.asarray(kept).reshape(-1)
         ]
-        return _largest_first(faces)
+        return largest_first(faces)

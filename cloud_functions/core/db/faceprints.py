@@ -1,4 +1,8 @@
-"""Faceprints and enrollment outcomes in the database (SQLAlchemy Core, SQLite and MySQL)."""
+"""Faceprints and enrollment outcomes in the database (SQLAlchemy Core, SQLite and MySQL).
+
+Biometric data: every faceprint belongs to a student with consent recorded, and goes with their
+biometric data or the student (``ON DELETE CASCADE``).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from cloud_functions.core.db.engine import transaction
-from cloud_functions.core.db.schema import enrollments, faceprints, students
-from cloud_functions.core.faces.matcher import FaceGallery
+from cloud_functions.core.db.schema import enrollments, faceprints
+from cloud_functions.core.db.students import StudentConsent, student_consent
+from cloud_functions.core.matching import Gallery
 
 ENROLLMENT_STATUSES = ("pending", "accepted", "rejected")
 _REASON_MAX = 255
@@ -32,18 +37,6 @@ def embedding_from_bytes(data: bytes, dim: int) -> NDArray[np.float32]:
     if vector.shape[0] != dim:
         raise ValueError(f"stored faceprint has {vector.shape[0]} values, expected {dim}")
     return vector
-
-
-@dataclass(frozen=True)
-class StudentConsent:
-    """Whether a student exists and has recorded consent to biometric enrollment."""
-
-    usn: str
-    consent_given_at: datetime | None
-
-    @property
-    def has_consent(self) -> bool:
-        return self.consent_given_at is not None
 
 
 @dataclass(frozen=True)
@@ -152,21 +145,6 @@ class FaceprintRepository:
             )
         )
 
-    def delete_student(self, usn: str) -> int:
-        """Remove every faceprint of a student (all models). Returns how many were removed."""
-        with transaction(self._engine) as connection:
-            return connection.execute(faceprints.delete().where(faceprints.c.usn == usn)).rowcount
-
-    def count(self, model_id: str | None = None, usn: str | None = None) -> int:
-        """How many faceprints match the given filters."""
-        query = sa.select(sa.func.count()).select_from(faceprints)
-        if model_id is not None:
-            query = query.where(faceprints.c.model_id == model_id)
-        if usn is not None:
-            query = query.where(faceprints.c.usn == usn)
-        with transaction(self._engine) as connection:
-            return int(connection.execute(query).scalar_one())
-
     def gallery_version(self, model_id: str) -> Hashable:
         """Count, largest id and newest ``created_at`` of the model's faceprints (one indexed query)."""
         query = sa.select(
@@ -176,7 +154,7 @@ class FaceprintRepository:
             count, max_id, max_created_at = connection.execute(query).one()
         return GalleryVersion(int(count), max_id, max_created_at)
 
-    def load_gallery(self, model_id: str) -> FaceGallery:
+    def load_gallery(self, model_id: str) -> Gallery:
         """Every faceprint of ``model_id``; no other model's rows are read."""
         query = (
             sa.select(faceprints.c.usn, faceprints.c.dim, faceprints.c.embedding)
@@ -185,7 +163,7 @@ class FaceprintRepository:
         )
         with transaction(self._engine) as connection:
             rows = connection.execute(query).all()
-        return FaceGallery.from_rows(
+        return Gallery.from_rows(
             model_id,
             [row.usn for row in rows],
             [embedding_from_bytes(row.embedding, row.dim) for row in rows],
@@ -200,10 +178,8 @@ class EnrollmentRepository:
 
     def consent(self, usn: str) -> StudentConsent | None:
         """The student's consent record, or ``None`` if there is no such student."""
-        query = sa.select(students.c.consent_given_at).where(students.c.usn == usn)
         with transaction(self._engine) as connection:
-            row = connection.execute(query).one_or_none()
-        return None if row is None else StudentConsent(usn, row.consent_given_at)
+            return student_consent(connection, usn)
 
     def accept(
         self,
