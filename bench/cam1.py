@@ -33,12 +33,13 @@ from moto.server import ThreadedMotoServer
 
 from edge_client.cam1.app import Cam1Runner
 from edge_client.cam1.capture import Capture
-from edge_client.cam1.detector import YuNetDetector
 from edge_client.cam1.gate import CaptureDecision, StableFaceGate
 from edge_client.cam1.replay import doorway_frames, one_photo_per_person, write_doorway_replay
+from edge_client.cam1.settings import Cam1Settings
 from edge_client.outbox import OutboxItem
-from edge_client.settings import DEFAULT_MODELS_DIR, Cam1Settings, load_edge_settings
+from edge_client.settings import DEFAULT_MODELS_DIR, load_edge_settings
 from edge_client.sources import Frame, open_source
+from vision.faces import YuNetDetector
 
 SHARED = DEFAULT_MODELS_DIR.parent
 YUNET = DEFAULT_MODELS_DIR / "face" / "face_detection_yunet.onnx"

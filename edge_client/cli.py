@@ -1,5 +1,6 @@
 """What the edge clients' command lines share: flags mapped to settings, help built from the
-settings' descriptions, logging, and a clean stop on SIGINT/SIGTERM."""
+settings' descriptions, logging, a clean stop on SIGINT/SIGTERM, and the run itself
+(``run_client``: load settings, build the runner, run, print the summary, exit status)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,27 @@ import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic_settings import BaseSettings
 
-from edge_client.settings import CONFIG_FILE_ENV, ENV_PREFIX
+from edge_client.settings import CONFIG_FILE_ENV, ENV_PREFIX, EdgeSettings, load_edge_settings
+from edge_client.sources import SourceError
 
 Flag = tuple[str, str, dict[str, Any]]
 """(command-line flag, settings field, extra ``add_argument`` options)."""
+
+# The flags of every camera client: which room and camera, where to upload, the frame source.
+CAMERA_FLAGS: list[Flag] = [
+    ("--source", "source", {"metavar": "SPEC"}),
+    ("--room", "room_id", {"metavar": "ROOM_ID"}),
+    ("--camera", "camera_id", {"metavar": "CAMERA_ID"}),
+    ("--bucket", "bucket_name", {"metavar": "NAME"}),
+    ("--endpoint-url", "aws_endpoint_url", {"metavar": "URL"}),
+    ("--region", "aws_region", {}),
+    ("--fps", "source_fps", {"type": float}),
+    ("--realtime", "realtime", {"action": argparse.BooleanOptionalAction}),
+]
 
 logger = logging.getLogger("edge_client")
 
@@ -86,3 +100,49 @@ def stop_on_signals(request_stop: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+
+
+class RunSummary(Protocol):
+    """What a client's run did, as one line for its operator."""
+
+    def line(self) -> str: ...
+
+
+class Runner(Protocol):
+    """A client process: runs until its source ends or it is asked to stop."""
+
+    def request_stop(self) -> None: ...
+
+    def run(self) -> RunSummary: ...
+
+
+S = TypeVar("S", bound=EdgeSettings)
+
+
+def run_client(
+    settings_cls: type[S],
+    args: argparse.Namespace,
+    flags: Sequence[Flag],
+    build: Callable[[S], Runner],
+    startup_errors: tuple[type[Exception], ...],
+) -> int:
+    """Load the settings (flags > env > .env > YAML), build the runner, run it, print its summary.
+
+    Returns the exit status: 0 done or stopped, 2 bad settings, source or model (``startup_errors``
+    while building, ``SourceError`` while running). Other failures propagate (status 1).
+    """
+    configure_logging(args.log_level)
+    try:
+        settings = load_edge_settings(settings_cls, args.config, **flag_overrides(args, flags))
+        runner = build(settings)
+    except startup_errors as e:
+        logger.error("%s", e)
+        return 2
+    stop_on_signals(runner.request_stop)
+    try:
+        summary = runner.run()
+    except SourceError as e:
+        logger.error("%s", e)
+        return 2
+    print(summary.line(), flush=True)
+    return 0

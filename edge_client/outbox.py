@@ -33,9 +33,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from edge_client.aws import AwsCredentialsError, edge_aws_client
 
 logger = logging.getLogger(__name__)
 
@@ -71,24 +71,12 @@ class S3ObjectStore:
         self, bucket: str, *, endpoint_url: str = "", region: str = "us-east-1", timeout_s: float = 10.0
     ):
         self.bucket = bucket
-        session = boto3.session.Session(region_name=region)
-        if session.get_credentials() is None:
-            # Without this check every upload would fail and be retried forever.
-            raise UploadError(
-                "no AWS credentials found (environment, profile or instance role); for a local "
-                "endpoint set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to any value"
+        try:
+            self._client = edge_aws_client(
+                "s3", endpoint_url=endpoint_url, region=region, timeout_s=timeout_s, max_attempts=1
             )
-        self._client = session.client(
-            "s3",
-            endpoint_url=endpoint_url or None,
-            config=Config(
-                connect_timeout=timeout_s,
-                read_timeout=timeout_s,
-                retries={"max_attempts": 1, "mode": "standard"},
-                # Local endpoints (localhost, 127.0.0.1) do not resolve bucket subdomains.
-                s3={"addressing_style": "path" if endpoint_url else "auto"},
-            ),
-        )
+        except AwsCredentialsError as e:
+            raise UploadError(str(e)) from e
 
     def put(self, key: str, body: bytes, metadata: dict[str, str], content_type: str) -> None:
         """Upload one object; SDK and HTTP errors become ``UploadError``."""

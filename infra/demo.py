@@ -112,7 +112,8 @@ def enroll_through_bucket(stack: LocalStack, engine: Engine, people: list[Person
 def run_doorway(stack: LocalStack, people: list[Person], workdir: Path) -> int:
     from edge_client.cam1.app import Cam1Runner
     from edge_client.cam1.replay import write_doorway_replay
-    from edge_client.settings import Cam1Settings, load_edge_settings
+    from edge_client.cam1.settings import Cam1Settings
+    from edge_client.settings import load_edge_settings
 
     # The last photo of each student (never enrolled), then a visitor who is not a student.
     visitor = sorted((LFW / "unknown").rglob("*.jpg"))[0]

@@ -9,36 +9,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge_client.cam1.app import Cam1Runner
-from edge_client.cam1.detector import DetectorError
-from edge_client.cam1.preview import PreviewError
-from edge_client.cli import (
-    Flag,
-    add_settings_flags,
-    configure_logging,
-    flag_overrides,
-    settings_epilog,
-    stop_on_signals,
-)
+from edge_client.cam1.errors import Cam1Error
+from edge_client.cam1.settings import Cam1Settings
+from edge_client.cli import CAMERA_FLAGS, Flag, add_settings_flags, run_client, settings_epilog
 from edge_client.outbox import OutboxError, UploadError
-from edge_client.settings import (
-    Cam1Settings,
-    EdgeConfigurationError,
-    load_edge_settings,
-)
+from edge_client.settings import EdgeConfigurationError
 from edge_client.sources import SourceError
+from vision.faces import DetectorError
 
 logger = logging.getLogger("edge_client.cam1")
 
 # CLI flag -> settings field. Flags not given fall through to env, .env, YAML, defaults.
 _FLAGS: list[Flag] = [
-    ("--source", "source", {"metavar": "SPEC"}),
-    ("--room", "room_id", {"metavar": "ROOM_ID"}),
-    ("--camera", "camera_id", {"metavar": "CAMERA_ID"}),
-    ("--bucket", "bucket_name", {"metavar": "NAME"}),
-    ("--endpoint-url", "aws_endpoint_url", {"metavar": "URL"}),
-    ("--region", "aws_region", {}),
-    ("--fps", "source_fps", {"type": float}),
-    ("--realtime", "realtime", {"action": argparse.BooleanOptionalAction}),
+    *CAMERA_FLAGS,
     ("--detector", "face_detector", {"choices": ["yunet", "haar"]}),
     ("--detector-path", "face_detector_path", {"type": Path, "metavar": "ONNX"}),
     ("--haar-cascade", "haar_cascade_path", {"type": Path, "metavar": "XML"}),
@@ -80,27 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the doorway client; return the process exit status."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    overrides = flag_overrides(args, _FLAGS)
-    try:
-        settings = load_edge_settings(Cam1Settings, args.config, **overrides)
-        runner = Cam1Runner(settings, drain_on_exit_s=args.drain_s)
-    except (EdgeConfigurationError, SourceError, DetectorError, OutboxError, PreviewError, UploadError) as e:
-        logger.error("%s", e)
-        return 2
-
-    stop_on_signals(runner.request_stop)
-    try:
-        summary = runner.run()
-    except SourceError as e:
-        logger.error("%s", e)
-        return 2
-    print(
-        f"frames {summary.frames}  fps {summary.fps:.1f}  captures {summary.captures}  "
-        f"uploaded {summary.uploaded}  pending {summary.pending}  dropped {summary.dropped}"
-        + ("  (stopped)" if summary.stopped else "")
+    return run_client(
+        Cam1Settings,
+        args,
+        _FLAGS,
+        lambda settings: Cam1Runner(settings, drain_on_exit_s=args.drain_s),
+        (EdgeConfigurationError, Cam1Error, SourceError, DetectorError, OutboxError, UploadError),
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge_client.cam1.capture import Capture, build_capture
-from edge_client.cam1.detector import FaceDetector, HaarDetector, YuNetDetector
+from edge_client.cam1.detector import HaarDetector
 from edge_client.cam1.gate import CaptureDecision, StableFaceGate
 from edge_client.cam1.preview import Preview, WebPreview, WindowPreview, annotate
+from edge_client.cam1.settings import Cam1Settings
 from edge_client.outbox import ObjectStore, Outbox, OutboxItem, OutboxUploader, S3ObjectStore
-from edge_client.settings import Cam1Settings
 from edge_client.sources import Frame, FrameSource, open_source
+from vision.faces import FaceDetector, YuNetDetector
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,14 @@ class RunSummary:
     @property
     def fps(self) -> float:
         return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def line(self) -> str:
+        """The run in one line for the operator."""
+        return (
+            f"frames {self.frames}  fps {self.fps:.1f}  captures {self.captures}  "
+            f"uploaded {self.uploaded}  pending {self.pending}  dropped {self.dropped}"
+            + ("  (stopped)" if self.stopped else "")
+        )
 
 
 class Cam1Runner:

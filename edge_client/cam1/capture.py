@@ -9,15 +9,14 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 
-from edge_client.cam1.detector import FaceBox
+from contracts.captures import FaceCaptureMetadata
+from contracts.keys import face_capture_key
+from edge_client.cam1.errors import CaptureError
 from edge_client.cam1.gate import CaptureDecision
+from vision.faces import DetectedFace
 
 JPEG_QUALITY_STEP = 10
 JPEG_MIN_QUALITY = 40
-
-
-class CaptureError(Exception):
-    """A decision could not be turned into an upload (empty crop, crop too large to encode)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +44,16 @@ class Capture:
 
     @property
     def metadata(self) -> dict[str, str]:
-        """S3 user metadata: room_id, camera_id, captured_at (UTC ISO 8601), capture_id."""
-        return {
-            "room_id": self.room_id,
-            "camera_id": self.camera_id,
-            "captured_at": self.captured_at.astimezone(UTC).isoformat(timespec="milliseconds"),
-            "capture_id": self.capture_id,
-        }
+        """S3 user metadata (``contracts.captures.FaceCaptureMetadata``)."""
+        return FaceCaptureMetadata(
+            room_id=self.room_id,
+            camera_id=self.camera_id,
+            captured_at=self.captured_at,
+            capture_id=self.capture_id,
+        ).to_s3()
 
 
-def face_capture_key(room_id: str, captured_at: datetime, capture_id: str) -> str:
-    """Object key of a face capture; the date is the UTC date of ``captured_at``."""
-    day = captured_at.astimezone(UTC).strftime("%Y-%m-%d")
-    return f"captures/faces/{room_id}/{day}/{capture_id}.jpg"
-
-
-def crop_with_margin(image: np.ndarray, face: FaceBox, margin: float) -> np.ndarray:
+def crop_with_margin(image: np.ndarray, face: DetectedFace, margin: float) -> np.ndarray:
     """The face box grown by ``margin`` x its size on each side, clipped to the frame."""
     x1, y1, x2, y2 = face.xyxy
     dx, dy = face.width * margin, face.height * margin

@@ -22,8 +22,8 @@ from enum import StrEnum
 import cv2
 import numpy as np
 
-from edge_client.cam1.detector import FaceBox, FaceDetector
 from edge_client.sources import Frame
+from vision.faces import DetectedFace, FaceDetector
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ SHARPNESS_WIDTH_PX = 112
 """Faces are scaled to this width before measuring sharpness, so scores compare across sizes."""
 
 
-def box_iou(a: FaceBox, b: FaceBox) -> float:
+def box_iou(a: DetectedFace, b: DetectedFace) -> float:
     """Intersection over union of two boxes (0 when disjoint)."""
     x1 = max(a.xyxy[0], b.xyxy[0])
     y1 = max(a.xyxy[1], b.xyxy[1])
@@ -42,13 +42,13 @@ def box_iou(a: FaceBox, b: FaceBox) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def centre_shift(previous: FaceBox, current: FaceBox) -> float:
+def centre_shift(previous: DetectedFace, current: DetectedFace) -> float:
     """Distance between box centres, in widths of the previous box."""
     (px, py), (cx, cy) = previous.centre, current.centre
     return float(np.hypot(cx - px, cy - py)) / max(previous.width, 1.0)
 
 
-def face_sharpness(image: np.ndarray, face: FaceBox) -> float:
+def face_sharpness(image: np.ndarray, face: DetectedFace) -> float:
     """Variance of the Laplacian of the grey face, scaled to ``SHARPNESS_WIDTH_PX`` wide."""
     x1, y1, x2, y2 = (round(v) for v in face.xyxy)
     patch = image[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)]
@@ -84,7 +84,7 @@ class GateStatus:
     """
 
     state: GateState
-    face: FaceBox | None = None
+    face: DetectedFace | None = None
     progress: float = 0.0
     track_id: int | None = None
 
@@ -107,7 +107,7 @@ class CaptureDecision:
     """
 
     image: np.ndarray
-    face: FaceBox
+    face: DetectedFace
     sharpness: float
     frame_index: int
     timestamp_s: float
@@ -121,14 +121,14 @@ class CaptureDecision:
 @dataclass(slots=True)
 class _Candidate:
     frame: Frame
-    face: FaceBox
+    face: DetectedFace
     sharpness: float
 
 
 @dataclass(slots=True)
 class _Track:
     track_id: int
-    box: FaceBox
+    box: DetectedFace
     last_seen_s: float
     still_since_s: float
     best: _Candidate | None = None
@@ -189,7 +189,7 @@ class StableFaceGate:
         self._track = None
         self.status = GateStatus(GateState.NO_FACE)
 
-    def _choose(self, faces: list[FaceBox]) -> FaceBox | None:
+    def _choose(self, faces: list[DetectedFace]) -> DetectedFace | None:
         """The followed face if it is still there and not dwarfed, else the largest."""
         if not faces:
             return None
@@ -204,7 +204,7 @@ class StableFaceGate:
                 return same
         return largest
 
-    def _new_track(self, face: FaceBox, now_s: float) -> _Track:
+    def _new_track(self, face: DetectedFace, now_s: float) -> _Track:
         track = _Track(self._next_track_id, face, now_s, now_s)
         self._next_track_id += 1
         logger.debug("following face %d", track.track_id)

@@ -19,6 +19,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from edge_client.cam1.errors import PreviewError
 from edge_client.cam1.gate import GateState, GateStatus
 from edge_client.mjpeg import MjpegServer, MjpegServerError
 from edge_client.outbox import OutboxStats, UploadStatus
@@ -29,10 +30,6 @@ _GREEN = (60, 200, 60)
 _AMBER = (0, 190, 255)
 _RED = (60, 60, 230)
 _WHITE = (255, 255, 255)
-
-
-class PreviewError(Exception):
-    """The requested preview cannot run here (port taken, no display)."""
 
 
 def annotate(

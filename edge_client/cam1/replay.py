@@ -20,12 +20,10 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from edge_client.cam1.errors import ReplayError
+
 FRAME_SIZE = (640, 480)
 BACKGROUND_BGR = (90, 90, 90)
-
-
-class ReplayError(Exception):
-    """A photo of the replay cannot be read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,31 +11,17 @@ from pathlib import Path
 from edge_client.cam2.app import Cam2Runner
 from edge_client.cam2.errors import Cam2Error
 from edge_client.cam2.settings import Cam2Settings
-from edge_client.cli import (
-    Flag,
-    add_settings_flags,
-    configure_logging,
-    flag_overrides,
-    settings_epilog,
-    stop_on_signals,
-)
+from edge_client.cli import CAMERA_FLAGS, Flag, add_settings_flags, run_client, settings_epilog
 from edge_client.outbox import OutboxError, UploadError
-from edge_client.settings import EdgeConfigurationError, load_edge_settings
+from edge_client.settings import EdgeConfigurationError
 from edge_client.sources import SourceError
 
 logger = logging.getLogger("edge_client.cam2")
 
 # CLI flag -> settings field. Flags not given fall through to env, .env, YAML, defaults.
 _FLAGS: list[Flag] = [
-    ("--source", "source", {"metavar": "SPEC"}),
-    ("--room", "room_id", {"metavar": "ROOM_ID"}),
-    ("--camera", "camera_id", {"metavar": "CAMERA_ID"}),
-    ("--bucket", "bucket_name", {"metavar": "NAME"}),
-    ("--endpoint-url", "aws_endpoint_url", {"metavar": "URL"}),
-    ("--region", "aws_region", {}),
+    *CAMERA_FLAGS,
     ("--queue-url", "handoff_queue_url", {"metavar": "URL"}),
-    ("--fps", "source_fps", {"type": float}),
-    ("--realtime", "realtime", {"action": argparse.BooleanOptionalAction}),
     ("--weights", "person_weights_path", {"type": Path, "metavar": "PATH"}),
     ("--imgsz", "person_imgsz", {"type": int}),
     ("--confidence", "person_confidence", {"type": float}),
@@ -76,33 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the room camera; return the process exit status."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    overrides = flag_overrides(args, _FLAGS)
-    try:
-        settings = load_edge_settings(Cam2Settings, args.config, **overrides)
-        runner = Cam2Runner(settings)
-    except (EdgeConfigurationError, Cam2Error, OutboxError, UploadError) as e:
-        logger.error("%s", e)
-        return 2
-
-    stop_on_signals(runner.request_stop)
-    try:
-        summary = runner.run(args.max_frames)
-    except SourceError as e:
-        logger.error("%s", e)
-        return 2
-    logger.info(
-        "done: %s",
-        json.dumps(
-            {
-                "frames": summary.frames,
-                "fps": round(summary.fps, 2),
-                "handoffs_applied": summary.handoffs_applied,
-                "handoffs_expired": summary.handoffs_expired,
-            }
-        ),
+    return run_client(
+        Cam2Settings,
+        args,
+        _FLAGS,
+        lambda settings: Cam2Runner(settings, max_frames=args.max_frames),
+        (EdgeConfigurationError, Cam2Error, SourceError, OutboxError, UploadError),
     )
-    return 0
 
 
 if __name__ == "__main__":

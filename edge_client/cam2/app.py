@@ -7,26 +7,30 @@ crops, in a thread) and the stream server (serves the latest annotated frame).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from edge_client.aws import edge_aws_client
 from edge_client.cam2.detection import PersonDetector, YoloPersonDetector
 from edge_client.cam2.handoff import HandoffAssigner
 from edge_client.cam2.pipeline import FrameStage, RoomPipeline
 from edge_client.cam2.presence import BodyCropUploader, CaptureSink, GalleryCropUploader, PresenceReporter
-from edge_client.cam2.queue import HandoffConsumer, SqsHandoffQueue, aws_client
+from edge_client.cam2.queue import HandoffConsumer, HandoffQueue, SqsHandoffQueue
 from edge_client.cam2.reid import BodyEmbedder, IdentityKeeper, OsnetBodyEmbedder
 from edge_client.cam2.settings import Cam2Settings
 from edge_client.cam2.stream import FrameAnnotator, StreamServer
 from edge_client.cam2.tracking import ByteTrackPersonTracker
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
+from edge_client.outbox import Outbox, OutboxUploader, S3ObjectStore
+from edge_client.sources import open_source
 
 logger = logging.getLogger(__name__)
 
@@ -135,15 +139,62 @@ class RunSummary:
         """Frames processed per second of wall time."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    def line(self) -> str:
+        """The run in one line for the operator (JSON)."""
+        return json.dumps(
+            {
+                "frames": self.frames,
+                "fps": round(self.fps, 2),
+                "handoffs_applied": self.handoffs_applied,
+                "handoffs_expired": self.handoffs_expired,
+            }
+        )
+
+
+class BackgroundUploader(Protocol):
+    """Port: drains the sink in a thread of its own (the outbox's uploader)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout_s: float = 10.0) -> None: ...
+
+
+def outbox_sink(settings: Cam2Settings) -> tuple[Outbox, OutboxUploader]:
+    """The durable outbox the frame loop writes to, and the uploader that drains it into the bucket."""
+    outbox = Outbox(settings.outbox_path, settings.outbox_max_items)
+    store = S3ObjectStore(
+        settings.bucket_name, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
+    )
+    return outbox, OutboxUploader(outbox, store)
+
+
+def room_queue(settings: Cam2Settings) -> SqsHandoffQueue | None:
+    """The room's handoff queue on SQS, when the settings name one."""
+    if not settings.handoff_queue_url:
+        return None
+    # The read timeout outlasts the long poll's wait.
+    client = edge_aws_client(
+        "sqs",
+        endpoint_url=settings.aws_endpoint_url,
+        region=settings.aws_region,
+        timeout_s=settings.sqs_wait_time_s + 10,
+    )
+    return SqsHandoffQueue(settings.handoff_queue_url, client, settings.sqs_visibility_timeout_s)
+
 
 class Cam2Runner:
     """The room camera process: source → pipeline → stream, with the queue and uploads around it.
 
+    The ports left out are built from the settings: the durable outbox and its uploader as the
+    sink, and the room's SQS queue when ``handoff_queue_url`` is set.
+
     Args:
         settings: cam2 settings.
         pipeline: a prebuilt pipeline (tests); built from settings when ``None``.
-        sink: where reports and crops go; the durable outbox (uploaded in a thread) when ``None``.
-        queue_client: SQS client for the handoff queue; built from settings when ``None``.
+        sink: where reports and crops go (given: nothing uploads it in the background).
+        uploader: drains ``sink`` in a thread while the runner runs.
+        queue: the room's handoff queue.
+        max_frames: stop after this many frames (``run``'s own argument wins).
     """
 
     def __init__(
@@ -152,31 +203,24 @@ class Cam2Runner:
         *,
         pipeline: RoomPipeline | None = None,
         sink: CaptureSink | None = None,
-        queue_client: Any = None,
+        uploader: BackgroundUploader | None = None,
+        queue: HandoffQueue | None = None,
+        max_frames: int | None = None,
     ) -> None:
         self.settings = settings
         self._stop = threading.Event()
-        self._uploader: Any = None
+        self._max_frames = max_frames
+        self._uploader = uploader
         if sink is None:
-            from edge_client.outbox import Outbox, OutboxUploader, S3ObjectStore
-
-            outbox = Outbox(settings.outbox_path, settings.outbox_max_items)
-            store = S3ObjectStore(
-                settings.bucket_name, endpoint_url=settings.aws_endpoint_url, region=settings.aws_region
-            )
-            self._uploader = OutboxUploader(outbox, store)
-            sink = outbox
+            sink, self._uploader = outbox_sink(settings)
         self.pipeline = pipeline or build_pipeline(
             settings, detector=build_detector(settings), sink=sink, frame_rate=settings.source_fps or 10.0
         )
+        queue = queue or room_queue(settings)
         self.consumer: HandoffConsumer | None = None
-        if settings.handoff_queue_url:
-            client = queue_client or aws_client("sqs", settings.aws_endpoint_url, settings.aws_region)
+        if queue is not None:
             self.consumer = HandoffConsumer(
-                SqsHandoffQueue(settings.handoff_queue_url, client, settings.sqs_visibility_timeout_s),
-                settings.room_id,
-                self.pipeline.submit_handoff,
-                settings.sqs_wait_time_s,
+                queue, settings.room_id, self.pipeline.submit_handoff, settings.sqs_wait_time_s
             )
         self.annotator = FrameAnnotator(DoorZone(settings.door_zone))
         self.stream: StreamServer | None = None
@@ -249,8 +293,7 @@ class Cam2Runner:
 
     def run(self, max_frames: int | None = None) -> RunSummary:
         """Read the source until it ends, ``max_frames`` are done, or :meth:`request_stop`."""
-        from edge_client.sources import open_source
-
+        max_frames = max_frames if max_frames is not None else self._max_frames
         started = time.monotonic()
         if self._uploader is not None:
             self._uploader.start()

@@ -10,10 +10,9 @@ from __future__ import annotations
 import configparser
 import csv
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import supervision as sv
@@ -249,14 +248,3 @@ def gt_identity_of(sequence: MotSequence, frame: int, xyxy: np.ndarray) -> int |
     iou = _iou(xyxy.reshape(1, 4), np.array([b.xyxy for b in gt]))[0]
     best = int(np.argmax(iou))
     return gt[best].identity if iou[best] >= MATCH_IOU else None
-
-
-def run_timed(callable_: Callable[[], Any], repeats: int) -> float:
-    """Mean seconds per call of ``callable_`` over ``repeats`` calls (after one warm-up call)."""
-    import time
-
-    callable_()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        callable_()
-    return (time.perf_counter() - start) / repeats

@@ -13,13 +13,14 @@ import logging
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 from scipy.optimize import linear_sum_assignment
 
+from contracts.handoff import Handoff
 from edge_client.cam2.errors import ForeignRoomError, InvalidHandoffError
 from edge_client.cam2.tracks import TrackRecord, TrackRegistry
 
@@ -39,27 +40,7 @@ def _remember(memory: OrderedDict[str, int], capture_id: str, tracker_id: int) -
         memory.popitem(last=False)
 
 
-class HandoffMessage(BaseModel):
-    """The handoff published by face_match (``source="face"``) or body_match (``source="body"``)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
-
-    usn: str = Field(..., min_length=1, max_length=32, description="Student's university serial number.")
-    capture_id: str = Field(..., min_length=1, max_length=128, description="Id of the face or body capture.")
-    captured_at: AwareDatetime = Field(..., description="When the capture was taken (UTC).")
-    similarity: float = Field(..., ge=-1.0, le=1.0, description="Match similarity behind the identity.")
-    course_code: str | None = Field(None, max_length=32, description="Class running in the room, if any.")
-    room_id: str = Field(..., min_length=1, max_length=64, description="Room the person is entering.")
-    camera_id: str | None = Field(None, max_length=64, description="Camera that took the capture.")
-    source: Literal["face", "body"] = Field("face", description="Which matcher produced the identity.")
-
-    @field_validator("captured_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
-
-
-def parse_handoff(body: str, attributes: Mapping[str, str] | None = None) -> HandoffMessage:
+def parse_handoff(body: str, attributes: Mapping[str, str] | None = None) -> Handoff:
     """Parse an SQS message body: a raw handoff, or one wrapped in an SNS notification envelope.
 
     Args:
@@ -86,7 +67,7 @@ def parse_handoff(body: str, attributes: Mapping[str, str] | None = None) -> Han
     if not isinstance(payload, dict):
         raise InvalidHandoffError(f"handoff must be a JSON object, got {type(payload).__name__}")
     try:
-        message = HandoffMessage.model_validate(payload)
+        message = Handoff.model_validate(payload)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         raise InvalidHandoffError(f"not a handoff: {problems}") from e
@@ -97,7 +78,7 @@ def parse_handoff(body: str, attributes: Mapping[str, str] | None = None) -> Han
     return message
 
 
-def ensure_room(message: HandoffMessage, room_id: str) -> HandoffMessage:
+def ensure_room(message: Handoff, room_id: str) -> Handoff:
     """Return ``message`` if it is for ``room_id``; raise ``ForeignRoomError`` otherwise."""
     if message.room_id != room_id:
         raise ForeignRoomError(f"handoff {message.capture_id} is for room {message.room_id}, not {room_id}")
@@ -108,7 +89,7 @@ def ensure_room(message: HandoffMessage, room_id: str) -> HandoffMessage:
 class PendingHandoff:
     """A handoff waiting for its person; ``ack`` is handed back once it is applied or dropped."""
 
-    message: HandoffMessage
+    message: Handoff
     expected_at: datetime
     ack: object = None
 
@@ -122,7 +103,7 @@ class HandoffOutcome:
     same, so the message may be deleted).
     """
 
-    message: HandoffMessage
+    message: Handoff
     tracker_id: int | None
     ack: object = None
     expired: bool = False
@@ -160,7 +141,7 @@ class HandoffAssigner:
         self.applied: OrderedDict[str, int] = OrderedDict()
         self.body_captures: OrderedDict[str, int] = OrderedDict()
 
-    def submit(self, message: HandoffMessage, ack: object = None) -> HandoffOutcome | None:
+    def submit(self, message: Handoff, ack: object = None) -> HandoffOutcome | None:
         """Queue a handoff for assignment.
 
         Returns an outcome at once when nothing is left to do: the capture was already applied

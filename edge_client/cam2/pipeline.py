@@ -16,8 +16,9 @@ from typing import Protocol
 import numpy as np
 import supervision as sv
 
+from contracts.handoff import Handoff
 from edge_client.cam2.detection import PersonDetector
-from edge_client.cam2.handoff import HandoffAssigner, HandoffMessage, HandoffOutcome
+from edge_client.cam2.handoff import HandoffAssigner, HandoffOutcome
 from edge_client.cam2.tracking import PersonTracker
 from edge_client.cam2.tracks import TrackRegistry
 
@@ -55,6 +56,9 @@ class RoomPipeline:
         registry: remembers tracks, door entries and identities.
         assigner: pairs handoffs with door entries.
         stages: run after identities are decided (re-id carry-over, presence, body crops).
+        inbox_max: handoffs waiting for the frame loop at most. A stalled loop must not grow
+            memory without limit: beyond it a handoff is refused and stays on the room's queue
+            (not deleted), so it comes back after the queue's visibility timeout.
     """
 
     def __init__(
@@ -64,17 +68,32 @@ class RoomPipeline:
         registry: TrackRegistry,
         assigner: HandoffAssigner,
         stages: list[FrameStage] | None = None,
+        inbox_max: int = 1000,
     ) -> None:
         self.detector = detector
         self.tracker = tracker
         self.registry = registry
         self.assigner = assigner
         self.stages = stages or []
-        self._inbox: queue.SimpleQueue[tuple[HandoffMessage, object]] = queue.SimpleQueue()
+        self._inbox: queue.Queue[tuple[Handoff, object]] = queue.Queue(maxsize=inbox_max)
+        self.refused_handoffs = 0
 
-    def submit_handoff(self, message: HandoffMessage, ack: object = None) -> None:
-        """Hand a parsed, room-checked handoff to the frame loop (thread-safe)."""
-        self._inbox.put((message, ack))
+    def submit_handoff(self, message: Handoff, ack: object = None) -> bool:
+        """Hand a parsed, room-checked handoff to the frame loop (thread-safe); False when refused.
+
+        A refused handoff was not accepted: its message is left on the queue for redelivery.
+        """
+        try:
+            self._inbox.put_nowait((message, ack))
+        except queue.Full:
+            self.refused_handoffs += 1
+            logger.warning(
+                "frame loop has %d handoffs waiting; %s left on the queue for later",
+                self._inbox.maxsize,
+                message.capture_id,
+            )
+            return False
+        return True
 
     def process(
         self, frame: np.ndarray, at: datetime, detections: sv.Detections | None = None

@@ -21,21 +21,19 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 import supervision as sv
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from edge_client.cam2.reid import crop_box
+from contracts.captures import BodyCaptureMetadata, GalleryCropMetadata
+from contracts.keys import body_capture_key, gallery_crop_key, presence_report_key
+from contracts.presence import PresenceReport, PresentTrack
 from edge_client.cam2.tracks import TrackRegistry, tracker_ids
+from vision.reid import crop_box
 
 logger = logging.getLogger(__name__)
-
-PRESENCE_PREFIX = "captures/presence"
-BODIES_PREFIX = "captures/bodies"
-GALLERY_PREFIX = "captures/gallery"
 
 
 class CaptureSink(Protocol):
@@ -46,45 +44,10 @@ class CaptureSink(Protocol):
         ...
 
 
-class PresentTrack(BaseModel):
-    """One identified person in the room."""
-
-    model_config = ConfigDict(frozen=True)
-
-    usn: str
-    tracker_id: int
-    source: Literal["face", "body", "reid"] = Field(description="Evidence behind the USN.")
-    first_seen_at: AwareDatetime
-    last_seen_at: AwareDatetime
-    dwell_s: float = Field(ge=0.0)
-
-
-class PresenceReport(BaseModel):
-    """The body of a presence report object."""
-
-    model_config = ConfigDict(frozen=True)
-
-    room_id: str
-    camera_id: str
-    reported_at: AwareDatetime
-    interval_s: float
-    present: list[PresentTrack]
-    unknown_tracks: int = Field(ge=0, description="Tracks in view without a USN.")
-
-
-def presence_key(room_id: str, camera_id: str, at: datetime) -> str:
-    """Object key of a presence report taken at ``at`` (UTC)."""
-    return f"{PRESENCE_PREFIX}/{room_id}/{at:%Y-%m-%d}/{camera_id}-{at:%H%M%S%f}.json"
-
-
-def body_key(room_id: str, capture_id: str, at: datetime) -> str:
-    """Object key of a body crop."""
-    return f"{BODIES_PREFIX}/{room_id}/{at:%Y-%m-%d}/{capture_id}.jpg"
-
-
-def gallery_key(room_id: str, usn: str, capture_id: str, at: datetime) -> str:
-    """Object key of a gallery crop of student ``usn``."""
-    return f"{GALLERY_PREFIX}/{room_id}/{at:%Y-%m-%d}/{usn}/{capture_id}.jpg"
+def encode_crop(frame: np.ndarray, xyxy: np.ndarray, jpeg_quality: int) -> bytes | None:
+    """The person box ``xyxy`` of ``frame`` as JPEG, or None if it cannot be encoded."""
+    ok, jpeg = cv2.imencode(".jpg", crop_box(frame, xyxy), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    return jpeg.tobytes() if ok else None
 
 
 class PresenceReporter:
@@ -113,9 +76,9 @@ class PresenceReporter:
             return detections
         report = self.build(registry, at)
         self.sink.put(
-            presence_key(self.room_id, self.camera_id, at),
+            presence_report_key(self.room_id, self.camera_id, at),
             report.model_dump_json().encode(),
-            {"room_id": self.room_id, "camera_id": self.camera_id, "reported_at": at.isoformat()},
+            report.metadata(),
             "application/json",
         )
         self.last_report_at, self.last_report = at, report
@@ -197,24 +160,20 @@ class BodyCropUploader:
                 continue
             if record.last_body_upload_at is not None and at - record.last_body_upload_at < self.interval:
                 continue
-            ok, jpeg = cv2.imencode(
-                ".jpg", crop_box(frame, detections.xyxy[index]), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
-            )
-            if not ok:
+            jpeg = encode_crop(frame, detections.xyxy[index], self.jpeg_quality)
+            if jpeg is None:
                 logger.warning("body crop of track %d could not be encoded", tracker_id)
                 continue
             capture_id = uuid.uuid4().hex
+            metadata = BodyCaptureMetadata(
+                room_id=self.room_id,
+                camera_id=self.camera_id,
+                captured_at=at,
+                capture_id=capture_id,
+                tracker_id=tracker_id,
+            )
             self.sink.put(
-                body_key(self.room_id, capture_id, at),
-                jpeg.tobytes(),
-                {
-                    "room_id": self.room_id,
-                    "camera_id": self.camera_id,
-                    "captured_at": at.isoformat(),
-                    "capture_id": capture_id,
-                    "tracker_id": str(tracker_id),
-                },
-                "image/jpeg",
+                body_capture_key(self.room_id, at, capture_id), jpeg, metadata.to_s3(), "image/jpeg"
             )
             record.last_body_upload_at = at
             self.uploaded += 1
@@ -274,26 +233,21 @@ class GalleryCropUploader:
                 and at - record.last_gallery_upload_at < self.interval
             ):
                 continue
-            ok, jpeg = cv2.imencode(
-                ".jpg", crop_box(frame, detections.xyxy[index]), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
-            )
-            if not ok:
+            jpeg = encode_crop(frame, detections.xyxy[index], self.jpeg_quality)
+            if jpeg is None:
                 logger.warning("gallery crop of track %d could not be encoded", tracker_id)
                 continue
             capture_id = uuid.uuid4().hex
-            self.sink.put(
-                gallery_key(self.room_id, record.usn, capture_id, at),
-                jpeg.tobytes(),
-                {
-                    "room_id": self.room_id,
-                    "camera_id": self.camera_id,
-                    "captured_at": at.isoformat(),
-                    "capture_id": capture_id,
-                    "tracker_id": str(tracker_id),
-                    "usn": record.usn,
-                },
-                "image/jpeg",
+            metadata = GalleryCropMetadata(
+                room_id=self.room_id,
+                camera_id=self.camera_id,
+                captured_at=at,
+                capture_id=capture_id,
+                tracker_id=tracker_id,
+                usn=record.usn,
             )
+            key = gallery_crop_key(self.room_id, record.usn, at, capture_id)
+            self.sink.put(key, jpeg, metadata.to_s3(), "image/jpeg")
             record.gallery_uploads += 1
             record.last_gallery_upload_at = at
             self.uploaded += 1

@@ -14,35 +14,15 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.handoff import Handoff
 from edge_client.cam2.errors import CloudError, ForeignRoomError, InvalidHandoffError
-from edge_client.cam2.handoff import HandoffMessage, HandoffOutcome, ensure_room, parse_handoff
+from edge_client.cam2.handoff import HandoffOutcome, ensure_room, parse_handoff
 
 logger = logging.getLogger(__name__)
-
-# The local stack accepts any credentials; real AWS uses the normal credential chain.
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-
-
-def aws_client(
-    service: Literal["s3", "sqs", "sns"], endpoint_url: str = "", region: str = "us-east-1"
-) -> Any:
-    """A boto3 client for ``service``.
-
-    With a local ``endpoint_url`` and no credentials configured, placeholder credentials are used.
-    """
-    session = boto3.session.Session(region_name=region)
-    kwargs: dict[str, Any] = {"config": Config(retries={"max_attempts": 3, "mode": "standard"})}
-    if endpoint_url:
-        kwargs["endpoint_url"] = endpoint_url
-        if session.get_credentials() is None:
-            kwargs.update(_LOCAL_CREDENTIALS)
-    return session.client(service, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -72,7 +52,7 @@ class SqsHandoffQueue:
 
     Args:
         queue_url: the room's queue.
-        sqs_client: a boto3 SQS client (see :func:`aws_client`).
+        sqs_client: a boto3 SQS client (``edge_client.aws.edge_aws_client``).
         visibility_timeout_s: how long a received handoff stays hidden; it must outlast the
             wait for the person to enter, since deletion happens only after the handoff is applied.
     """
@@ -129,7 +109,7 @@ class HandoffConsumer:
         self,
         queue: HandoffQueue,
         room_id: str,
-        submit: Callable[[HandoffMessage, object], None],
+        submit: Callable[[Handoff, object], object],
         wait_s: int = 20,
     ) -> None:
         self.queue = queue

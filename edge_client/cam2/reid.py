@@ -13,18 +13,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 import supervision as sv
 
 from edge_client.cam2.errors import ModelLoadError
 from edge_client.cam2.tracks import TrackRecord, TrackRegistry
+from vision.reid import OsnetEmbedder, ReidModelError
 
 logger = logging.getLogger(__name__)
-
-_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-_INPUT_W, _INPUT_H = 128, 256
 
 
 class BodyEmbedder(Protocol):
@@ -36,46 +32,18 @@ class BodyEmbedder(Protocol):
 
 
 class OsnetBodyEmbedder:
-    """OSNet re-id (ONNX, ``images`` ``[N,3,256,128]`` RGB/255 with ImageNet mean/std → 512-d)."""
+    """OSNet re-id (``vision.reid``, shared with body_match) on the person boxes of a frame."""
 
     def __init__(self, weights_path: Path) -> None:
-        import onnxruntime as ort
-
-        if not weights_path.is_file():
-            raise ModelLoadError(f"re-id weights not found: {weights_path}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # the detector needs the other core
         try:
-            self._session = ort.InferenceSession(
-                str(weights_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as e:  # onnxruntime raises its own untyped errors for bad files
-            raise ModelLoadError(f"cannot load re-id model {weights_path}: {e}") from e
-        self._input = self._session.get_inputs()[0].name
+            # One thread: the person detector needs the other core.
+            self._osnet = OsnetEmbedder(weights_path, intra_op_threads=1)
+        except ReidModelError as e:
+            raise ModelLoadError(str(e)) from e
 
     def embed(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         """Unit-length 512-d embeddings of the boxes ``xyxy`` in ``frame``."""
-        if len(xyxy) == 0:
-            return np.zeros((0, 512), dtype=np.float32)
-        batch = np.stack([_preprocess(crop_box(frame, box)) for box in xyxy])
-        output = np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32)
-        norms = np.linalg.norm(output, axis=1, keepdims=True)
-        return output / np.maximum(norms, 1e-12)
-
-
-def crop_box(frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
-    """The part of ``frame`` inside ``xyxy``, clipped to the frame (at least 1x1 pixel)."""
-    height, width = frame.shape[:2]
-    x1, y1, x2, y2 = (round(float(v)) for v in xyxy)
-    x1, x2 = max(0, min(x1, width - 1)), max(1, min(x2, width))
-    y1, y2 = max(0, min(y1, height - 1)), max(1, min(y2, height))
-    return frame[y1 : max(y1 + 1, y2), x1 : max(x1 + 1, x2)]
-
-
-def _preprocess(crop: np.ndarray) -> np.ndarray:
-    resized = cv2.resize(crop, (_INPUT_W, _INPUT_H), interpolation=cv2.INTER_LINEAR)
-    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-    return np.ascontiguousarray(((rgb - _MEAN) / _STD).transpose(2, 0, 1))
+        return self._osnet.embed_boxes(frame, xyxy)
 
 
 class IdentityKeeper:

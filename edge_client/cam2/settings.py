@@ -12,34 +12,19 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from edge_client.settings import DEFAULT_MODELS_DIR, EdgeSettings
+from contracts.ids import CameraId
+from edge_client.settings import DEFAULT_MODELS_DIR, EdgeSettings, SourceSettings
 
 
-class Cam2Settings(EdgeSettings):
-    """The room camera: source, models, tracker, door zone, handoffs, presence, stream.
+class Cam2Settings(SourceSettings, EdgeSettings):
+    """The room camera: models, tracker, door zone, handoffs, presence, stream.
 
     Build it with ``load_edge_settings(Cam2Settings, yaml_file)``; the room, camera, bucket and
-    endpoint come from :class:`~edge_client.settings.EdgeSettings`.
+    endpoint come from :class:`~edge_client.settings.EdgeSettings`, the frame source from
+    :class:`~edge_client.settings.SourceSettings` (as for cam1).
     """
 
-    camera_id: str = Field("cam2", description="This camera's id within the room.")
-    source: str = Field(
-        "0",
-        description="Frame source: webcam index, rtsp/http URL, video file or folder of images.",
-    )
-    source_fps: float | None = Field(
-        None,
-        gt=0.0,
-        le=120.0,
-        description=(
-            "Most frames per second taken from the source (replay rate for folders). Lower saves "
-            "CPU on the 2-core PC but gives the tracker larger jumps between frames."
-        ),
-    )
-    realtime: bool = Field(
-        True,
-        description="Pace file and folder replays to the wall clock like a camera (off: full speed).",
-    )
+    camera_id: CameraId = Field("cam2", description="This camera's id within the room.")
 
     # --- person detector -----------------------------------------------------------------
     person_weights_path: Path = Field(

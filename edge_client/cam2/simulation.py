@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import supervision as sv
 
+from contracts.handoff import Handoff
 from edge_client.cam2.detection import select
 from edge_client.cam2.evaluation import MotSequence, gt_identity_of
-from edge_client.cam2.handoff import HandoffAssigner, HandoffMessage
+from edge_client.cam2.handoff import HandoffAssigner
 from edge_client.cam2.pipeline import FrameStage, RoomPipeline
 from edge_client.cam2.settings import Cam2Settings
 from edge_client.cam2.tracking import ByteTrackPersonTracker
@@ -150,7 +151,7 @@ def simulate(
     """
     door = DoorZone(settings.door_zone)
     rng = random.Random(seed)
-    messages: list[tuple[datetime, HandoffMessage]] = []
+    messages: list[tuple[datetime, Handoff]] = []
     entries = door_entries(sequence, door)
     for entry in entries:
         captured_at = (
@@ -158,7 +159,7 @@ def simulate(
             - timedelta(seconds=settings.walk_delay_s)
             + timedelta(seconds=rng.uniform(-jitter_s, jitter_s))
         )
-        message = HandoffMessage(
+        message = Handoff(
             usn=f"GT{entry.identity}",
             capture_id=f"sim-{entry.identity}",
             captured_at=captured_at,

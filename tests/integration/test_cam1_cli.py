@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from edge_client.cam1.replay import one_photo_per_person, write_doorway_replay
+from edge_client.cam1.settings import Cam1Settings
 from edge_client.outbox import Outbox
-from edge_client.settings import Cam1Settings
 from tests.conftest import DATA_DIR
 from tests.integration.test_cam1_upload import RestartableS3
 

@@ -12,7 +12,8 @@ import pytest
 
 from edge_client.cam1.app import Cam1Runner
 from edge_client.cam1.replay import one_photo_per_person, write_doorway_replay
-from edge_client.settings import Cam1Settings, load_edge_settings
+from edge_client.cam1.settings import Cam1Settings
+from edge_client.settings import load_edge_settings
 from tests.conftest import DATA_DIR
 
 LFW_KNOWN = DATA_DIR / "faces" / "lfw_subset" / "known"

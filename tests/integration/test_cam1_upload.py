@@ -21,13 +21,14 @@ from moto.server import ThreadedMotoServer
 
 from edge_client.cam1.app import Cam1Runner
 from edge_client.cam1.capture import Capture
-from edge_client.cam1.detector import YuNetDetector
 from edge_client.cam1.gate import CaptureDecision
 from edge_client.cam1.replay import ReplaySegment, one_photo_per_person, write_doorway_replay
+from edge_client.cam1.settings import Cam1Settings
 from edge_client.outbox import S3ObjectStore, UploadError
-from edge_client.settings import Cam1Settings, load_edge_settings
+from edge_client.settings import load_edge_settings
 from edge_client.sources import open_source
 from tests.conftest import DATA_DIR, MODELS_DIR
+from vision.faces import YuNetDetector
 
 LFW_KNOWN = DATA_DIR / "faces" / "lfw_subset" / "known"
 ROOM_ID = "R101"

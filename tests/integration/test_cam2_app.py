@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contracts.presence import PresenceReport
 from edge_client.cam2.app import Cam2Runner
 from edge_client.cam2.evaluation import gt_identity_of, load_mot_sequence
-from edge_client.cam2.presence import PresenceReport
 from edge_client.cam2.settings import Cam2Settings
 from edge_client.outbox import S3ObjectStore
 from infra.local_stack import LocalStack

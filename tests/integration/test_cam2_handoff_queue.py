@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from edge_client.cam2.handoff import HandoffMessage, HandoffOutcome
-from edge_client.cam2.queue import HandoffConsumer, SqsHandoffQueue, aws_client
+from contracts.handoff import Handoff
+from edge_client.aws import edge_aws_client
+from edge_client.cam2.handoff import HandoffOutcome
+from edge_client.cam2.queue import HandoffConsumer, SqsHandoffQueue
 from infra.local_stack import LocalStack
 
 ROOM = "R101"
@@ -43,9 +45,12 @@ def messages_left(sqs: Any, queue_url: str) -> int:
 
 
 @pytest.fixture
-def room_queue(clean_local_stack: LocalStack) -> tuple[LocalStack, str, Any]:
+def room_queue(clean_local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, str, Any]:
     stack = clean_local_stack
-    return stack, stack.room_queue_url(ROOM), aws_client("sqs", stack.endpoint_url, stack.region)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # the local endpoint accepts any
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    sqs = edge_aws_client("sqs", endpoint_url=stack.endpoint_url, region=stack.region, timeout_s=30)
+    return stack, stack.room_queue_url(ROOM), sqs
 
 
 def test_handoff_published_for_the_room_is_submitted_and_deleted_once_applied(
@@ -60,7 +65,7 @@ def test_handoff_published_for_the_room_is_submitted_and_deleted_once_applied(
             Message=handoff_json(room, capture_id=f"cap-{room}"),
             MessageAttributes={"room_id": {"DataType": "String", "StringValue": room}},
         )
-    submitted: list[tuple[HandoffMessage, object]] = []
+    submitted: list[tuple[Handoff, object]] = []
     consumer = HandoffConsumer(
         SqsHandoffQueue(queue_url, sqs, visibility_timeout_s=30),
         ROOM,
@@ -94,7 +99,7 @@ def test_bad_handoff_is_rejected_logged_and_deleted(
     _, queue_url, sqs = room_queue
     # GIVEN a message on this room's queue that is not a handoff for this room
     sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-    submitted: list[HandoffMessage] = []
+    submitted: list[Handoff] = []
     consumer = HandoffConsumer(
         SqsHandoffQueue(queue_url, sqs, visibility_timeout_s=30), ROOM, lambda m, a: submitted.append(m), 1
     )
@@ -111,7 +116,7 @@ def test_bad_handoff_is_rejected_logged_and_deleted(
 def test_expired_handoff_stays_on_the_queue(room_queue: tuple[LocalStack, str, Any]) -> None:
     _, queue_url, sqs = room_queue
     sqs.send_message(QueueUrl=queue_url, MessageBody=handoff_json())
-    submitted: list[tuple[HandoffMessage, object]] = []
+    submitted: list[tuple[Handoff, object]] = []
     consumer = HandoffConsumer(
         SqsHandoffQueue(queue_url, sqs, visibility_timeout_s=30),
         ROOM,

@@ -9,16 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_client.cam1.capture import (
-    CaptureError,
-    build_capture,
-    crop_with_margin,
-    encode_jpeg,
-    face_capture_key,
-)
-from edge_client.cam1.detector import FaceBox, YuNetDetector
+from contracts.keys import face_capture_key
+from edge_client.cam1.capture import build_capture, crop_with_margin, encode_jpeg
+from edge_client.cam1.errors import CaptureError
 from edge_client.cam1.gate import CaptureDecision
 from tests.conftest import DATA_DIR, MODELS_DIR
+from vision.faces import DetectedFace, YuNetDetector
 
 PHOTO = sorted((DATA_DIR / "faces" / "lfw_subset" / "known" / "Colin_Powell").glob("*.jpg"))[0]
 
@@ -49,12 +45,12 @@ def test_crop_with_margin_grows_the_box_and_clips_to_the_frame(
     box: tuple[float, float, float, float], margin: float, expected_shape: tuple[int, int]
 ) -> None:
     image = np.zeros((250, 250, 3), np.uint8)
-    assert crop_with_margin(image, FaceBox(box, 0.9), margin).shape[:2] == expected_shape
+    assert crop_with_margin(image, DetectedFace(box, 0.9), margin).shape[:2] == expected_shape
 
 
 def test_a_box_outside_the_frame_is_a_capture_error() -> None:
     with pytest.raises(CaptureError, match="outside"):
-        crop_with_margin(np.zeros((100, 100, 3), np.uint8), FaceBox((150, 150, 180, 180), 0.9), 0.1)
+        crop_with_margin(np.zeros((100, 100, 3), np.uint8), DetectedFace((150, 150, 180, 180), 0.9), 0.1)
 
 
 @pytest.mark.parametrize(("max_side_px", "max_bytes"), [(400, 300_000), (96, 300_000), (400, 12_000)])

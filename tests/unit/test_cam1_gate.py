@@ -10,11 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_client.cam1.detector import DetectorError, FaceBox, HaarDetector, YuNetDetector
+from edge_client.cam1.detector import HaarDetector
 from edge_client.cam1.gate import CaptureDecision, GateState, StableFaceGate, box_iou, centre_shift
 from edge_client.cam1.replay import doorway_frames, one_photo_per_person
 from edge_client.sources import Frame, open_source
 from tests.conftest import DATA_DIR, MODELS_DIR
+from vision.faces import DetectedFace, DetectorError, YuNetDetector
 
 YUNET = MODELS_DIR / "face" / "face_detection_yunet.onnx"
 HAMILTON_CLIP = DATA_DIR / "faces" / "face_recognition_examples" / "extra" / "short_hamilton_clip.mp4"
@@ -41,8 +42,8 @@ def _run(gate: StableFaceGate, frames: Iterator[Frame]) -> list[CaptureDecision]
     return [d for d in (gate.update(f) for f in frames) if d is not None]
 
 
-def _box(x1: float, y1: float, x2: float, y2: float) -> FaceBox:
-    return FaceBox((x1, y1, x2, y2), 0.9)
+def _box(x1: float, y1: float, x2: float, y2: float) -> DetectedFace:
+    return DetectedFace((x1, y1, x2, y2), 0.9)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def _box(x1: float, y1: float, x2: float, y2: float) -> FaceBox:
         (_box(0, 0, 100, 100), _box(10, 0, 110, 100), 0.9 / 1.1, 0.1),
     ],
 )
-def test_box_iou_and_centre_shift(a: FaceBox, b: FaceBox, iou: float, shift: float) -> None:
+def test_box_iou_and_centre_shift(a: DetectedFace, b: DetectedFace, iou: float, shift: float) -> None:
     assert box_iou(a, b) == pytest.approx(iou)
     assert centre_shift(a, b) == pytest.approx(shift)
 

@@ -8,16 +8,17 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_client.cam1.detector import FaceBox
+from edge_client.cam1.errors import PreviewError
 from edge_client.cam1.gate import GateState, GateStatus
-from edge_client.cam1.preview import PreviewError, WebPreview, WindowPreview, annotate
+from edge_client.cam1.preview import WebPreview, WindowPreview, annotate
 from edge_client.outbox import OutboxStats, UploadStatus
 from edge_client.sources import ReconnectPolicy, open_source
+from vision.faces import DetectedFace
 
 
 def test_annotate_draws_box_progress_and_status_on_a_copy() -> None:
     frame = np.zeros((480, 640, 3), np.uint8)
-    status = GateStatus(GateState.STABILISING, FaceBox((200, 100, 300, 220), 0.9), 0.5, 1)
+    status = GateStatus(GateState.STABILISING, DetectedFace((200, 100, 300, 220), 0.9), 0.5, 1)
     upload = UploadStatus(False, "captures/faces/R101/d/x.jpg", datetime.now(UTC), "endpoint down", 4.0)
     view = annotate(frame, status, upload, OutboxStats(pending=3, uploaded=7, dropped=0))
     assert not frame.any()  # the source frame is untouched

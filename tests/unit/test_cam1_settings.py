@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_client.settings import Cam1Settings, EdgeConfigurationError, load_edge_settings
+from edge_client.cam1.settings import Cam1Settings
+from edge_client.settings import EdgeConfigurationError, load_edge_settings
 
 REQUIRED = {"bucket_name": "cam1-bucket", "room_id": "R101", "camera_id": "door-1"}
 

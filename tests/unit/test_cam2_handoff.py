@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 import supervision as sv
 
+from contracts.handoff import Handoff
 from edge_client.cam2.errors import ForeignRoomError, InvalidHandoffError
-from edge_client.cam2.handoff import HandoffAssigner, HandoffMessage, ensure_room, parse_handoff
+from edge_client.cam2.handoff import HandoffAssigner, ensure_room, parse_handoff
+from edge_client.cam2.pipeline import RoomPipeline
+from edge_client.cam2.tracking import ByteTrackPersonTracker
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -39,8 +42,8 @@ def handoff_body(**overrides: object) -> dict[str, object]:
     return body
 
 
-def handoff(usn: str, capture_id: str, captured_s: float, source: str = "face") -> HandoffMessage:
-    return HandoffMessage.model_validate(
+def handoff(usn: str, capture_id: str, captured_s: float, source: str = "face") -> Handoff:
+    return Handoff.model_validate(
         handoff_body(usn=usn, capture_id=capture_id, captured_at=at(captured_s).isoformat(), source=source)
     )
 
@@ -284,3 +287,21 @@ def test_body_handoff_tags_the_track_its_crop_came_from() -> None:
     outcomes = assigner.update(registry, at(0.5))
     assert [(o.message.usn, o.tracker_id) for o in outcomes] == [("USN-B", 2)]
     assert registry.records[2].usn_source == "body"
+
+
+def test_a_stalled_frame_loop_refuses_handoffs_beyond_its_inbox_instead_of_growing() -> None:
+    # GIVEN a pipeline whose frame loop is not running, with room for two handoffs
+    pipeline = RoomPipeline(
+        None,
+        ByteTrackPersonTracker(frame_rate=10.0),
+        TrackRegistry(DoorZone([])),
+        HandoffAssigner(),
+        inbox_max=2,
+    )
+    handoffs = [
+        Handoff(usn=f"1MS21CS00{i}", capture_id=f"c{i}", captured_at=T0, similarity=0.7, room_id="R101")
+        for i in range(3)
+    ]
+    # WHEN three arrive THEN the third is refused (its message stays on the queue) and counted
+    assert [pipeline.submit_handoff(h, ack=f"r{i}") for i, h in enumerate(handoffs)] == [True, True, False]
+    assert pipeline.refused_handoffs == 1

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from edge_client.cam2.presence import BodyCropUploader, PresenceReport, PresenceReporter
+from contracts.presence import PresenceReport
+from edge_client.cam2.presence import BodyCropUploader, PresenceReporter
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
