@@ -536,7 +536,7 @@ def test_a_handoff_claimed_by_a_crashed_worker_is_published_once_its_claim_lapse
             capture_times=REPLAYED_CALENDAR,
             publish_lease=timedelta(seconds=60),
         )
-        service._handoffs._clock = lambda: now[0]  # type: ignore[attr-defined]
+        service._ledger._handoffs._clock = lambda: now[0]  # type: ignore[attr-defined]
         return service
 
     class _CrashError(Exception):
@@ -548,8 +548,8 @@ def test_a_handoff_claimed_by_a_crashed_worker_is_published_once_its_claim_lapse
 
     capture = put_capture(stack, photo("Laura_Bush", 10))
     dying = service()
-    dying._handoffs._publisher = _DyingPublisher()  # type: ignore[attr-defined]
-    dying._handoffs._release = lambda claim: None  # type: ignore[attr-defined,method-assign]
+    dying._ledger._handoffs._publisher = _DyingPublisher()  # type: ignore[attr-defined]
+    dying._ledger._handoffs._release = lambda claim: None  # type: ignore[attr-defined,method-assign]
     with pytest.raises(_CrashError):
         dying.process(capture.key)
 

@@ -310,7 +310,24 @@ _GOOD_TRACK = track(BORIS.usn, 7, "body", CLASS_START, IN_CLASS)
         ),
         (
             "a sighting after the report was written",
-            lambda: report(IN_CLASS, [track(BORIS.usn, 7, "body", CLASS_START, IN_CLASS + minutes(5))]),
+            lambda: _json(
+                {
+                    "room_id": "R101",
+                    "camera_id": "R101-room",
+                    "reported_at": IN_CLASS.isoformat(),
+                    "interval_s": 30,
+                    "present": [
+                        {
+                            "usn": BORIS.usn,
+                            "tracker_id": 7,
+                            "source": "body",
+                            "first_seen_at": CLASS_START.isoformat(),
+                            "last_seen_at": (IN_CLASS + minutes(5)).isoformat(),
+                            "dwell_s": 2100,
+                        }
+                    ],
+                }
+            ),
             {},
             "malformed_report",
         ),
