@@ -111,6 +111,14 @@ class SourceSettings(BaseModel):
         True,
         description="Pace file and folder replays to the wall clock like a camera (off: full speed).",
     )
+    drop_late_frames: bool = Field(
+        False,
+        description=(
+            "Real-time replays skip the frames the loop had no time for, as a live camera does (newest "
+            "frame wins; counted in the run summary). Off: a slow loop falls behind the wall clock but "
+            "sees every frame. Live sources always drop."
+        ),
+    )
 
 
 S = TypeVar("S", bound=EdgeSettings)

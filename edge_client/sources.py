@@ -134,6 +134,8 @@ class FrameSource(ABC):
     def __init__(self, description: str) -> None:
         self.description = description
         self._closed = threading.Event()
+        self.dropped_frames = 0
+        """Frames skipped because the consumer fell behind (live and real-time sources)."""
 
     @property
     def closed(self) -> bool:
@@ -177,6 +179,14 @@ class _Pacer:
         if delay > 0:
             self._closed.wait(delay)
 
+    def stale(self, index: int) -> bool:
+        """Frame ``index`` is stale: the next one is already due (a consumer fell behind).
+
+        A real camera does not wait for a slow reader; it has moved on. Skipping stale frames
+        keeps a replay's media time on the wall clock, as a live source's newest-frame-wins does.
+        """
+        return time.monotonic() >= self._start + (index + 1) * self._period_s
+
 
 def _natural_key(path: Path) -> list[int | str]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
@@ -189,7 +199,14 @@ class ImageFolderSource(FrameSource):
     evidence trail, and a silently skipped frame would change what the gate sees.
     """
 
-    def __init__(self, folder: Path, fps: float = DEFAULT_REPLAY_FPS, *, realtime: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        fps: float = DEFAULT_REPLAY_FPS,
+        *,
+        realtime: bool = False,
+        drop_late: bool = False,
+    ) -> None:
         super().__init__(f"image folder {folder} at {fps:g} fps")
         if not folder.is_dir():
             raise SourceError(f"{folder} is not a folder")
@@ -203,13 +220,18 @@ class ImageFolderSource(FrameSource):
             raise SourceError(f"{folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         self.fps = fps
         self._realtime = realtime
+        self._drop_late = drop_late
 
     def __iter__(self) -> Iterator[Frame]:
         pacer = _Pacer(self.fps, self._closed) if self._realtime else None
+        last = len(self.paths) - 1
         for index, path in enumerate(self.paths):
             if self.closed:
                 return
             if pacer is not None:
+                if self._drop_late and index < last and pacer.stale(index):
+                    self.dropped_frames += 1
+                    continue
                 pacer.wait_for(index)
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
@@ -220,7 +242,9 @@ class ImageFolderSource(FrameSource):
 class VideoFileSource(FrameSource):
     """Frames of a video file, timed by its frame rate (or ``fps`` when given)."""
 
-    def __init__(self, path: Path, fps: float | None = None, *, realtime: bool = False) -> None:
+    def __init__(
+        self, path: Path, fps: float | None = None, *, realtime: bool = False, drop_late: bool = False
+    ) -> None:
         super().__init__(f"video file {path}")
         if not path.is_file():
             raise SourceError(f"no such video file: {path}")
@@ -233,6 +257,7 @@ class VideoFileSource(FrameSource):
         self.fps = fps if fps else (native_fps if native_fps > 0 else FALLBACK_VIDEO_FPS)
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._realtime = realtime
+        self._drop_late = drop_late
 
     def __iter__(self) -> Iterator[Frame]:
         pacer = _Pacer(self.fps, self._closed) if self._realtime else None
@@ -240,6 +265,10 @@ class VideoFileSource(FrameSource):
         try:
             while not self.closed:
                 if pacer is not None:
+                    if self._drop_late and index > 0 and pacer.stale(index) and self._capture.grab():
+                        self.dropped_frames += 1  # read past it without decoding
+                        index += 1
+                        continue
                     pacer.wait_for(index)
                 ok, image = self._capture.read()
                 if not ok:
@@ -439,6 +468,7 @@ def open_source(
     fps: float | None = None,
     *,
     realtime: bool = False,
+    drop_late: bool = False,
     reconnect: ReconnectPolicy | None = None,
 ) -> FrameSource:
     """Open a frame source from a spec (camera index, stream URL, video file or image folder).
@@ -450,6 +480,7 @@ def open_source(
             own rate for timestamps; for live sources, the most frames per second delivered
             (extra frames are dropped). ``None``: the source's natural rate.
         realtime: pace file and folder replays to the wall clock (live sources always are).
+        drop_late: with ``realtime``, skip replay frames the consumer had no time for.
         reconnect: backoff for live sources that fail to open or drop.
 
     Raises:
@@ -460,10 +491,10 @@ def open_source(
     kind, target = _parse_spec(spec)
     if kind == "folder":
         assert isinstance(target, Path)
-        return ImageFolderSource(target, fps or DEFAULT_REPLAY_FPS, realtime=realtime)
+        return ImageFolderSource(target, fps or DEFAULT_REPLAY_FPS, realtime=realtime, drop_late=drop_late)
     if kind == "video":
         assert isinstance(target, Path)
-        return VideoFileSource(target, fps, realtime=realtime)
+        return VideoFileSource(target, fps, realtime=realtime, drop_late=drop_late)
     if kind == "webcam":
         assert isinstance(target, int)
         index = target

@@ -31,6 +31,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -40,9 +42,30 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cloud_functions.core.db.engine import get_engine
-from cloud_functions.core.db.schema import attendance, enrollments, recognition_events, students
+from cloud_functions.core.db.schema import (
+    attendance,
+    enrollments,
+    presence_reports,
+    recognition_events,
+    students,
+)
 from cloud_functions.core.settings import DEFAULT_MODELS_DIR, function_settings
+from infra.demo_room import (
+    DOOR_FPS,
+    ROOM_SEQUENCE,
+    RoomObserver,
+    RoomScenario,
+    TwoCameraRun,
+    build_scenario,
+    door_to_tag_ms,
+    entry_to_tag_ms,
+    percentile,
+    room_settings,
+    run_both_cameras,
+    write_door_replay,
+)
 from infra.local_stack import LocalStack, MotoEndpoint, local_parameter_overrides
+from infra.local_stack.host import FunctionHostProcess
 from infra.local_stack.portal import PortalServer, session_admin_token
 from infra.migrations import upgrade
 from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
@@ -50,8 +73,20 @@ from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
 logger = logging.getLogger("infra.demo")
 
 LFW = DEFAULT_MODELS_DIR.parent / "data" / "faces" / "lfw_subset"
+TRACKING = DEFAULT_MODELS_DIR.parent / "data" / "tracking"
+# The demo's class is an hour, its room replay 21 s: a short dwell, so presence confirms within it.
+DEMO_MIN_DWELL = "PT3S"
+PRESENCE_INTERVAL_S = 3.0
 TIMEZONE = "Asia/Kolkata"
 ENROLL_PHOTOS = 3
+
+
+@dataclass
+class RoomRun:
+    """The scenario both cameras ran and what cam2 saw."""
+
+    scenario: RoomScenario
+    run: TwoCameraRun
 
 
 def _say(message: str) -> None:
@@ -109,43 +144,109 @@ def enroll_through_bucket(stack: LocalStack, engine: Engine, people: list[Person
         print(f"  {n:>3} {status:<9} {reason or ''}")
 
 
-def run_doorway(stack: LocalStack, people: list[Person], workdir: Path) -> int:
+def _list_keys(stack: LocalStack, prefix: str) -> list[str]:
+    s3 = stack.client("s3")
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket_name, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    return keys
+
+
+def run_cameras(
+    stack: LocalStack,
+    people: list[Person],
+    workdir: Path,
+    *,
+    stream_port: int | None,
+    on_start: Callable[[], None] | None = None,
+) -> RoomRun:
+    """cam1 at R101's door and cam2 in R101 at once, on the scenario of :mod:`infra.demo_room`."""
     from edge_client.cam1.app import Cam1Runner
-    from edge_client.cam1.replay import write_doorway_replay
     from edge_client.cam1.settings import Cam1Settings
+    from edge_client.cam2.app import Cam2Runner, outbox_sink
     from edge_client.settings import load_edge_settings
 
-    # The last photo of each student (never enrolled), then a visitor who is not a student.
     visitor = sorted((LFW / "unknown").rglob("*.jpg"))[0]
-    held_out = [p.photos[-1] for p in people] + [visitor]
-    replay = workdir / "doorway"
-    segments = write_doorway_replay(replay, held_out, fps=10.0, hold_s=3.0, layout="gap")
-    settings = load_edge_settings(
-        Cam1Settings,
-        source=str(replay),
-        source_fps=10.0,
-        realtime=True,
-        room_id="R101",
-        camera_id="R101-door",
-        bucket_name=stack.bucket_name,
-        aws_endpoint_url=stack.endpoint_url,
-        aws_region=stack.region,
-        outbox_path=workdir / "cam1-outbox.sqlite",
-    )
-    print(f"cam1 replays {len(segments)} people at the door of R101 (10 fps, ~3 s each)")
-    summary = Cam1Runner(settings, drain_on_exit_s=30).run()
+    scenario = build_scenario(people, visitor, TRACKING / ROOM_SEQUENCE)
     print(
-        f"  {summary.frames} frames at {summary.fps:.1f} fps, {summary.captures} captures, "
-        f"{summary.uploaded} uploaded, {summary.pending} pending"
+        f"cam2 replays {ROOM_SEQUENCE} ({scenario.sequence.length} frames, {scenario.sequence.fps:g} fps) "
+        f"with a door zone; cam1 starts {scenario.lead_s:.1f} s earlier. Who walks in as whom "
+        "(pairing from the ground truth):"
     )
-    return summary.uploaded
+    for line in scenario.describe():
+        print(line)
+    frames = write_door_replay(scenario, workdir / "doorway")
+    cam1 = Cam1Runner(
+        load_edge_settings(
+            Cam1Settings,
+            source=str(workdir / "doorway"),
+            source_fps=DOOR_FPS,
+            realtime=True,
+            room_id="R101",
+            camera_id="R101-door",
+            bucket_name=stack.bucket_name,
+            aws_endpoint_url=stack.endpoint_url,
+            aws_region=stack.region,
+            outbox_path=workdir / "cam1-outbox.sqlite",
+        ),
+        drain_on_exit_s=30,
+    )
+    room = room_settings(
+        scenario,
+        bucket_name=stack.bucket_name,
+        endpoint_url=stack.endpoint_url,
+        region=stack.region,
+        queue_url=stack.room_queue_url("R101"),
+        outbox_path=workdir / "cam2-outbox.sqlite",
+        presence_interval_s=PRESENCE_INTERVAL_S,
+        stream_port=stream_port,
+    )
+    outbox, uploader = outbox_sink(room)
+    observer = RoomObserver(scenario.sequence)
+    cam2 = Cam2Runner(room, sink=outbox, uploader=None, on_frame=observer)
+    print(
+        f"cam1: {frames} frames at {DOOR_FPS:g} fps; "
+        f"cam2: R101's queue, presence every {PRESENCE_INTERVAL_S:g} s"
+    )
+    uploader.start()
+    try:
+        if on_start is not None:
+            on_start()
+        run = run_both_cameras(scenario, cam1, cam2, observer)
+        if not uploader.drain(30):
+            logger.warning("cam2 uploads still pending after 30 s")
+    finally:
+        uploader.stop()
+        outbox.close()
+    return RoomRun(scenario, run)
 
 
-def print_results(stack: LocalStack, engine: Engine, uploaded: int) -> dict[str, int]:
-    wait_until(lambda: count(engine, recognition_events) >= uploaded, 60, "face_match")
+def wait_for_functions(stack: LocalStack, engine: Engine) -> None:
+    """Until every uploaded capture and presence report has its recorded outcome."""
+    captures = len(_list_keys(stack, "captures/")) - len(_list_keys(stack, "captures/presence/"))
+    reports = len(_list_keys(stack, "captures/presence/"))
+    wait_until(
+        lambda: count(engine, recognition_events) >= captures and count(engine, presence_reports) >= reports,
+        90,
+        "face_match, body_match and presence",
+    )
+
+
+def print_results(stack: LocalStack, engine: Engine, room: RoomRun) -> dict[str, object]:
+    """The story of the run and its figures (the ``--json`` payload)."""
+    wait_for_functions(stack, engine)
+    scenario, observed = room.scenario, room.run.observation
     with engine.connect() as connection:
-        outcomes = Counter(r.outcome for r in connection.execute(sa.select(recognition_events.c.outcome)))
-        report = connection.execute(
+        events = connection.execute(
+            sa.select(
+                recognition_events.c.object_key,
+                recognition_events.c.outcome,
+                recognition_events.c.usn,
+                recognition_events.c.similarity,
+                recognition_events.c.captured_at,
+            ).order_by(recognition_events.c.id)
+        ).all()
+        register = connection.execute(
             sa.select(
                 attendance.c.course_code,
                 attendance.c.class_date,
@@ -153,41 +254,152 @@ def print_results(stack: LocalStack, engine: Engine, uploaded: int) -> dict[str,
                 students.c.name,
                 attendance.c.status,
                 attendance.c.first_seen_at,
+                attendance.c.confirmed_at,
                 attendance.c.similarity,
             )
             .join(students, students.c.usn == attendance.c.usn)
             .order_by(attendance.c.course_code, attendance.c.usn)
         ).all()
-    _say("recognition events (face_match)")
+        duplicate_rows = connection.execute(
+            sa.select(sa.func.count()).select_from(
+                sa.select(attendance.c.usn)
+                .group_by(attendance.c.usn, attendance.c.course_code, attendance.c.class_date)
+                .having(sa.func.count() > 1)
+                .subquery()
+            )
+        ).scalar_one()
+    zone = ZoneInfo(TIMEZONE)
+    face_events = [e for e in events if e.object_key.startswith("captures/faces/")]
+    outcomes = Counter(e.outcome for e in face_events)
+    _say("recognition events at the door (face_match)")
     for outcome, n in sorted(outcomes.items()):
         print(f"  {outcome:<22} {n}")
+    body_outcomes = Counter(e.outcome for e in events if not e.object_key.startswith("captures/faces/"))
+    if body_outcomes:
+        _say("body crops from the room (body_match)")
+        for outcome, n in sorted(body_outcomes.items()):
+            print(f"  {outcome:<22} {n}")
 
-    sqs = stack.client("sqs")
-    handoffs = []
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=stack.room_queue_url("R101"), MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", [])
-        if not messages:
-            break
-        for message in messages:
-            body = json.loads(message["Body"])
-            handoffs.append(json.loads(body["Message"]) if "TopicArn" in body else body)
-            sqs.delete_message(QueueUrl=stack.room_queue_url("R101"), ReceiptHandle=message["ReceiptHandle"])
-    _say(f"handoffs on R101's queue (SNS → SQS, filtered by room): {len(handoffs)}")
-    for h in handoffs:
-        print(f"  {h['usn']}  capture {h['capture_id'][:8]}  sim {h['similarity']:.3f}  {h['course_code']}")
-
-    _say("attendance report")
-    print(
-        f"  {'course':<7} {'date':<10}  {'usn':<11} {'name':<24} {'status':<8} {'first seen (UTC)':<19} sim"
-    )
-    for r in report:
-        print(
-            f"  {r.course_code:<7} {r.class_date.isoformat():<10}  {r.usn:<11} {r.name:<24} {r.status:<8} "
-            f"{r.first_seen_at:%Y-%m-%d %H:%M:%S}  {r.similarity:.3f}"
+    by_usn = {w.usn: w for w in scenario.walkers if w.usn}
+    door = {e.usn: e for e in face_events if e.outcome == "recognised" and e.usn}
+    tags = {t.usn: t for t in observed.tags if t.tracker_id is not None and not t.expired}
+    expired = {t.usn for t in observed.tags if t.expired}
+    confirmed = {r.usn: r for r in register}
+    correct = 0
+    rows = []
+    for usn, walker in sorted(by_usn.items()):
+        tag = tags.get(usn)
+        right = tag is not None and observed.gt_of_track(tag.tracker_id) == walker.gt_identity  # type: ignore[arg-type]
+        correct += int(right and walker.gt_identity is not None)
+        seen = door.get(usn)
+        row = confirmed.get(usn)
+        rows.append(
+            (
+                usn,
+                walker.name,
+                f"{seen.captured_at.astimezone(zone):%H:%M:%S}" if seen and seen.captured_at else "-",
+                confidence_words(seen.similarity if seen else None),
+                f"#{tag.tracker_id}" + ("" if right else " (wrong person)")
+                if tag
+                else ("never tagged (handoff expired)" if usn in expired else "-"),
+                f"{tag.applied_at.astimezone(zone):%H:%M:%S}" if tag else "-",
+                f"{row.confirmed_at.astimezone(zone):%H:%M:%S}"
+                if row and row.confirmed_at
+                else "not confirmed",
+                "walks in" if walker.gt_identity is not None else "stays out",
+            )
         )
-    return {"recognised": outcomes.get("recognised", 0), "handoffs": len(handoffs), "attendance": len(report)}
+    _say(f"students: door → room (times {TIMEZONE})")
+    header = ("usn", "name", "at door", "match", "cam2 track", "tagged", "confirmed in room", "scenario")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+
+    unknown = sorted(t for t in observed.tracks if t not in observed.tagged_tracks)
+    _say("unknown people in the room")
+    print(f"  {len(unknown)} of {len(observed.tracks)} tracks never carried a name")
+    named_strangers = []
+    for walker in (w for w in scenario.walkers if w.usn is None):
+        tracks = [t for t in sorted(observed.tracks) if observed.gt_of_track(t) == walker.gt_identity]
+        named = [observed.tagged_tracks[t] for t in tracks if t in observed.tagged_tracks]
+        named_strangers += named
+        who = "someone who slipped in behind" if walker.photo is None else f"the visitor ({walker.name})"
+        print(
+            f"  {who} walked in as track(s) {', '.join(f'#{t}' for t in tracks) or '-'}: "
+            + (f"WRONGLY named {', '.join(named)}" if named else "stayed unknown")
+        )
+
+    _say("attendance register")
+    print(f"  {'course':<7} {'date':<10}  {'usn':<11} {'name':<24} {'status':<9} {'at door':<8}  confirmed")
+    for r in register:
+        confirmed_at = f"{r.confirmed_at.astimezone(zone):%H:%M:%S}" if r.confirmed_at else "-"
+        print(
+            f"  {r.course_code:<7} {r.class_date.isoformat():<10}  {r.usn:<11} {r.name:<24} {r.status:<9} "
+            f"{r.first_seen_at.astimezone(zone):%H:%M:%S}  {confirmed_at}"
+        )
+    right_frames = sum(
+        observed.usn_frames[u].get(by_usn[u].gt_identity, 0) for u in observed.usn_frames if u in by_usn
+    )
+    all_frames = sum(sum(v.values()) for v in observed.usn_frames.values())
+    latencies = door_to_tag_ms(observed.tags)
+    return {
+        "students": len(by_usn),
+        "walk_in": sum(1 for w in scenario.walkers if w.usn and w.gt_identity is not None),
+        "recognised_at_door": outcomes.get("recognised", 0),
+        "unknown_at_door": outcomes.get("unknown_person", 0),
+        "handoffs_applied": len(tags),
+        "handoffs_expired": len(expired),
+        "handoffs_correct": correct,
+        "confirmed_in_room": sum(1 for r in register if r.confirmed_at is not None),
+        "attendance_rows": len(register),
+        "duplicate_rows": int(duplicate_rows),
+        "unknown_tracks": len(unknown),
+        "strangers_named": len(named_strangers),
+        "identity_kept_share": round(right_frames / all_frames, 3) if all_frames else None,
+        "cam2_fps": round(observed.capacity_fps, 1),
+        "cam2_realtime_fps": round(observed.realtime_fps, 1),
+        "cam2_dropped_frames": scenario.sequence.length - observed.frames,
+        "entry_to_tag_ms_p50": percentile(entry_to_tag_ms(scenario, observed), 50),
+        "entry_to_tag_ms_p95": percentile(entry_to_tag_ms(scenario, observed), 95),
+        "door_to_tag_ms_p50": percentile(latencies, 50),
+        "door_to_tag_ms_p95": percentile(latencies, 95),
+        "body_outcomes": dict(body_outcomes),
+        "other_room_messages": other_room_messages(stack),
+    }
+
+
+def other_room_messages(stack: LocalStack) -> int:
+    """Messages waiting on the queues of rooms other than R101 (handoffs must reach only their room)."""
+    sqs = stack.client("sqs")
+    waiting = 0
+    for room_id in stack.room_ids:
+        if room_id != "R101":
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=stack.room_queue_url(room_id),
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            waiting += sum(int(v) for v in attributes.values())
+    return waiting
+
+
+def confidence_words(similarity: float | None) -> str:
+    """A match similarity as a teacher reads it: how far above the match threshold it is."""
+    if similarity is None:
+        return "-"
+    threshold = function_settings().match_threshold
+    label = (
+        "high" if similarity >= threshold + 0.15 else "medium" if similarity >= threshold + 0.05 else "low"
+    )
+    return f"{label} ({similarity:.2f})"
+
+
+def restart_host(host: FunctionHostProcess) -> None:
+    """Kill the function host mid-run (SIGKILL: its messages in flight are not acknowledged), restart it."""
+    print(
+        f"  !! function host killed (SIGKILL) at {datetime.now(ZoneInfo(TIMEZONE)):%H:%M:%S}; restarting it"
+    )
+    host.kill()
+    host.start()
 
 
 def serve_until_stopped(stack: LocalStack, admin_token: str, api_port: int, portal_port: int) -> None:
@@ -235,6 +447,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--api-port", type=int, default=3000, help="HTTP API port with --serve (3000)")
     parser.add_argument("--portal-port", type=int, default=8080, help="web portal port with --serve (8080)")
+    parser.add_argument("--json", action="store_true", help="end with the figures as one JSON line")
+    parser.add_argument(
+        "--function-host",
+        choices=["inline", "process"],
+        default="inline",
+        help="run the functions in this process (default) or in a child process, as Lambda would",
+    )
+    parser.add_argument(
+        "--kill-function-host-at",
+        type=float,
+        metavar="S",
+        help="with --function-host process: SIGKILL it S seconds after the cameras start, then restart it",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -248,15 +473,17 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"local AWS endpoint on 127.0.0.1:{args.port}, stack from template.yaml")
     with MotoEndpoint(args.port) as endpoint:
         admin_token, api_tokens = session_admin_token()
+        parameters = local_parameter_overrides(
+            database_url,
+            stage="demo",
+            ApiTokens=api_tokens,
+            PortalOrigins=f"http://127.0.0.1:{args.portal_port}",
+            PresenceMinDwell=DEMO_MIN_DWELL,
+            # A message a killed function host had taken comes back this soon (default 6 minutes).
+            QueueVisibilityTimeout="5",
+        )
         stack = LocalStack.provision(
-            endpoint.endpoint_url,
-            parameter_overrides=local_parameter_overrides(
-                database_url,
-                stage="demo",
-                ApiTokens=api_tokens,
-                PortalOrigins=f"http://127.0.0.1:{args.portal_port}",
-            ),
-            stack_name="classsight-demo",
+            endpoint.endpoint_url, parameter_overrides=parameters, stack_name="classsight-demo"
         )
         print(f"  bucket {stack.bucket_name}, topic {stack.handoff_topic_arn}")
 
@@ -269,27 +496,68 @@ def main(argv: list[str] | None = None) -> int:
         seed_students(engine, people)
         window = f"{slots[0].start:%H:%M}-{slots[0].end:%H:%M} {TIMEZONE}"
         print(f"  {len(people)} students; CS501 runs in R101 {window}")
-        totals: dict[str, int] = {}
+        totals: dict[str, object] = {}
 
         os.environ.update(stack.env("FaceMatchFunction", CLASSSIGHT_DATABASE_URL=database_url))
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the demo prints its own summary
         # The local endpoint accepts any credentials; the edge client insists on having some.
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        for function in ("EnrollFunction", "BodyMatchFunction", "PresenceFunction"):
+            for key, value in stack.env(function).items():
+                os.environ.setdefault(key, value)  # in one process: the first function's value wins
         function_settings.cache_clear()
-        stack.start_pollers(functions=["EnrollFunction", "FaceMatchFunction"], wait_s=1)
+        host = None
+        if args.function_host == "process":
+            host = FunctionHostProcess(
+                stack.endpoint_url,
+                database_url,
+                workdir / "function-host.log",
+                stage="demo",
+                parameters=parameters,
+                log_level="WARNING",
+            )
+            host.start()
+        else:
+            stack.start_pollers(
+                functions=["EnrollFunction", "FaceMatchFunction", "BodyMatchFunction", "PresenceFunction"],
+                wait_s=1,
+            )
+        killer: threading.Timer | None = None
         try:
             _say("enrollment through the bucket (enroll function)")
             enroll_through_bucket(stack, engine, people)
-            _say("doorway camera (cam1) → face_match")
-            uploaded = run_doorway(stack, people, workdir)
-            totals = print_results(stack, engine, uploaded)
+            _say("door camera (cam1) and room camera (cam2) of R101, at once")
+            print(f"  presence confirms after {DEMO_MIN_DWELL[2:-1]} s in the room (the demo's short dwell)")
+            on_start = None
+            if host is not None and args.kill_function_host_at is not None:
+
+                def on_start() -> None:
+                    nonlocal killer
+                    killer = threading.Timer(args.kill_function_host_at, restart_host, args=(host,))
+                    killer.daemon = True
+                    killer.start()
+
+            room = run_cameras(stack, people, workdir, stream_port=None, on_start=on_start)
+            totals = print_results(stack, engine, room)
+            if args.json:
+                print(json.dumps(totals, sort_keys=True))
             if args.serve:
                 serve_until_stopped(stack, admin_token, args.api_port, args.portal_port)
         finally:
+            if killer is not None:
+                killer.cancel()
+            if host is not None:
+                host.stop()
             stack.stop_pollers()
     print("\nstopped; nothing left listening")
-    return 0 if totals["attendance"] == len(people) else 1
+    ok = (
+        totals.get("handoffs_correct") == totals.get("walk_in")
+        and totals.get("confirmed_in_room") == totals.get("walk_in")
+        and totals.get("duplicate_rows") == 0
+        and totals.get("strangers_named") == 0
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -282,7 +282,7 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
 
     presence_min_dwell: timedelta = Field(
         timedelta(minutes=10),
-        ge=timedelta(minutes=1),
+        ge=timedelta(seconds=1),
         le=timedelta(hours=2),
         description=(
             "Time a student must be seen in the room during the class (counted from the class start, "

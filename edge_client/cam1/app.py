@@ -160,7 +160,12 @@ class Cam1Runner:
             region=settings.aws_region,
             timeout_s=settings.upload_timeout_s,
         )
-        self.source = source or open_source(settings.source, settings.source_fps, realtime=settings.realtime)
+        self.source = source or open_source(
+            settings.source,
+            settings.source_fps,
+            realtime=settings.realtime,
+            drop_late=settings.drop_late_frames,
+        )
         try:
             self.outbox = Outbox(settings.outbox_path, settings.outbox_max_items)
             try:

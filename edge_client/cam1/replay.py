@@ -97,3 +97,82 @@ def one_photo_per_person(people_dir: Path) -> list[Path]:
         if first:
             photos.append(first[0])
     return photos
+
+
+@dataclass(frozen=True, slots=True)
+class DoorVisit:
+    """One person at the door: the photo that stands for them and when they step up (seconds)."""
+
+    photo: Path
+    at_s: float
+
+
+def timed_doorway_frames(
+    visits: Sequence[DoorVisit],
+    *,
+    fps: float = 10.0,
+    hold_s: float = 3.0,
+    gap_s: float = 0.5,
+    tail_s: float = 1.0,
+    photo_px: int = 312,
+) -> Iterator[tuple[np.ndarray, str | None]]:
+    """Yield ``(frame, person or None)`` for a doorway where people arrive at given times.
+
+    The door is single file: each visitor stands still at the centre for ``hold_s`` from
+    ``at_s``, or, when someone is still there, ``gap_s`` after that person has gone.
+    """
+    if fps <= 0 or hold_s <= 0:
+        raise ReplayError("fps and hold_s must be positive")
+    width, height = FRAME_SIZE
+    x, y = (width - photo_px) // 2, (height - photo_px) // 2
+    hold_frames = max(1, round(hold_s * fps))
+    placed: list[tuple[int, np.ndarray, str]] = []  # first frame, photo, person
+    free_from = 0
+    for visit in sorted(visits, key=lambda v: v.at_s):
+        photo = cv2.imread(str(visit.photo), cv2.IMREAD_COLOR)
+        if photo is None:
+            raise ReplayError(f"cannot read photo {visit.photo}")
+        first = max(free_from, round(visit.at_s * fps))
+        placed.append(
+            (
+                first,
+                cv2.resize(photo, (photo_px, photo_px), interpolation=cv2.INTER_CUBIC),
+                visit.photo.parent.name,
+            )
+        )
+        free_from = first + hold_frames + round(gap_s * fps)
+    last = (placed[-1][0] + hold_frames if placed else 0) + round(tail_s * fps)
+    shown = iter(placed)
+    current = next(shown, None)
+    for index in range(last):
+        while current is not None and index >= current[0] + hold_frames:
+            current = next(shown, None)
+        if current is not None and index >= current[0]:
+            frame = _blank()
+            frame[y : y + photo_px, x : x + photo_px] = current[1]
+            yield frame, current[2]
+        else:
+            yield _blank(), None
+
+
+def door_visit_starts(
+    visits: Sequence[DoorVisit], *, fps: float = 10.0, hold_s: float = 3.0, gap_s: float = 0.5
+) -> list[float]:
+    """When each visitor of :func:`timed_doorway_frames` actually steps up (seconds, visit order)."""
+    hold_frames = max(1, round(hold_s * fps))
+    free_from, starts = 0, []
+    for visit in visits:
+        first = max(free_from, round(visit.at_s * fps))
+        starts.append(first / fps)
+        free_from = first + hold_frames + round(gap_s * fps)
+    return starts
+
+
+def write_timed_doorway_replay(folder: Path, visits: Sequence[DoorVisit], **options: object) -> int:
+    """Write :func:`timed_doorway_frames` as ``folder/000000.jpg ...``; returns the frame count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for index, (frame, _) in enumerate(timed_doorway_frames(visits, **options)):  # type: ignore[arg-type]
+        cv2.imwrite(str(folder / f"{index:06d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        count += 1
+    return count

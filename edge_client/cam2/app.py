@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ import numpy as np
 from edge_client.aws import edge_aws_client
 from edge_client.cam2.detection import PersonDetector, YoloPersonDetector
 from edge_client.cam2.handoff import HandoffAssigner
-from edge_client.cam2.pipeline import FrameStage, RoomPipeline
+from edge_client.cam2.pipeline import FrameResult, FrameStage, RoomPipeline
 from edge_client.cam2.presence import BodyCropUploader, CaptureSink, GalleryCropUploader, PresenceReporter
 from edge_client.cam2.queue import HandoffConsumer, HandoffQueue, SqsHandoffQueue
 from edge_client.cam2.reid import BodyEmbedder, IdentityKeeper, OsnetBodyEmbedder
@@ -195,6 +196,7 @@ class Cam2Runner:
         uploader: drains ``sink`` in a thread while the runner runs.
         queue: the room's handoff queue.
         max_frames: stop after this many frames (``run``'s own argument wins).
+        on_frame: called with each frame's result and time (scoring a replay, a live view).
     """
 
     def __init__(
@@ -206,8 +208,10 @@ class Cam2Runner:
         uploader: BackgroundUploader | None = None,
         queue: HandoffQueue | None = None,
         max_frames: int | None = None,
+        on_frame: Callable[[FrameResult, datetime], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_frame = on_frame
         self._stop = threading.Event()
         self._max_frames = max_frames
         self._uploader = uploader
@@ -270,6 +274,8 @@ class Cam2Runner:
     def process_frame(self, image: np.ndarray, at: datetime) -> None:
         """Run the pipeline on one frame, acknowledge decided handoffs, publish the annotated frame."""
         result = self.pipeline.process(image, at)
+        if self._on_frame is not None:
+            self._on_frame(result, at)
         for outcome in result.outcomes:
             if outcome.expired:
                 self.summary.handoffs_expired += 1
@@ -301,7 +307,10 @@ class Cam2Runner:
             self.consumer.start()
         try:
             with open_source(
-                self.settings.source, self.settings.source_fps, realtime=self.settings.realtime
+                self.settings.source,
+                self.settings.source_fps,
+                realtime=self.settings.realtime,
+                drop_late=self.settings.drop_late_frames,
             ) as source:
                 for frame in source:
                     if self.origin is None:

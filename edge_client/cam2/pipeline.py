@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -45,6 +46,7 @@ class FrameResult:
 
     detections: sv.Detections
     outcomes: list[HandoffOutcome] = field(default_factory=list)
+    elapsed_s: float = 0.0  # time this frame took in the pipeline (detector included)
 
 
 class RoomPipeline:
@@ -105,6 +107,7 @@ class RoomPipeline:
             at: capture time of the frame; strictly increasing.
             detections: precomputed detections of ``frame``, skipping the detector.
         """
+        started = time.perf_counter()
         if detections is None:
             if self.detector is None:
                 raise ValueError("a pipeline without a detector needs precomputed detections")
@@ -115,7 +118,7 @@ class RoomPipeline:
         outcomes += self.assigner.update(self.registry, at)
         for stage in self.stages:
             tracked = stage.update_with_detections(tracked, frame, at, self.registry)
-        return FrameResult(self.registry.label(tracked), outcomes)
+        return FrameResult(self.registry.label(tracked), outcomes, time.perf_counter() - started)
 
     def _drain_inbox(self) -> list[HandoffOutcome]:
         outcomes: list[HandoffOutcome] = []

@@ -10,10 +10,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,9 +29,10 @@ from cloud_functions.core.settings import FaceModelSettings
 from edge_client.outbox import Outbox, OutboxUploader, S3ObjectStore
 from infra.local_stack import LocalStack, MotoEndpoint, local_parameter_overrides
 from infra.local_stack.endpoint import free_port
+from infra.local_stack.host import FunctionHostProcess
 from infra.migrations import upgrade
 from infra.seed import Slot, lfw_people, seed_campus, seed_students
-from tests.conftest import DATA_DIR, REPO_ROOT
+from tests.conftest import DATA_DIR
 
 LFW = DATA_DIR / "faces" / "lfw_subset"
 PEOPLE = lfw_people(LFW)
@@ -82,49 +79,11 @@ def campus(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
     engine.dispose()
 
 
-class FunctionHost:
-    """``python -m infra.local_stack up --endpoint-url ...``: only the pollers, in a child process."""
-
-    def __init__(self, endpoint_url: str, database_url: str, log: Path) -> None:
-        self.command = [
-            sys.executable,
-            "-m",
-            "infra.local_stack",
-            "up",
-            "--endpoint-url",
-            endpoint_url,
-            "--database-url",
-            database_url,
-            "--stage",
-            "durable",
-            "--no-api",
-            "--no-portal",
-            "-P",
-            "QueueVisibilityTimeout=3",
-        ]
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                self.command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, env=dict(os.environ)
-            )
-        deadline = time.monotonic() + 60
-        while b"Local stack ready" not in self.log.read_bytes():
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the function host did not start"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
+def function_host(endpoint_url: str, database_url: str, log: Path) -> FunctionHostProcess:
+    """Only the pollers, in a child process (``python -m infra.local_stack up --endpoint-url``)."""
+    return FunctionHostProcess(
+        endpoint_url, database_url, log, stage="durable", parameters={"QueueVisibilityTimeout": "3"}
+    )
 
 
 def test_a_function_host_killed_mid_batch_loses_and_doubles_nothing(
@@ -133,7 +92,7 @@ def test_a_function_host_killed_mid_batch_loses_and_doubles_nothing(
     database_url, engine = campus
     with MotoEndpoint() as endpoint:
         stack = _provision(endpoint.endpoint_url, database_url, QueueVisibilityTimeout="3")
-        host = FunctionHost(endpoint.endpoint_url, database_url, tmp_path / "host.log")
+        host = function_host(endpoint.endpoint_url, database_url, tmp_path / "host.log")
         host.start()
         try:
             # GIVEN two door captures of every student, put while the host processes them
