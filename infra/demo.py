@@ -45,7 +45,6 @@ from cloud_functions.core.db.engine import get_engine
 from cloud_functions.core.db.schema import (
     attendance,
     enrollments,
-    presence_reports,
     recognition_events,
     students,
 )
@@ -87,6 +86,7 @@ class RoomRun:
 
     scenario: RoomScenario
     run: TwoCameraRun
+    door_uploads: int  # door captures cam1 uploaded
 
 
 def _say(message: str) -> None:
@@ -162,6 +162,7 @@ def run_cameras(
 ) -> RoomRun:
     """cam1 at R101's door and cam2 in R101 at once, on the scenario of :mod:`infra.demo_room`."""
     from edge_client.cam1.app import Cam1Runner
+    from edge_client.cam1.app import RunSummary as Cam1RunSummary
     from edge_client.cam1.settings import Cam1Settings
     from edge_client.cam2.app import Cam2Runner, outbox_sink
     from edge_client.settings import load_edge_settings
@@ -218,23 +219,50 @@ def run_cameras(
     finally:
         uploader.stop()
         outbox.close()
-    return RoomRun(scenario, run)
-
-
-def wait_for_functions(stack: LocalStack, engine: Engine) -> None:
-    """Until every uploaded capture and presence report has its recorded outcome."""
-    captures = len(_list_keys(stack, "captures/")) - len(_list_keys(stack, "captures/presence/"))
-    reports = len(_list_keys(stack, "captures/presence/"))
-    wait_until(
-        lambda: count(engine, recognition_events) >= captures and count(engine, presence_reports) >= reports,
-        90,
-        "face_match, body_match and presence",
+    summary = run.cam1_summary
+    assert isinstance(summary, Cam1RunSummary)
+    print(
+        f"  cam1: {summary.frames} frames, {summary.captures} captures, {summary.uploaded} uploaded, "
+        f"{summary.pending} pending; cam2: {run.observation.frames} frames"
     )
+    return RoomRun(scenario, run, summary.uploaded)
+
+
+def function_queues_idle(stack: LocalStack) -> bool:
+    """No message waiting or in flight on any function's queue."""
+    sqs = stack.client("sqs")
+    for function in stack.functions.values():
+        for source in function.sqs_event_sources:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=stack.queue_url(source.queue_logical_id),
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            if any(int(v) for v in attributes.values()):
+                return False
+    return True
+
+
+def wait_for_functions(stack: LocalStack, engine: Engine, face_captures: int) -> None:
+    """Until every door capture has its recorded outcome and the functions' queues stay empty."""
+    faces = sa.select(sa.func.count()).where(recognition_events.c.object_key.startswith("captures/faces/"))
+
+    def recorded() -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(faces).scalar_one())
+
+    wait_until(lambda: recorded() >= face_captures, 120, "face_match on every door capture")
+    idle_checks = [0]
+
+    def settled() -> bool:
+        idle_checks[0] = idle_checks[0] + 1 if function_queues_idle(stack) else 0
+        return idle_checks[0] >= 3
+
+    wait_until(settled, 120, "body_match and presence")
 
 
 def print_results(stack: LocalStack, engine: Engine, room: RoomRun) -> dict[str, object]:
     """The story of the run and its figures (the ``--json`` payload)."""
-    wait_for_functions(stack, engine)
+    wait_for_functions(stack, engine, room.door_uploads)
     scenario, observed = room.scenario, room.run.observation
     with engine.connect() as connection:
         events = connection.execute(
@@ -345,6 +373,8 @@ def print_results(stack: LocalStack, engine: Engine, room: RoomRun) -> dict[str,
     return {
         "students": len(by_usn),
         "walk_in": sum(1 for w in scenario.walkers if w.usn and w.gt_identity is not None),
+        "door_captures_uploaded": room.door_uploads,
+        "door_events": len(face_events),
         "recognised_at_door": outcomes.get("recognised", 0),
         "unknown_at_door": outcomes.get("unknown_person", 0),
         "handoffs_applied": len(tags),
@@ -466,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path("var/demo")
     workdir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
+    workdir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir)).resolve()
     database_url = args.database_url or f"sqlite:///{workdir / 'classsight.db'}"
     people = lfw_people(LFW)[: max(1, min(args.people, 12))]
 
@@ -540,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
 
             room = run_cameras(stack, people, workdir, stream_port=None, on_start=on_start)
             totals = print_results(stack, engine, room)
+            if host is not None:
+                totals["function_host_kills"] = host.kills
             if args.json:
                 print(json.dumps(totals, sort_keys=True))
             if args.serve:
