@@ -159,6 +159,7 @@ def run_cameras(
     *,
     stream_port: int | None,
     on_start: Callable[[], None] | None = None,
+    seed: int | None = None,
 ) -> RoomRun:
     """cam1 at R101's door and cam2 in R101 at once, on the scenario of :mod:`infra.demo_room`."""
     from edge_client.cam1.app import Cam1Runner
@@ -168,7 +169,7 @@ def run_cameras(
     from edge_client.settings import load_edge_settings
 
     visitor = sorted((LFW / "unknown").rglob("*.jpg"))[0]
-    scenario = build_scenario(people, visitor, TRACKING / ROOM_SEQUENCE)
+    scenario = build_scenario(people, visitor, TRACKING / ROOM_SEQUENCE, seed=seed)
     print(
         f"cam2 replays {ROOM_SEQUENCE} ({scenario.sequence.length} frames, {scenario.sequence.fps:g} fps) "
         f"with a door zone; cam1 starts {scenario.lead_s:.1f} s earlier. Who walks in as whom "
@@ -479,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portal-port", type=int, default=8080, help="web portal port with --serve (8080)")
     parser.add_argument("--json", action="store_true", help="end with the figures as one JSON line")
     parser.add_argument(
+        "--seed", type=int, help="jitter each student's time at the door by up to 0.5 s (repeatable)"
+    )
+    parser.add_argument(
         "--function-host",
         choices=["inline", "process"],
         default="inline",
@@ -568,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
                     killer.daemon = True
                     killer.start()
 
-            room = run_cameras(stack, people, workdir, stream_port=None, on_start=on_start)
+            room = run_cameras(stack, people, workdir, stream_port=None, on_start=on_start, seed=args.seed)
             totals = print_results(stack, engine, room)
             if host is not None:
                 totals["function_host_kills"] = host.kills

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import threading
 import time
 from collections import defaultdict
@@ -101,6 +102,8 @@ def build_scenario(
     *,
     walk_delay_s: float = 3.0,
     stable_s: float = 2.0,
+    seed: int | None = None,
+    jitter_s: float = 0.5,
 ) -> RoomScenario:
     """Pair students with the sequence's door entries and time their door visits.
 
@@ -109,8 +112,10 @@ def build_scenario(
     single file, so an entry too soon after the previous one cannot have shown a face at the
     door: that person slipped in behind (a tailgater, who should stay unknown). The visitor takes
     the last entry. Students left over come to the door first, early enough that their handoffs
-    cannot pair with anyone, and never walk in.
+    cannot pair with anyone, and never walk in. With ``seed``, each student who walks in steps
+    up to the door up to ``jitter_s`` earlier or later (people do not walk at one speed).
     """
+    rng = random.Random(seed)
     sequence = load_mot_sequence(sequence_dir)
     entries = door_entries(sequence, DoorZone(ROOM_DOOR))
     if len(entries) < 2:
@@ -137,6 +142,8 @@ def build_scenario(
     for person, entry in zip(entering, student_entries, strict=True):
         entry_s = (entry.frame - 1) / sequence.fps
         door_at = lead_s + entry_s - walk_delay_s - offset
+        if seed is not None:
+            door_at += rng.uniform(-jitter_s, jitter_s)
         walkers.append(Walker(person.name, person.usn, person.photos[-1], door_at, entry.identity, entry_s))
     visitor, visitor_s = entries[-1], times[-1]
     name = visitor_photo.stem.rsplit("_", 1)[0].replace("_", " ")
