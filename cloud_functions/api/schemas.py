@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -415,3 +416,83 @@ class MePublic(BaseModel):
 
     name: str
     role: Literal["admin", "teacher"]
+
+
+# --- people's sign-in and accounts ----------------------------------------------------------
+
+# Cognito usernames, compared without case (the pool is case-insensitive); stored lower case.
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$"
+Username = Annotated[
+    str,
+    StringConstraints(pattern=USERNAME_PATTERN),
+    AfterValidator(str.lower),
+    Field(description="Sign-in name (letters, digits, . _ @ -; not case-sensitive)."),
+]
+# The pool's policy (template.yaml): length, not character classes, makes a password strong.
+PASSWORD_MIN_CHARS = 12
+PASSWORD_MAX_CHARS = 256
+NewPassword = Annotated[
+    SecretStr,
+    Field(
+        min_length=PASSWORD_MIN_CHARS,
+        max_length=PASSWORD_MAX_CHARS,
+        description=f"At least {PASSWORD_MIN_CHARS} characters; never logged or returned.",
+    ),
+]
+AccountRole = Literal["admin", "teacher"]
+
+
+class SignInCreate(_In):
+    """A name and password."""
+
+    username: Username
+    password: Annotated[SecretStr, Field(min_length=1, max_length=PASSWORD_MAX_CHARS)]
+
+
+class RefreshCreate(_In):
+    """The refresh token of a session, for a new access token."""
+
+    refresh_token: Annotated[SecretStr, Field(min_length=1, max_length=4096)]
+
+
+class SessionPublic(BaseModel):
+    """A signed-in session: send ``access_token`` as the bearer token until ``expires_at``."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme's name, not a secret
+    expires_at: datetime = Field(description="When the access token stops working (UTC).")
+    refresh_token: str | None = Field(
+        description="Trade it at /auth/refresh for a new access token; it ends at sign-out."
+    )
+    name: str
+    role: AccountRole
+
+
+class AccountCreate(_In):
+    """A new teacher or admin account, enabled, with a password the admin hands over."""
+
+    username: Username
+    role: AccountRole
+    password: NewPassword
+
+
+class AccountUpdate(_In):
+    """Disable (ends the account's sessions) or enable an account."""
+
+    enabled: bool
+
+
+class PasswordReset(_In):
+    """A new password; the account's sessions end."""
+
+    password: NewPassword
+
+
+class AccountPublic(BaseModel):
+    """A person who can sign in."""
+
+    username: str
+    role: AccountRole | None = Field(description="None: in no group, so the account admits to nothing.")
+    enabled: bool
+    status: str = Field(description="The pool's account status (CONFIRMED, FORCE_CHANGE_PASSWORD ...).")
+    created_at: datetime | None

@@ -395,6 +395,84 @@ class ApiSettings(AwsSettings, DatabaseSettings):
         description="Lifetime of a presigned upload. Shorter limits a leaked URL; longer suits slow links.",
     )
 
+    cognito_user_pool_id: str = Field(
+        "",
+        pattern=r"^$|^[\w-]+_[0-9A-Za-z]+$",
+        description=(
+            "The Cognito User Pool people sign in to (teachers and admins). Empty: no sign-in, "
+            "only the machine tokens of CLASSSIGHT_API_TOKENS are accepted."
+        ),
+    )
+    cognito_client_id: str = Field(
+        "",
+        pattern=r"^$|^[\w+]+$",
+        description="The pool's app client of the portal; its id is the audience a token must name.",
+    )
+    cognito_jwks_url: str = Field(
+        "",
+        description=(
+            "Where the pool's signing keys are published. Empty: derived from the pool id (the "
+            "local endpoint's URL when CLASSSIGHT_AWS_ENDPOINT_URL is set, else Cognito's)."
+        ),
+    )
+    jwks_cache_s: int = Field(
+        3_600,
+        ge=60,
+        le=86_400,
+        description=(
+            "How long fetched signing keys are kept. A token signed with a key not in the cache "
+            "refetches at once, so a rotated key is picked up regardless; longer saves fetches."
+        ),
+    )
+    sign_in_max_failures_per_username: int = Field(
+        5,
+        ge=1,
+        le=1_000,
+        description=(
+            "Failed sign-ins for one username within the window before that name is refused with "
+            "429. Lower stops guessing sooner; a user who mistypes often gets locked out sooner."
+        ),
+    )
+    sign_in_max_failures_per_address: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description=(
+            "Failed sign-ins from one client address within the window before it is refused with "
+            "429. Higher suits a campus where many people share one NAT address."
+        ),
+    )
+    sign_in_failure_window_s: int = Field(
+        900,
+        ge=10,
+        le=86_400,
+        description=(
+            "Failures are counted over this many seconds from the first one; a refused name or "
+            "address may try again when it ends. Longer slows guessing further."
+        ),
+    )
+
+    @property
+    def cognito_enabled(self) -> bool:
+        """True when people can sign in (a pool and its app client are configured)."""
+        return bool(self.cognito_user_pool_id and self.cognito_client_id)
+
+    @property
+    def cognito_issuer(self) -> str:
+        """The ``iss`` of the pool's tokens (Cognito's URL, also on the local endpoint)."""
+        region = self.cognito_user_pool_id.split("_", 1)[0] or self.aws_region
+        return f"https://cognito-idp.{region}.amazonaws.com/{self.cognito_user_pool_id}"
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        """``cognito_jwks_url``, or the pool's well-known JWKS at the endpoint or at Cognito."""
+        if self.cognito_jwks_url:
+            return self.cognito_jwks_url
+        base = self.aws_endpoint_url or self.cognito_issuer
+        if self.aws_endpoint_url:
+            base = f"{self.aws_endpoint_url}/{self.cognito_user_pool_id}"
+        return f"{base}/.well-known/jwks.json"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins_list(cls, value: Any) -> Any:
