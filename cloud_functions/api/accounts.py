@@ -11,6 +11,7 @@ which is also ``Principal.name`` in the audit log and the teacher's username in 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
 ROLES: tuple[Role, ...] = ("admin", "teacher")
+
+# botocore logs every request and response body at DEBUG: for this API those hold passwords and
+# tokens. Its body loggers stay at INFO whatever the root level, so turning on DEBUG to chase a
+# problem never writes a password into the logs.
+for _name in ("botocore.endpoint", "botocore.parsers", "botocore.hooks", "botocore.httpchecksum"):
+    if logging.getLogger(_name).getEffectiveLevel() < logging.INFO:
+        logging.getLogger(_name).setLevel(logging.INFO)
 WRONG_CREDENTIALS = "wrong username or password"
 
 
