@@ -36,8 +36,9 @@ ROLES: tuple[Role, ...] = ("admin", "teacher")
 # tokens. Its body loggers stay at INFO whatever the root level, so turning on DEBUG to chase a
 # problem never writes a password into the logs.
 for _name in ("botocore.endpoint", "botocore.parsers", "botocore.hooks", "botocore.httpchecksum"):
-    if logging.getLogger(_name).getEffectiveLevel() < logging.INFO:
-        logging.getLogger(_name).setLevel(logging.INFO)
+    _logger = logging.getLogger(_name)
+    if _logger.level < logging.INFO:  # NOTSET (0) too: it would follow the root down to DEBUG
+        _logger.setLevel(logging.INFO)
 WRONG_CREDENTIALS = "wrong username or password"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection, Engine
@@ -71,12 +72,16 @@ def sign_in_person(
     limits = _limits(settings, username, client_address)
     with transaction(engine) as connection:
         wait = sign_in.retry_after(connection, limits, now)
+        ended = sign_in.signed_out_at(connection, username)
     if wait is not None:
         logger.info("sign-in refused by the rate limit (%s)", _log_ref(limits[0].key))
         retry_after_s = max(1, math.ceil(wait.total_seconds()))
         raise TooManyAttemptsError(
             "too many failed sign-ins; wait before trying again", retry_after_s=retry_after_s
         )
+    if ended is not None and ended.replace(microsecond=0) >= now.replace(microsecond=0):
+        # Signed out this very second: a session begun now would count as ended with it.
+        time.sleep(1.0 - now.microsecond / 1_000_000)
     try:
         tokens = accounts.sign_in(username, password)
     except SignInRefusedError:
@@ -107,8 +112,9 @@ def refresh_session(
 def ensure_not_signed_out(connection: Connection, person: PersonToken) -> Principal:
     """``person``'s principal, or 401 if they signed out (or were disabled) after signing in."""
     ended = sign_in.signed_out_at(connection, person.principal.name)
-    # Token times have whole seconds: a session begun in the second of a sign-out is kept.
-    if ended is not None and person.authenticated_at < ended.replace(microsecond=0):
+    # Token times have whole seconds, so a session begun in the second of a sign-out ends with it
+    # (sign_in_person waits that second out before starting a new one).
+    if ended is not None and person.authenticated_at <= ended.replace(microsecond=0):
         raise AuthenticationError("the session has ended; sign in again")
     return person.principal
 
