@@ -50,12 +50,21 @@ _DESCRIPTIONS = {
 }
 
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until another sign-in attempt is admitted.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` entries for ``statuses``, each with its body model and description."""
     return {
         status: {
             "model": ValidationErrorPublic if status == 422 else ErrorPublic,
             "description": _DESCRIPTIONS[status],
+            **({"headers": _RETRY_AFTER} if status == 429 else {}),
         }
         for status in statuses
     }
