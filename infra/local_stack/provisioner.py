@@ -310,7 +310,15 @@ def _create_user_pool(
     cognito = clients["cognito-idp"]
     name = str(properties.get("UserPoolName") or _generated_name(stack_name, resource.logical_id, 128))
     kwargs = {key: properties[key] for key in _USER_POOL_PARAMETERS if key in properties}
-    pool = cognito.create_user_pool(PoolName=name, **kwargs)["UserPool"]
+    # Pool names need not be unique, so an existing pool of this name is the one a provisioning
+    # of this stack made before (the local stack's resources are found again, not duplicated).
+    existing = [
+        found["Id"] for found in cognito.list_user_pools(MaxResults=60)["UserPools"] if found["Name"] == name
+    ]
+    if existing:
+        pool = cognito.describe_user_pool(UserPoolId=existing[0])["UserPool"]
+    else:
+        pool = cognito.create_user_pool(PoolName=name, **kwargs)["UserPool"]
     pool_id = str(pool["Id"])
     region = pool_id.split("_", 1)[0]
     provider = f"cognito-idp.{region}.amazonaws.com/{pool_id}"
@@ -329,10 +337,17 @@ def _create_user_pool_client(
     cognito = clients["cognito-idp"]
     name = str(properties.get("ClientName") or _generated_name(stack_name, resource.logical_id, 128))
     kwargs = {key: properties[key] for key in _USER_POOL_CLIENT_PARAMETERS if key in properties}
-    created = cognito.create_user_pool_client(
-        UserPoolId=str(properties["UserPoolId"]), ClientName=name, **kwargs
-    )["UserPoolClient"]
-    client_id = str(created["ClientId"])
+    pool_id = str(properties["UserPoolId"])
+    existing = [
+        found["ClientId"]
+        for found in cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+        if found["ClientName"] == name
+    ]
+    if existing:
+        client_id = str(existing[0])
+    else:
+        created = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName=name, **kwargs)
+        client_id = str(created["UserPoolClient"]["ClientId"])
     return ProvisionedResource(
         resource.logical_id, resource.type, client_id, {"ClientId": client_id}, properties
     )
@@ -344,7 +359,11 @@ def _create_user_pool_group(
     cognito = clients["cognito-idp"]
     kwargs = {key: properties[key] for key in ("Description", "Precedence") if key in properties}
     name = str(properties["GroupName"])
-    cognito.create_group(UserPoolId=str(properties["UserPoolId"]), GroupName=name, **kwargs)
+    try:
+        cognito.create_group(UserPoolId=str(properties["UserPoolId"]), GroupName=name, **kwargs)
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") != "GroupExistsException":
+            raise
     return ProvisionedResource(resource.logical_id, resource.type, name, {}, properties)
 
 
