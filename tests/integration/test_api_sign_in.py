@@ -253,3 +253,39 @@ def test_without_a_pool_sign_in_answers_503(engine: Engine, database_url: str) -
     with running_api(engine, database_url) as api:
         response = sign_in(api, "someone")
         assert response.status_code == 503
+
+
+def test_sign_in_through_the_local_http_api_limits_by_the_callers_address(
+    engine: Engine, database_url: str, local_stack: LocalStack
+) -> None:
+    # GIVEN the API served as the local stack serves it (API Gateway payload 2.0, Mangum)
+    from mangum import Mangum
+
+    from cloud_functions.api.app import create_app
+    from tests.integration.test_api_helpers import api_settings
+
+    app = create_app(
+        api_settings(database_url, sign_in_max_failures_per_address=2, **pool_settings(local_stack))
+    )
+    gateway = local_stack.http_api({"ApiFunction": Mangum(app, lifespan="off")}).start()
+    try:
+        with httpx.Client(base_url=gateway.url, timeout=30) as http:
+            username = new_username()
+            created = http.post(
+                "/accounts",
+                json={"username": username, "role": "teacher", "password": PASSWORD},
+                headers=ADMIN,
+            )
+            assert created.status_code == 201
+            session = http.post("/auth/sign-in", json={"username": username, "password": PASSWORD}).json()
+            assert http.get("/me", headers=bearer(session)).json()["name"] == username
+            # WHEN one address fails twice with other names
+            for _ in range(2):
+                wrong = http.post("/auth/sign-in", json={"username": new_username(), "password": "x" * 12})
+                assert wrong.status_code == 401
+            # THEN the gateway's sourceIp is the address limited, for every name
+            limited = http.post("/auth/sign-in", json={"username": username, "password": PASSWORD})
+            assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    finally:
+        gateway.stop()
+        app.state.engine.dispose()
