@@ -19,8 +19,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from cloud_functions.api.errors import AuthenticationError, field_errors, public_message, status_for
+from cloud_functions.api.accounts import CognitoAccounts
+from cloud_functions.api.errors import (
+    AuthenticationError,
+    TooManyAttemptsError,
+    field_errors,
+    public_message,
+    status_for,
+)
 from cloud_functions.api.middleware import BodySizeLimit, SecurityHeaders
+from cloud_functions.api.people import JwksKeys, PeopleTokenVerifier
 from cloud_functions.api.routes import api_router
 from cloud_functions.core.aws import aws_client
 from cloud_functions.core.db.engine import engine_for
@@ -42,6 +50,8 @@ async def _project_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         logger.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if isinstance(exc, TooManyAttemptsError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     detail = field_errors(exc) if status == 422 else public_message(exc, status)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -104,6 +114,19 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock = _utc_now) 
     app.state.clock = clock
     app.state.engine = engine_for(settings)
     app.state.photo_bucket = S3ObjectStore(aws_client("s3", settings), settings.bucket_name)
+    app.state.accounts = None
+    app.state.people_tokens = None
+    if settings.cognito_enabled:
+        app.state.accounts = CognitoAccounts(
+            aws_client("cognito-idp", settings),
+            user_pool_id=settings.cognito_user_pool_id,
+            client_id=settings.cognito_client_id,
+        )
+        app.state.people_tokens = PeopleTokenVerifier(
+            issuer=settings.cognito_issuer,
+            client_id=settings.cognito_client_id,
+            keys=JwksKeys(settings.resolved_jwks_url, cache_s=settings.jwks_cache_s),
+        )
 
     app.add_exception_handler(ClassSightError, _project_error)
     app.add_exception_handler(IntegrityError, _integrity_error)

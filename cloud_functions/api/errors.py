@@ -31,6 +31,14 @@ class PermissionDeniedError(ClassSightError):
     """The caller's role may not do this."""
 
 
+class TooManyAttemptsError(ClassSightError):
+    """Too many failed sign-ins for this name or from this address; ``retry_after_s`` says when."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class RecordNotFoundError(ClassSightError):
     """The student, course, room, timetable entry or attendance row named does not exist."""
 
@@ -68,6 +76,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     ConflictError: 409,
     AmbiguousTimetableError: 409,
     InvalidRequestError: 422,
+    TooManyAttemptsError: 429,
     InvalidEventError: 422,
     UnknownTimeZoneError: 422,
     DeletionNotVerifiedError: 500,

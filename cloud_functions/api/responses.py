@@ -43,9 +43,18 @@ _DESCRIPTIONS = {
     409: "The request contradicts stored data (duplicate, overlap, missing consent).",
     413: "The request body is larger than the API accepts.",
     422: "A value is malformed or breaks a rule; each problem names its field.",
+    429: "Too many failed sign-ins for this name or from this address; see Retry-After (seconds).",
     500: "An internal error (logged).",
     502: "Object storage failed; try again.",
     503: "The database or another dependency is unavailable; try again.",
+}
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until another sign-in attempt is admitted.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 
@@ -55,6 +64,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {
             "model": ValidationErrorPublic if status == 422 else ErrorPublic,
             "description": _DESCRIPTIONS[status],
+            **({"headers": _RETRY_AFTER} if status == 429 else {}),
         }
         for status in statuses
     }

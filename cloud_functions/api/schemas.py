@@ -20,6 +20,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -415,3 +417,106 @@ class MePublic(BaseModel):
 
     name: str
     role: Literal["admin", "teacher"]
+
+
+# --- people's sign-in and accounts ----------------------------------------------------------
+
+# Cognito usernames, compared without case (the pool is case-insensitive); stored lower case.
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$"
+Username = Annotated[
+    str,
+    StringConstraints(pattern=USERNAME_PATTERN),
+    AfterValidator(str.lower),
+    Field(description="Sign-in name (letters, digits, . _ @ -; not case-sensitive)."),
+]
+# The pool's policy (template.yaml): length, not character classes, makes a password strong.
+# Cognito refuses a password that begins or ends with a blank; 64 is below every limit of the
+# pool (the local endpoint's is 98) and above what NIST asks a verifier to accept.
+PASSWORD_MIN_CHARS = 12
+PASSWORD_MAX_CHARS = 64
+# One line, no blank at either end; written so Python and ECMA (schema) regexes read it alike.
+PASSWORD_PATTERN = r"^[^ \t\r\n](?:[^\r\n]*[^ \t\r\n])?$"  # noqa: S105 - a pattern, not a secret
+
+
+def _no_surrounding_blanks(value: SecretStr) -> SecretStr:
+    if not re.fullmatch(PASSWORD_PATTERN, value.get_secret_value()):
+        raise ValueError("must be one line, not beginning or ending with a blank")
+    return value
+
+
+NewPassword = Annotated[
+    SecretStr,
+    Field(min_length=PASSWORD_MIN_CHARS, max_length=PASSWORD_MAX_CHARS),
+    AfterValidator(_no_surrounding_blanks),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "password",
+            "writeOnly": True,
+            "minLength": PASSWORD_MIN_CHARS,
+            "maxLength": PASSWORD_MAX_CHARS,
+            "pattern": PASSWORD_PATTERN,
+            "description": (
+                f"{PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters, one line, no blank at either end; "
+                "never logged or returned."
+            ),
+        }
+    ),
+]
+AccountRole = Literal["admin", "teacher"]
+
+
+class SignInCreate(_In):
+    """A name and password."""
+
+    username: Username
+    password: Annotated[SecretStr, Field(min_length=1, max_length=256)]
+
+
+class RefreshCreate(_In):
+    """The refresh token of a session, for a new access token."""
+
+    refresh_token: Annotated[SecretStr, Field(min_length=1, max_length=4096)]
+
+
+class SessionPublic(BaseModel):
+    """A signed-in session: send ``access_token`` as the bearer token until ``expires_at``."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme's name, not a secret
+    expires_at: datetime = Field(description="When the access token stops working (UTC).")
+    refresh_token: str | None = Field(
+        description="Trade it at /auth/refresh for a new access token; it ends at sign-out."
+    )
+    name: str
+    role: AccountRole
+
+
+class AccountCreate(_In):
+    """A new teacher or admin account, enabled, with a password the admin hands over."""
+
+    username: Username
+    role: AccountRole
+    password: NewPassword
+
+
+class AccountUpdate(_In):
+    """Disable (ends the account's sessions) or enable an account."""
+
+    enabled: StrictBool
+
+
+class PasswordReset(_In):
+    """A new password; the account's sessions end."""
+
+    password: NewPassword
+
+
+class AccountPublic(BaseModel):
+    """A person who can sign in."""
+
+    username: str
+    role: AccountRole | None = Field(description="None: in no group, so the account admits to nothing.")
+    enabled: bool
+    status: str = Field(description="The pool's account status (CONFIRMED, FORCE_CHANGE_PASSWORD ...).")
+    created_at: datetime | None

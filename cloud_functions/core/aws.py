@@ -20,11 +20,12 @@ from botocore.config import Config
 from cloud_functions.core.settings import AwsSettings
 
 if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
-Service = Literal["s3", "sqs", "sns"]
+Service = Literal["s3", "sqs", "sns", "cognito-idp"]
 
 LOCAL_PLACEHOLDER_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
@@ -50,6 +51,10 @@ def aws_client(service: Literal["s3"], settings: AwsSettings | None = None) -> S
 def aws_client(service: Literal["sqs"], settings: AwsSettings | None = None) -> SQSClient: ...
 @overload
 def aws_client(service: Literal["sns"], settings: AwsSettings | None = None) -> SNSClient: ...
+@overload
+def aws_client(
+    service: Literal["cognito-idp"], settings: AwsSettings | None = None
+) -> CognitoIdentityProviderClient: ...
 def aws_client(service: Service, settings: AwsSettings | None = None) -> Any:
     """The process-wide client for ``service`` at the settings' endpoint and region.
 

@@ -343,6 +343,53 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
     )
 
 
+class CognitoSettings(AwsSettings):
+    """The User Pool people sign in to, and its portal app client."""
+
+    cognito_user_pool_id: str = Field(
+        "",
+        pattern=r"^$|^[\w-]+_[0-9A-Za-z]+$",
+        description=(
+            "The Cognito User Pool people sign in to (teachers and admins). Empty: no sign-in, "
+            "only the machine tokens of CLASSSIGHT_API_TOKENS are accepted."
+        ),
+    )
+    cognito_client_id: str = Field(
+        "",
+        pattern=r"^$|^[\w+]+$",
+        description="The pool's app client of the portal; its id is the audience a token must name.",
+    )
+    cognito_jwks_url: str = Field(
+        "",
+        description=(
+            "Where the pool's signing keys are published. Empty: derived from the pool id (the "
+            "local endpoint's URL when CLASSSIGHT_AWS_ENDPOINT_URL is set, else Cognito's)."
+        ),
+    )
+
+    @property
+    def cognito_enabled(self) -> bool:
+        """True when people can sign in (a pool and its app client are configured)."""
+        return bool(self.cognito_user_pool_id and self.cognito_client_id)
+
+    @property
+    def cognito_issuer(self) -> str:
+        """The ``iss`` of the pool's tokens (Cognito's URL, also on the local endpoint)."""
+        region = self.cognito_user_pool_id.split("_", 1)[0] or self.aws_region
+        return f"https://cognito-idp.{region}.amazonaws.com/{self.cognito_user_pool_id}"
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        """``cognito_jwks_url``, or the pool's well-known JWKS at the endpoint or at Cognito."""
+        if self.cognito_jwks_url:
+            return self.cognito_jwks_url
+        # The local endpoint publishes each pool's keys under its own URL, as Cognito does under
+        # the issuer's.
+        if self.aws_endpoint_url:
+            return f"{self.aws_endpoint_url}/{self.cognito_user_pool_id}/.well-known/jwks.json"
+        return f"{self.cognito_issuer}/.well-known/jwks.json"
+
+
 class ApiToken(BaseModel):
     """Who holds one API bearer token, and what they may do."""
 
@@ -356,7 +403,7 @@ class ApiToken(BaseModel):
     )
 
 
-class ApiSettings(AwsSettings, DatabaseSettings):
+class ApiSettings(CognitoSettings, DatabaseSettings):
     """Settings of the HTTP API."""
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
@@ -395,6 +442,43 @@ class ApiSettings(AwsSettings, DatabaseSettings):
         description="Lifetime of a presigned upload. Shorter limits a leaked URL; longer suits slow links.",
     )
 
+    jwks_cache_s: int = Field(
+        3_600,
+        ge=60,
+        le=86_400,
+        description=(
+            "How long fetched signing keys are kept. A token signed with a key not in the cache "
+            "refetches at once, so a rotated key is picked up regardless; longer saves fetches."
+        ),
+    )
+    sign_in_max_failures_per_username: int = Field(
+        5,
+        ge=1,
+        le=1_000,
+        description=(
+            "Failed sign-ins for one username within the window before that name is refused with "
+            "429. Lower stops guessing sooner; a user who mistypes often gets locked out sooner."
+        ),
+    )
+    sign_in_max_failures_per_address: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description=(
+            "Failed sign-ins from one client address within the window before it is refused with "
+            "429. Higher suits a campus where many people share one NAT address."
+        ),
+    )
+    sign_in_failure_window_s: int = Field(
+        900,
+        ge=10,
+        le=86_400,
+        description=(
+            "Failures are counted over this many seconds from the first one; a refused name or "
+            "address may try again when it ends. Longer slows guessing further."
+        ),
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins_list(cls, value: Any) -> Any:
@@ -413,6 +497,10 @@ class ApiSettings(AwsSettings, DatabaseSettings):
             if not re.fullmatch(r"[0-9a-f]{64}", key):
                 raise ValueError("keys must be lowercase hex sha256 digests of the tokens")
         return value
+
+
+class AccountsSettings(CognitoSettings, DatabaseSettings):
+    """Settings of the accounts CLI: the pool, and the database its audit entries and sign-outs go to."""
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -1,4 +1,4 @@
-"""Create the template's bucket, queues, topic and subscriptions on an AWS-compatible endpoint.
+"""Create the template's bucket, queues, topic, subscriptions and User Pool on an AWS-compatible endpoint.
 
 Each supported CloudFormation type has one small creator that turns the resolved properties into
 plain boto3 calls (so any endpoint that speaks the AWS APIs works) and returns what ``Ref`` and
@@ -30,6 +30,9 @@ CREATED_TYPES = (
     "AWS::SQS::QueuePolicy",
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
+    "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolClient",
+    "AWS::Cognito::UserPoolGroup",
 )
 FUNCTION_TYPES = ("AWS::Serverless::Function",)
 SKIPPED_TYPES = {
@@ -124,7 +127,7 @@ class ProvisionedStack:
 
 
 Clients = Mapping[str, Any]
-"""boto3 clients by service name: ``s3``, ``sqs``, ``sns``."""
+"""boto3 clients by service name: ``s3``, ``sqs``, ``sns``, ``cognito-idp``."""
 
 
 def provision(template: StackTemplate, clients: Clients, *, stack_name: str) -> ProvisionedStack:
@@ -161,6 +164,9 @@ def provision(template: StackTemplate, clients: Clients, *, stack_name: str) -> 
         "AWS::SQS::QueuePolicy": _create_queue_policy,
         "AWS::SNS::Topic": _create_topic,
         "AWS::SNS::Subscription": _create_subscription,
+        "AWS::Cognito::UserPool": _create_user_pool,
+        "AWS::Cognito::UserPoolClient": _create_user_pool_client,
+        "AWS::Cognito::UserPoolGroup": _create_user_pool_group,
     }
     for resource in template.resources.values():
         if resource.type in FUNCTION_TYPES:
@@ -274,6 +280,91 @@ def _create_subscription(
         ReturnSubscriptionArn=True,
     )["SubscriptionArn"]
     return ProvisionedResource(resource.logical_id, resource.type, arn, {}, properties)
+
+
+# CloudFormation's UserPool properties that are CreateUserPool parameters of the same name (the
+# pool's name is the one that differs). The endpoint enforces the password policy on sign-in and
+# on set-password, as Cognito does.
+_USER_POOL_PARAMETERS = (
+    "Policies",
+    "UsernameConfiguration",
+    "AdminCreateUserConfig",
+    "AccountRecoverySetting",
+    "DeletionProtection",
+)
+_USER_POOL_CLIENT_PARAMETERS = (
+    "GenerateSecret",
+    "ExplicitAuthFlows",
+    "PreventUserExistenceErrors",
+    "EnableTokenRevocation",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "RefreshTokenValidity",
+    "TokenValidityUnits",
+)
+
+
+def _create_user_pool(
+    resource: TemplateResource, properties: dict[str, Any], clients: Clients, stack_name: str
+) -> ProvisionedResource:
+    cognito = clients["cognito-idp"]
+    name = str(properties.get("UserPoolName") or _generated_name(stack_name, resource.logical_id, 128))
+    kwargs = {key: properties[key] for key in _USER_POOL_PARAMETERS if key in properties}
+    # Pool names need not be unique, so an existing pool of this name is the one a provisioning
+    # of this stack made before (the local stack's resources are found again, not duplicated).
+    existing = [
+        found["Id"] for found in cognito.list_user_pools(MaxResults=60)["UserPools"] if found["Name"] == name
+    ]
+    if existing:
+        pool = cognito.describe_user_pool(UserPoolId=existing[0])["UserPool"]
+    else:
+        pool = cognito.create_user_pool(PoolName=name, **kwargs)["UserPool"]
+    pool_id = str(pool["Id"])
+    region = pool_id.split("_", 1)[0]
+    provider = f"cognito-idp.{region}.amazonaws.com/{pool_id}"
+    attributes = {
+        "Arn": str(pool["Arn"]),
+        "UserPoolId": pool_id,
+        "ProviderName": provider,
+        "ProviderURL": f"https://{provider}",
+    }
+    return ProvisionedResource(resource.logical_id, resource.type, pool_id, attributes, properties)
+
+
+def _create_user_pool_client(
+    resource: TemplateResource, properties: dict[str, Any], clients: Clients, stack_name: str
+) -> ProvisionedResource:
+    cognito = clients["cognito-idp"]
+    name = str(properties.get("ClientName") or _generated_name(stack_name, resource.logical_id, 128))
+    kwargs = {key: properties[key] for key in _USER_POOL_CLIENT_PARAMETERS if key in properties}
+    pool_id = str(properties["UserPoolId"])
+    existing = [
+        found["ClientId"]
+        for found in cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+        if found["ClientName"] == name
+    ]
+    if existing:
+        client_id = str(existing[0])
+    else:
+        created = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName=name, **kwargs)
+        client_id = str(created["UserPoolClient"]["ClientId"])
+    return ProvisionedResource(
+        resource.logical_id, resource.type, client_id, {"ClientId": client_id}, properties
+    )
+
+
+def _create_user_pool_group(
+    resource: TemplateResource, properties: dict[str, Any], clients: Clients, stack_name: str
+) -> ProvisionedResource:
+    cognito = clients["cognito-idp"]
+    kwargs = {key: properties[key] for key in ("Description", "Precedence") if key in properties}
+    name = str(properties["GroupName"])
+    try:
+        cognito.create_group(UserPoolId=str(properties["UserPoolId"]), GroupName=name, **kwargs)
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") != "GroupExistsException":
+            raise
+    return ProvisionedResource(resource.logical_id, resource.type, name, {}, properties)
 
 
 def _create_bucket(

@@ -107,7 +107,9 @@ class LocalStack:
         default (``DatabaseUrl``) must be given. Resource names derive from ``Stage``; give each
         stack on one endpoint its own stage.
         """
-        clients = {service: _client(service, endpoint_url, region) for service in ("s3", "sqs", "sns")}
+        clients = {
+            service: _client(service, endpoint_url, region) for service in ("s3", "sqs", "sns", "cognito-idp")
+        }
         account_id = str(_client("sts", endpoint_url, region).get_caller_identity()["Account"])
         pseudo = {
             "AWS::AccountId": account_id,

@@ -1,7 +1,7 @@
 """The OpenAPI document tells the truth: schemathesis against the real API, as admin and as teacher.
 
 The API runs as the local stack serves it (the template's HTTP API in front of the Mangum handler)
-on a seeded SQLite database and the local stack's bucket. ``st run --checks all`` calls every
+on a seeded SQLite database, the local stack's bucket and its User Pool. ``st run --checks all`` calls every
 operation with generated requests, valid and invalid ones, in a bounded number, and applies
 every check it has: no 5xx, every status documented, every body matching its documented model,
 invalid input refused, valid input accepted. A rule the schema cannot state (one field against
@@ -44,6 +44,8 @@ def served_api(tmp_path_factory: pytest.TempPathFactory, local_stack: LocalStack
             aws_endpoint_url=local_stack.endpoint_url,
             aws_region=local_stack.region,
             bucket_name=local_stack.bucket_name,
+            cognito_user_pool_id=local_stack.env("ApiFunction")["CLASSSIGHT_COGNITO_USER_POOL_ID"],
+            cognito_client_id=local_stack.env("ApiFunction")["CLASSSIGHT_COGNITO_CLIENT_ID"],
         )
     )
     gateway = local_stack.http_api({"ApiFunction": Mangum(app, lifespan="off")}).start()

@@ -246,7 +246,33 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
     }
     assert {
         f: [r.route_key for r in fn.http_routes] for f, fn in local_stack.functions.items() if fn.http_routes
-    } == {"ApiFunction": ["$default"]}
+    } == {
+        "ApiFunction": [
+            "$default",
+            "POST /auth/sign-in",
+            "POST /auth/refresh",
+            "GET /health",
+            "GET /docs",
+            "GET /openapi.json",
+            "OPTIONS /{proxy+}",
+            "ANY /edge/{proxy+}",
+        ]
+    }
+
+
+def test_the_people_user_pool_has_its_groups_and_portal_client(local_stack: LocalStack) -> None:
+    # GIVEN the session stack WHEN the endpoint is asked about the API's User Pool
+    env = local_stack.env("ApiFunction")
+    cognito = local_stack.client("cognito-idp")
+    pool_id = env["CLASSSIGHT_COGNITO_USER_POOL_ID"]
+    groups = cognito.list_groups(UserPoolId=pool_id)["Groups"]
+    client = cognito.describe_user_pool_client(
+        UserPoolId=pool_id, ClientId=env["CLASSSIGHT_COGNITO_CLIENT_ID"]
+    )["UserPoolClient"]
+    # THEN it has the admin and teacher groups and the portal's client with the template's flows
+    assert sorted(group["GroupName"] for group in groups) == ["admin", "teacher"]
+    assert set(client["ExplicitAuthFlows"]) == {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert local_stack.provisioned.outputs["UserPoolId"] == pool_id
 
 
 def test_outputs_resolve_to_the_local_resources(local_stack: LocalStack) -> None:

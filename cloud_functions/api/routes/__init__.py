@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud_functions.api.routes import attendance, courses, health, rooms, students, timetable
+from cloud_functions.api.routes import (
+    accounts,
+    attendance,
+    auth,
+    courses,
+    health,
+    rooms,
+    students,
+    timetable,
+)
 
 api_router = APIRouter()
 api_router.include_router(health.router)
+api_router.include_router(auth.router)
+api_router.include_router(accounts.router)
 api_router.include_router(students.router)
 api_router.include_router(courses.router)
 api_router.include_router(rooms.router)

@@ -271,3 +271,26 @@ body_prints = sa.Table(
     sa.Index(None, "room_id", "class_date", "model_id"),
     sa.Index(None, "usn"),
 )
+
+# People's sign-in: failed attempts (for the rate limit) and the moment each person last signed
+# out or was disabled (tokens issued before it are refused, though they have not expired).
+# Throttle keys are sha256 digests: a username field sometimes holds a mistyped password.
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "throttle_key", sa.String(64), nullable=False, comment="sha256 hex of user:<name> or addr:<ip>"
+    ),
+    sa.Column("failed_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "throttle_key", "failed_at"),
+)
+
+people_sign_outs = sa.Table(
+    "people_sign_outs",
+    metadata,
+    sa.Column("username", sa.String(128), primary_key=True),
+    sa.Column(
+        "signed_out_at", UtcDateTime(), nullable=False, comment="sessions signed in before this are over"
+    ),
+)
