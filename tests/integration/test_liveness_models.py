@@ -24,12 +24,12 @@ from vision.liveness import (
     LivenessChecker,
     LivenessError,
     LivenessReport,
-    report_of,
     LivenessSettings,
     MiniFASNetEnsemble,
     Source,
     Verdict,
     WindowFrame,
+    report_of,
     silent_face_crop,
 )
 from vision.liveness.evaluation import read_labels, simulated_photo_window, video_windows

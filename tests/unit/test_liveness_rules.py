@@ -13,7 +13,6 @@ from vision.liveness import (
     Evidence,
     Finding,
     LivenessReport,
-    report_of,
     LivenessReportError,
     LivenessSettings,
     Source,
@@ -22,6 +21,7 @@ from vision.liveness import (
     combine,
     evenly_spaced,
     fuse,
+    report_of,
     silent_face_box,
 )
 from vision.liveness.evaluation import choose_threshold, error_rates, simulated_photo_window
