@@ -202,7 +202,8 @@ def stack(clean_local_stack: LocalStack) -> LocalStack:
 ATTACKS = [
     pytest.param(lambda: held_still(nuaa("spoof", "0001")[0]), "1CS23NU0001", id="printed photo of 0001"),
     pytest.param(lambda: held_still(nuaa("spoof", "0002")[1]), "1CS23NU0002", id="printed photo of 0002"),
-    pytest.param(lambda: video_frames(REPLAY_VIDEO), VIDEO_USN, id="laptop-screen replay"),
+    # The replay is too blurry for the gate until about 30 s in.
+    pytest.param(lambda: video_frames(REPLAY_VIDEO, seconds=31.0), VIDEO_USN, id="laptop-screen replay"),
 ]
 
 
@@ -250,7 +251,9 @@ def test_a_spoof_held_up_at_the_door_is_flagged_and_marks_nobody(
 LIVE = [
     pytest.param(lambda: held_still(nuaa("real", "0001")[0]), "1CS23NU0001", id="live 0001"),
     pytest.param(lambda: held_still(nuaa("real", "0002")[0]), "1CS23NU0002", id="live 0002"),
-    pytest.param(lambda: video_frames(LIVE_VIDEO), VIDEO_USN, id="live video"),
+    # Up to the second capture (32 s): its still window moved 0.19 face widths with a residual
+    # of 0.0067, which the first planar threshold (0.008) refused as a photo.
+    pytest.param(lambda: video_frames(LIVE_VIDEO, seconds=33.0), VIDEO_USN, id="live video"),
 ]
 
 
@@ -258,9 +261,9 @@ LIVE = [
 def test_a_live_student_at_the_door_is_marked_and_handed_off(
     cam1: Any, stack: LocalStack, campus: Engine, database_url: str, frames: Any, usn: str
 ) -> None:
-    [capture, *_] = cam1(frames())
-    assert capture.liveness is not None and capture.liveness.verdict == "live"
-    upload(stack, capture)
+    captures = cam1(frames())
+    assert captures and all(c.liveness is not None and c.liveness.verdict == "live" for c in captures)
+    upload(stack, captures[0])
     drain(stack, database_url)
     [event] = rows(campus, recognition_events)
     assert (event.outcome, event.usn, event.detail) == ("recognised", usn, None)
