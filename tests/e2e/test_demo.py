@@ -33,5 +33,11 @@ def test_demo_enrolls_recognises_and_reports_attendance(tmp_path: Path) -> None:
     assert "handoffs on R101's queue (SNS → SQS, filtered by room): 4" in out
     report = out.split("attendance report", 1)[1]
     assert len(re.findall(r"^\s+CS501\s+\d{4}-\d{2}-\d{2}\s+1MS21CS00\d\s", report, re.MULTILINE)) == 4
+    # AND the LFW replay ran liveness in record-only mode, said so, and the printed photo held up
+    # with liveness enforced was refused as a suspected spoof, flagged, and marked nobody
+    assert "[liveness record_only: the replay is LFW photos]" in out
+    proxy = out.split("proxy attempt at the door", 1)[1]
+    assert re.search(r"spoof_suspected\s+1CS23NU0001", proxy), proxy
+    assert "attendance rows for 1CS23NU0001: 0" in proxy
     # AND the endpoint is gone afterwards
     assert port_is_free(port)
