@@ -65,7 +65,8 @@ PROXY_SUBJECT = "0001"
 PROXY_STUDENT = Person(
     "1CS23NU0001",
     "NUAA subject 0001",
-    tuple(sorted((ANTISPOOF / "real").glob(f"{PROXY_SUBJECT}_*.jpg"))[-ENROLL_PHOTOS:]),
+    # The first live frames: later ones show a second, smaller face that enrollment refuses.
+    tuple(sorted((ANTISPOOF / "real").glob(f"{PROXY_SUBJECT}_*.jpg"))[:ENROLL_PHOTOS]),
 )
 
 
@@ -200,7 +201,9 @@ def run_proxy_attempt(stack: LocalStack, engine: Engine, workdir: Path) -> dict[
             .limit(summary.uploaded)
         ).all()
         open_flags = connection.execute(
-            sa.select(flags.c.kind, flags.c.usn, flags.c.course_code).where(flags.c.status == "open")
+            sa.select(flags.c.kind, flags.c.usn, flags.c.course_code, flags.c.evidence).where(
+                flags.c.status == "open"
+            )
         ).all()
         marked = connection.execute(
             sa.select(sa.func.count()).select_from(attendance).where(attendance.c.usn == PROXY_STUDENT.usn)
@@ -209,7 +212,9 @@ def run_proxy_attempt(stack: LocalStack, engine: Engine, workdir: Path) -> dict[
         print(f"  {e.outcome:<16} {e.usn or '-':<11} {(e.detail or '')[:90]}")
     _say(f"open flags: {len(open_flags)}")
     for f in open_flags:
-        print(f"  {f.kind:<16} {f.usn or '-':<11} {f.course_code}")
+        evidence = json.loads(f.evidence)
+        reasons = ",".join(evidence.get("reasons", []))
+        print(f"  {f.kind:<16} {f.usn or '-':<11} {f.course_code}  mode {evidence.get('mode')}  {reasons}")
     print(f"  attendance rows for {PROXY_STUDENT.usn}: {marked}")
     spoofs = sum(e.outcome == "spoof_suspected" for e in events)
     return {"proxy_refused": spoofs, "proxy_marked": int(marked)}
