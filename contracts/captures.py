@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.ids import CameraId, CaptureId, RoomId, Usn
+from contracts.liveness import METADATA_PREFIX, LivenessReport
+
+S3_METADATA_MAX_BYTES = 2048
+"""S3's limit on all user-metadata keys and values of one object together (UTF-8 bytes)."""
 
 
 class CaptureMetadata(BaseModel):
@@ -39,7 +43,41 @@ class CaptureMetadata(BaseModel):
 
 
 class FaceCaptureMetadata(CaptureMetadata):
-    """A door face crop from cam1 (``captures/faces/...``)."""
+    """A door face crop from cam1 (``captures/faces/...``), with the edge's liveness report.
+
+    The report travels as flat ``liveness_*`` keys (``contracts.liveness``); ``liveness`` is
+    ``None`` when the edge sent none (an older edge, liveness off). Malformed ``liveness_*`` keys
+    fail validation on the ``liveness`` field, like any other malformed metadata.
+    """
+
+    liveness: LivenessReport | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_liveness_keys(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or "liveness" in data:
+            return data
+        flat = {k: v for k, v in data.items() if str(k).lower().startswith(METADATA_PREFIX)}
+        rest = {k: v for k, v in data.items() if k not in flat}
+        return {**rest, "liveness": flat or None}
+
+    @field_validator("liveness", mode="before")
+    @classmethod
+    def _report_from_keys(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and any(str(k).lower().startswith(METADATA_PREFIX) for k in value):
+            return LivenessReport.from_metadata(value)
+        return value
+
+    def to_s3(self) -> dict[str, str]:
+        """The object's user metadata, the report's ``liveness_*`` keys included; within 2 KB."""
+        values = super().to_s3()
+        values.pop("liveness", None)
+        if self.liveness is not None:
+            values.update(self.liveness.to_metadata())
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in values.items())
+        if size > S3_METADATA_MAX_BYTES:
+            raise ValueError(f"capture metadata of {size} bytes exceeds S3's {S3_METADATA_MAX_BYTES}")
+        return values
 
 
 class BodyCaptureMetadata(CaptureMetadata):

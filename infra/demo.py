@@ -12,7 +12,15 @@
    the durable outbox, face_match recognises them, writes attendance and publishes handoffs
    to R101's queue;
 5. prints what each stage produced: enrollment outcomes, recognition events, handoffs on the
-   room queue, and the attendance report.
+   room queue, and the attendance report;
+6. a proxy attempt at the door: a printed photo of an enrolled student (NUAA dev sample, the
+   student enrolled from their own live frames) held up to cam1 with liveness enforced: it is
+   recorded ``spoof_suspected`` with an open flag, and marks nobody.
+
+Door liveness and the LFW replay: the replay of step 4 is itself made of still photos (LFW), so
+liveness runs in ``record_only`` for it (``CLASSSIGHT_LIVENESS_MODE``): every score is computed
+and a suspicion is recorded as a flag, but attendance goes ahead. The proxy attempt runs with
+``enforce``, the production default. The printed summary says which mode each part ran in.
 
 With ``--serve`` the stack stays up afterwards with the HTTP API and the web portal (Ctrl-C
 stops it); the portal URL, an admin token for this run and the edge clients' environment are
@@ -45,6 +53,7 @@ from cloud_functions.core.db.engine import get_engine
 from cloud_functions.core.db.schema import (
     attendance,
     enrollments,
+    flags,
     recognition_events,
     students,
 )
@@ -78,6 +87,14 @@ DEMO_MIN_DWELL = "PT3S"
 PRESENCE_INTERVAL_S = 3.0
 TIMEZONE = "Asia/Kolkata"
 ENROLL_PHOTOS = 3
+ANTISPOOF = DEFAULT_MODELS_DIR.parent / "data" / "antispoof" / "nuaa_dev"
+PROXY_SUBJECT = "0001"
+PROXY_STUDENT = Person(
+    "1CS23NU0001",
+    "NUAA subject 0001",
+    # The first live frames: later ones show a second, smaller face that enrollment refuses.
+    tuple(sorted((ANTISPOOF / "real").glob(f"{PROXY_SUBJECT}_*.jpg"))[:ENROLL_PHOTOS]),
+)
 
 
 @dataclass
@@ -227,6 +244,77 @@ def run_cameras(
         f"{summary.pending} pending; cam2: {run.observation.frames} frames"
     )
     return RoomRun(scenario, run, summary.uploaded)
+
+
+def set_liveness_mode(mode: str, host: FunctionHostProcess | None = None) -> None:
+    """Switch the mode for cam1 and face_match (their settings are read again on next use).
+
+    A function host in a child process reads its environment when it starts: it is restarted.
+    """
+    from cloud_functions.face_match import handler as face_match
+
+    os.environ["CLASSSIGHT_LIVENESS_MODE"] = mode
+    function_settings.cache_clear()
+    face_match.doorway_service.cache_clear()
+    if host is not None:
+        host.stop()
+        host.start()
+
+
+def run_proxy_attempt(
+    stack: LocalStack, engine: Engine, workdir: Path, host: FunctionHostProcess | None = None
+) -> dict[str, int]:
+    """A printed photo of an enrolled student held up at the door, liveness enforced."""
+    from edge_client.cam1.app import Cam1Runner
+    from edge_client.cam1.replay import write_doorway_replay
+    from edge_client.cam1.settings import Cam1Settings
+    from edge_client.settings import load_edge_settings
+
+    set_liveness_mode("enforce", host)
+    # The second printed photo: the first is too blurry for cam1 to capture at all.
+    printed = sorted((ANTISPOOF / "spoof").glob(f"{PROXY_SUBJECT}_*.jpg"))[1]
+    replay = workdir / "proxy"
+    write_doorway_replay(replay, [printed], fps=10.0, hold_s=3.0, layout="gap")
+    before = count(engine, recognition_events)
+    settings = load_edge_settings(
+        Cam1Settings,
+        source=str(replay),
+        source_fps=10.0,
+        realtime=True,
+        room_id="R101",
+        camera_id="R101-door",
+        bucket_name=stack.bucket_name,
+        aws_endpoint_url=stack.endpoint_url,
+        aws_region=stack.region,
+        outbox_path=workdir / "cam1-proxy-outbox.sqlite",
+    )
+    print(f"cam1 sees a printed photo of {PROXY_STUDENT.usn} held up at R101's door (liveness enforce)")
+    summary = Cam1Runner(settings, drain_on_exit_s=30).run()
+    wait_until(lambda: count(engine, recognition_events) >= before + summary.uploaded, 60, "face_match")
+    with engine.connect() as connection:
+        events = connection.execute(
+            sa.select(recognition_events.c.outcome, recognition_events.c.usn, recognition_events.c.detail)
+            .order_by(recognition_events.c.id.desc())
+            .limit(summary.uploaded)
+        ).all()
+        open_flags = connection.execute(
+            sa.select(flags.c.kind, flags.c.usn, flags.c.course_code, flags.c.evidence).where(
+                flags.c.status == "open"
+            )
+        ).all()
+        marked = connection.execute(
+            sa.select(sa.func.count()).select_from(attendance).where(attendance.c.usn == PROXY_STUDENT.usn)
+        ).scalar_one()
+    for e in events:
+        print(f"  {e.outcome:<16} {e.usn or '-':<11} {(e.detail or '')[:90]}")
+    _say(f"open flags: {len(open_flags)}")
+    for f in open_flags:
+        evidence = json.loads(f.evidence)
+        reasons = ",".join(evidence.get("reasons", []))
+        print(f"  {f.kind:<16} {f.usn or '-':<11} {f.course_code}  mode {evidence.get('mode')}  {reasons}")
+    print(f"  attendance rows for {PROXY_STUDENT.usn}: {marked}")
+    spoofs = sum(e.outcome == "spoof_suspected" for e in events)
+    return {"proxy_refused": spoofs, "proxy_marked": int(marked)}
 
 
 def function_queues_idle(stack: LocalStack) -> bool:
@@ -527,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         now = datetime.now(UTC)
         slots = class_running_now(now)
         seed_campus(engine, slots, timezone=TIMEZONE)
-        seed_students(engine, people)
+        seed_students(engine, [*people, PROXY_STUDENT])
         window = f"{slots[0].start:%H:%M}-{slots[0].end:%H:%M} {TIMEZONE}"
         print(f"  {len(people)} students; CS501 runs in R101 {window}")
         totals: dict[str, object] = {}
@@ -540,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
         for function in ("EnrollFunction", "BodyMatchFunction", "PresenceFunction"):
             for key, value in stack.env(function).items():
                 os.environ.setdefault(key, value)  # in one process: the first function's value wins
+        # The door replay is made of still photos (LFW): liveness is recorded there, not enforced.
+        os.environ["CLASSSIGHT_LIVENESS_MODE"] = "record_only"
         function_settings.cache_clear()
         host = None
         if args.function_host == "process":
@@ -560,8 +650,11 @@ def main(argv: list[str] | None = None) -> int:
         killer: threading.Timer | None = None
         try:
             _say("enrollment through the bucket (enroll function)")
-            enroll_through_bucket(stack, engine, people)
-            _say("door camera (cam1) and room camera (cam2) of R101, at once")
+            enroll_through_bucket(stack, engine, [*people, PROXY_STUDENT])
+            _say(
+                "door camera (cam1) and room camera (cam2) of R101, at once  "
+                "[liveness record_only: the door replay is LFW photos]"
+            )
             print(f"  presence confirms after {DEMO_MIN_DWELL[2:-1]} s in the room (the demo's short dwell)")
             on_start = None
             if host is not None and args.kill_function_host_at is not None:
@@ -574,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
 
             room = run_cameras(stack, people, workdir, stream_port=None, on_start=on_start, seed=args.seed)
             totals = print_results(stack, engine, room)
+            _say("proxy attempt at the door → face_match  [liveness enforce]")
+            totals |= run_proxy_attempt(stack, engine, workdir, host)
             if host is not None:
                 totals["function_host_kills"] = host.kills
             if args.json:
@@ -592,6 +687,8 @@ def main(argv: list[str] | None = None) -> int:
         and totals.get("confirmed_in_room") == totals.get("walk_in")
         and totals.get("duplicate_rows") == 0
         and totals.get("strangers_named") == 0
+        and int(totals.get("proxy_refused", 0)) >= 1  # type: ignore[call-overload]
+        and totals.get("proxy_marked", 1) == 0
     )
     return 0 if ok else 1
 

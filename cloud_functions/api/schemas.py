@@ -520,3 +520,54 @@ class AccountPublic(BaseModel):
     enabled: bool
     status: str = Field(description="The pool's account status (CONFIRMED, FORCE_CHANGE_PASSWORD ...).")
     created_at: datetime | None
+
+
+# --- flags ----------------------------------------------------------------------------------
+
+FlagKind = Literal["spoof_suspected", "not_confirmed", "one_body_two_faces", "two_rooms"]
+FlagStatus = Literal["open", "resolved"]
+
+
+class FlagPublic(BaseModel):
+    """A suspicion to resolve: a suspected spoof at the door, or a two-camera proxy rule.
+
+    ``evidence`` holds the scores and times that raised it (never images); a spoof's door photo
+    is fetched on demand (``GET /flags/{flag_id}/photo``, audited).
+    """
+
+    id: int
+    kind: FlagKind
+    usn: str | None
+    room_id: str | None
+    course_code: str | None
+    class_date: date | None
+    capture_id: str | None
+    evidence: dict[str, object]
+    status: FlagStatus
+    resolution: Literal["genuine", "proxy"] | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolved_reason: str | None
+    created_at: datetime
+
+
+class FlagResolve(_In):
+    """``genuine``: the student really was there (a spoof flag then records the attendance the
+    capture would have given); ``proxy``: the suspicion holds (the attendance stays refused)."""
+
+    resolution: Literal["genuine", "proxy"]
+    reason: Reason
+
+
+class FlagResolvedPublic(BaseModel):
+    """The resolved flag and, for a spoof resolved as genuine, the attendance it recorded."""
+
+    flag: FlagPublic
+    attendance_status: str | None = Field(None, description="The student's status after the resolution.")
+
+
+class DoorPhotoPublic(BaseModel):
+    """A short-lived link to the door crop behind a spoof flag."""
+
+    url: str
+    expires_in_s: int

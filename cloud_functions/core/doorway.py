@@ -5,8 +5,13 @@ no AWS and no Lambda: the object store, the face pipeline, the matcher and the h
 publisher are ports handed in.
 
 Order of work, cheapest and most private first: metadata → capture time → room → timetable
-(no class, no face recognition at all) → download → face → match → one transaction (event,
-attendance, handoff row) → publish. Every delivery is at-least-once, so the object key decides
+(no class, no face recognition at all) → download → face → match → liveness (the uploaded crop
+re-checked and fused with the edge's report, ``core.liveness``) → one transaction (event,
+attendance, handoff row, a flag for a suspected spoof) → publish. A suspected spoof with
+liveness enforced is ``spoof_suspected``: the event names the student the face matched, an open
+flag holds the scores, and nobody is marked or handed off.
+
+Every delivery is at-least-once, so the object key decides
 (``CaptureLedger``): an object that already has an event is a duplicate and changes nothing,
 except that a handoff stored but not yet published is published now.
 
@@ -35,10 +40,12 @@ from cloud_functions.core.captures import (
 )
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
 from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.db.flags import NewFlag, raise_flag
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.faces.types import AnalysisMode, FaceAnalysis, FaceRejectedError
 from cloud_functions.core.handoff import HandoffPublisher
 from cloud_functions.core.handoff_outbox import DEFAULT_PUBLISH_LEASE
+from cloud_functions.core.liveness import DoorLiveness, DoorLivenessCheck
 from cloud_functions.core.outcomes import Outcome
 from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
@@ -95,8 +102,10 @@ class DoorwayService:
         max_image_bytes: int = 5_000_000,
         capture_times: CaptureTimeBounds | None = None,
         publish_lease: timedelta = DEFAULT_PUBLISH_LEASE,
+        liveness: DoorLivenessCheck | None = None,
     ) -> None:
         self._engine = engine
+        self._liveness = liveness
         self._store = store
         self._faces = faces
         self._matcher = matcher
@@ -145,14 +154,19 @@ class DoorwayService:
         )
 
         def done(
-            outcome: Outcome, detail: str | None = None, *, session: ClassSession | None = None
+            outcome: Outcome,
+            detail: str | None = None,
+            *,
+            session: ClassSession | None = None,
+            liveness: DoorLiveness | None = None,
         ) -> _Evaluation:
-            # A USN and a course on an event say who was identified in which class, nothing else.
+            # A USN and a course on an event say who was identified in which class (or, for a
+            # suspected spoof, whose face was shown), nothing else.
             result.outcome, result.detail = outcome, detail
             result.course_code = session.course_code if session else None
-            if outcome is not Outcome.RECOGNISED:
+            if outcome not in (Outcome.RECOGNISED, Outcome.SPOOF_SUSPECTED):
                 result.usn = None
-            return _Evaluation(result, meta, session)
+            return _Evaluation(result, meta, session, liveness)
 
         implausible = self._capture_times.implausibility(
             meta.captured_at, head.last_modified or datetime.now(UTC)
@@ -184,10 +198,29 @@ class DoorwayService:
         with clock.stage("match"):
             decision = self._matcher.match(analysis.embedding)
         result.similarity = round(float(decision.similarity), 4)
+        liveness = self._judge_liveness(meta, analysis, clock)
+        # A suspicion in record_only mode is noted on the event; attendance goes ahead.
+        noted = liveness.summary() if liveness is not None and liveness.suspected else None
+        if liveness is not None and liveness.blocks_attendance:
+            result.usn = decision.usn
+            return done(Outcome.SPOOF_SUSPECTED, noted, session=session, liveness=liveness)
         if decision.usn is None:
-            return done(Outcome.UNKNOWN_PERSON)
+            evaluation = done(Outcome.UNKNOWN_PERSON, noted, liveness=liveness)
+            return _Evaluation(evaluation.result, meta, None, liveness, flag_session=session)
         result.usn = decision.usn
-        return done(Outcome.RECOGNISED, session=session)
+        return done(Outcome.RECOGNISED, noted, session=session, liveness=liveness)
+
+    def _judge_liveness(
+        self, meta: FaceCaptureMetadata, analysis: FaceAnalysis, clock: Stopwatch
+    ) -> DoorLiveness | None:
+        if self._liveness is None:
+            return None
+        source = analysis.aligned.source
+        if source is None:
+            logger.warning("face analysis kept no decoded image; liveness not re-checked")
+            return None
+        with clock.stage("liveness"):
+            return self._liveness.judge(meta.liveness, source, analysis.face.xyxy)
 
 
 @dataclass(frozen=True)
@@ -195,23 +228,59 @@ class _Evaluation:
     result: DoorwayResult
     meta: FaceCaptureMetadata | None = None
     session: ClassSession | None = None
+    liveness: DoorLiveness | None = None
+    flag_session: ClassSession | None = None
+    """The class a suspected spoof by an unknown face was shown in (its flag's course)."""
 
     def writes(self) -> _DoorWrites | None:
-        """The attendance row and handoff a recognised student in class gets."""
-        result, meta, session = self.result, self.meta, self.session
-        if result.outcome is not Outcome.RECOGNISED or meta is None or session is None or result.usn is None:
+        """The attendance row and handoff a recognised student in class gets; a suspected spoof's flag."""
+        result, meta = self.result, self.meta
+        if meta is None:
             return None
-        return _DoorWrites(result, meta, session)
+        attends = result.outcome is Outcome.RECOGNISED and self.session is not None and result.usn is not None
+        flag = self._flag(meta)
+        if not attends and flag is None:
+            return None
+        return _DoorWrites(result, meta, self.session if attends else None, flag)
+
+    def _flag(self, meta: FaceCaptureMetadata) -> NewFlag | None:
+        liveness, session = self.liveness, self.session or self.flag_session
+        if liveness is None or not liveness.suspected or session is None:
+            return None
+        result = self.result
+        evidence = liveness.evidence() | {
+            "object_key": result.object_key,
+            "camera_id": meta.camera_id,
+            "captured_at": meta.captured_at,
+            "similarity": result.similarity,
+            "arrival": session.arrival,
+            "outcome": result.outcome.value,
+        }
+        return NewFlag(
+            kind="spoof_suspected",
+            dedupe_key=f"spoof_suspected:{meta.capture_id}",
+            usn=result.usn,
+            room_id=meta.room_id,
+            course_code=session.course_code,
+            class_date=session.class_date,
+            capture_id=meta.capture_id,
+            evidence=evidence,
+        )
 
 
 @dataclass(frozen=True)
 class _DoorWrites:
     result: DoorwayResult
     meta: FaceCaptureMetadata
-    session: ClassSession
+    session: ClassSession | None
+    flag: NewFlag | None = None
 
-    def __call__(self, connection: Connection) -> Handoff:
+    def __call__(self, connection: Connection) -> Handoff | None:
         result, meta, session = self.result, self.meta, self.session
+        if self.flag is not None:
+            raise_flag(connection, self.flag)
+        if session is None:
+            return None
         assert result.usn is not None
         row = record_door_sighting(
             connection,

@@ -15,6 +15,8 @@ class Outcome(StrEnum):
     # door faces (face_match)
     RECOGNISED = "recognised"
     UNKNOWN_PERSON = "unknown_person"
+    SPOOF_SUSPECTED = "spoof_suspected"
+    """A photo or screen suspected at the door (liveness enforced): no attendance, no handoff, a flag."""
     # body and gallery crops (body_match)
     BODY_RECOGNISED = "body_recognised"
     BODY_UNKNOWN = "body_unknown"

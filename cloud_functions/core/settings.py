@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cloud_functions.core.errors import ConfigurationError
 from cloud_functions.core.timetable import CaptureTimeBounds, GraceWindows
+from vision.liveness.settings import LivenessSettings
 
 ENV_PREFIX = "CLASSSIGHT_"
 
@@ -214,8 +215,12 @@ class FaceModelSettings(_Base):
         return DEFAULT_MODELS_DIR / "face" / file_name[self.face_detector]
 
 
-class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings):
-    """Settings of the Lambda functions (enroll, face_match, body_match, presence)."""
+class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, LivenessSettings):
+    """Settings of the Lambda functions (enroll, face_match, body_match, presence).
+
+    The ``liveness_*`` settings (``vision.liveness.LivenessSettings``) drive face_match's
+    re-check of each door crop and what a suspected spoof does (``liveness_mode``).
+    """
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
     handoff_topic_arn: str = Field(..., description="SNS topic for handoffs to room cameras.")

@@ -134,6 +134,16 @@ class S3ObjectStore:
             expires_in_s=expires_in_s,
         )
 
+    def presigned_download(self, key: str, expires_in_s: int) -> str:
+        """A presigned GET URL for ``key``, valid for ``expires_in_s`` seconds."""
+        try:
+            url: str = self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in_s
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"cannot presign s3://{self.bucket}/{key}: {e}") from e
+        return url
+
     def keys_under(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix``."""
         keys: list[str] = []

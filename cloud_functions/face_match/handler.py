@@ -23,8 +23,10 @@ from cloud_functions.core.doorway import DoorwayResult, DoorwayService
 from cloud_functions.core.events import handle_s3_notifications
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, Matcher
 from cloud_functions.core.handoff import SnsHandoffPublisher
+from cloud_functions.core.liveness import DoorLivenessCheck
 from cloud_functions.core.settings import function_settings
 from cloud_functions.core.storage import S3ObjectStore
+from vision.liveness import LivenessChecker
 
 logger = Logger(service="face_match")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -36,6 +38,9 @@ def doorway_service() -> DoorwayService:
     settings = function_settings()
     engine = engine_for(settings)
     pipeline = FacePipeline.from_settings(settings)
+    liveness = (
+        None if settings.liveness_mode == "off" else DoorLivenessCheck(LivenessChecker(settings), settings)
+    )
     return DoorwayService(
         engine=engine,
         store=S3ObjectStore(aws_client("s3", settings), settings.bucket_name),
@@ -46,6 +51,7 @@ def doorway_service() -> DoorwayService:
         max_image_bytes=settings.max_image_bytes,
         capture_times=settings.capture_time_bounds,
         publish_lease=settings.handoff_publish_lease,
+        liveness=liveness,
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from edge_client.cam1.capture import Capture, build_capture
 from edge_client.cam1.detector import HaarDetector
 from edge_client.cam1.gate import CaptureDecision, StableFaceGate
+from edge_client.cam1.liveness import WindowLiveness
 from edge_client.cam1.preview import Preview, WebPreview, WindowPreview, annotate
 from edge_client.cam1.settings import Cam1Settings
 from edge_client.outbox import ObjectStore, Outbox, OutboxItem, OutboxUploader, S3ObjectStore
@@ -50,17 +51,19 @@ def build_gate(settings: Cam1Settings, detector: FaceDetector) -> StableFaceGate
         cooldown_s=settings.cooldown_s,
         min_face_px=settings.min_face_px,
         min_sharpness=settings.min_sharpness,
+        window_max_frames=settings.liveness_window_max_frames if settings.liveness_mode != "off" else 0,
     )
 
 
 class Cam1Pipeline:
-    """Per frame: ask the gate; on a decision, crop and encode, then write to the outbox.
+    """Per frame: ask the gate; on a decision, judge its window, crop and encode, write to the outbox.
 
     Args:
         gate: the stable-face gate.
         outbox: where captures are stored before upload.
         settings: room/camera ids and crop/JPEG knobs.
         on_capture: called with each decision and the capture written for it.
+        liveness: judges the decision's window (``None``: no report is sent).
     """
 
     def __init__(
@@ -69,8 +72,10 @@ class Cam1Pipeline:
         outbox: Outbox,
         settings: Cam1Settings,
         on_capture: Callable[[CaptureDecision, Capture], None] | None = None,
+        liveness: WindowLiveness | None = None,
     ) -> None:
         self.gate = gate
+        self.liveness = liveness
         self.outbox = outbox
         self._settings = settings
         self._on_capture = on_capture
@@ -90,6 +95,7 @@ class Cam1Pipeline:
             quality=s.jpeg_quality,
             max_side_px=s.crop_max_side_px,
             max_bytes=s.max_jpeg_bytes,
+            liveness=self.liveness.report(decision) if self.liveness is not None else None,
         )
         self.outbox.put(capture.object_key, capture.jpeg, capture.metadata)
         self.captures += 1
@@ -154,6 +160,7 @@ class Cam1Runner:
         self._drain_on_exit_s = drain_on_exit_s
         # Build the parts that need nothing released first; then release in reverse on failure.
         detector = build_detector(settings)
+        liveness = WindowLiveness.from_settings(settings)
         self.store = store or S3ObjectStore(
             settings.bucket_name,
             endpoint_url=settings.aws_endpoint_url,
@@ -183,7 +190,9 @@ class Cam1Runner:
             retry_max_s=settings.retry_max_s,
             on_uploaded=on_uploaded,
         )
-        self.pipeline = Cam1Pipeline(build_gate(settings, detector), self.outbox, settings, on_capture)
+        self.pipeline = Cam1Pipeline(
+            build_gate(settings, detector), self.outbox, settings, on_capture, liveness
+        )
 
     def request_stop(self) -> None:
         """Ask the loop to end after the current frame (safe from a signal handler)."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from contracts.captures import FaceCaptureMetadata
 from contracts.keys import face_capture_key
+from contracts.liveness import LivenessReport
 from edge_client.cam1.errors import CaptureError
 from edge_client.cam1.gate import CaptureDecision
 from vision.faces import DetectedFace
@@ -29,6 +30,7 @@ class Capture:
         camera_id: camera within the room.
         captured_at: UTC time of the chosen frame.
         jpeg: the encoded crop.
+        liveness: the edge's liveness report on the stable window (``None``: not judged).
     """
 
     capture_id: str
@@ -36,6 +38,7 @@ class Capture:
     camera_id: str
     captured_at: datetime
     jpeg: bytes
+    liveness: LivenessReport | None = None
 
     @property
     def object_key(self) -> str:
@@ -50,6 +53,7 @@ class Capture:
             camera_id=self.camera_id,
             captured_at=self.captured_at,
             capture_id=self.capture_id,
+            liveness=self.liveness,
         ).to_s3()
 
 
@@ -90,8 +94,9 @@ def build_capture(
     quality: int,
     max_side_px: int,
     max_bytes: int,
+    liveness: LivenessReport | None = None,
 ) -> Capture:
-    """The upload for a gate decision: crop with margin, JPEG, fresh capture id."""
+    """The upload for a gate decision: crop with margin, JPEG, fresh capture id, liveness report."""
     crop = crop_with_margin(decision.image, decision.face, margin)
     jpeg = encode_jpeg(crop, quality=quality, max_side_px=max_side_px, max_bytes=max_bytes)
     return Capture(
@@ -100,4 +105,5 @@ def build_capture(
         camera_id=camera_id,
         captured_at=decision.captured_at.astimezone(UTC),
         jpeg=jpeg,
+        liveness=liveness,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +25,7 @@ import numpy as np
 
 from edge_client.sources import Frame
 from vision.faces import DetectedFace, FaceDetector
+from vision.liveness import WindowFrame
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,8 @@ class CaptureDecision:
         stable_for_s: how long the face had been still when the gate decided.
         track_id: id of the followed face.
         decided_monotonic_s: ``time.monotonic()`` when the gate decided, for latency measurements.
+        window: frames of the still window (time order, evenly thinned, at most
+            ``window_max_frames``) with the followed face in each, for the liveness check.
     """
 
     image: np.ndarray
@@ -116,6 +120,7 @@ class CaptureDecision:
     stable_for_s: float
     track_id: int
     decided_monotonic_s: float = field(default_factory=time.monotonic)
+    window: tuple[WindowFrame, ...] = ()
 
 
 @dataclass(slots=True)
@@ -133,6 +138,13 @@ class _Track:
     still_since_s: float
     best: _Candidate | None = None
     last_capture_s: float | None = None
+    window: deque[WindowFrame] = field(default_factory=deque)
+
+    def restart_window(self, now_s: float) -> None:
+        """The face moved (or was captured): the still window starts again now."""
+        self.still_since_s = now_s
+        self.best = None
+        self.window.clear()
 
 
 class StableFaceGate:
@@ -152,6 +164,9 @@ class StableFaceGate:
         min_sharpness: Laplacian variance a frame needs to be uploaded.
         switch_area_ratio: another face must be this many times larger than the followed one to
             take over (hysteresis against flip-flopping between similar faces).
+        window_max_frames: frames of the still window kept for the liveness check (evenly spread
+            over ``stable_s``; 0 keeps none). More gives the planar-motion check more to fit at
+            one full frame of memory each (about 1 MB at 640x480, 6 MB at 1080p).
     """
 
     def __init__(
@@ -168,6 +183,7 @@ class StableFaceGate:
         min_face_px: int = 64,
         min_sharpness: float = 20.0,
         switch_area_ratio: float = 1.5,
+        window_max_frames: int = 20,
     ) -> None:
         self._detector = detector
         self.stable_s = stable_s
@@ -180,6 +196,9 @@ class StableFaceGate:
         self.min_face_px = min_face_px
         self.min_sharpness = min_sharpness
         self.switch_area_ratio = switch_area_ratio
+        self.window_max_frames = window_max_frames
+        # Frames closer together than this are not kept: the window spans stable_s evenly.
+        self._window_spacing_s = stable_s / window_max_frames if window_max_frames else float("inf")
         self._track: _Track | None = None
         self._next_track_id = 1
         self.status = GateStatus(GateState.NO_FACE)
@@ -204,8 +223,19 @@ class StableFaceGate:
                 return same
         return largest
 
+    def _keep_in_window(self, track: _Track, frame: Frame, face: DetectedFace) -> None:
+        if not self.window_max_frames:
+            return
+        window = track.window
+        if window and frame.timestamp_s - window[-1].timestamp_s < self._window_spacing_s * 0.9:
+            return
+        x1, y1, x2, y2 = (float(v) for v in face.xyxy)
+        window.append(WindowFrame(frame.image, (x1, y1, x2, y2), frame.timestamp_s))
+        while len(window) > self.window_max_frames:
+            window.popleft()
+
     def _new_track(self, face: DetectedFace, now_s: float) -> _Track:
-        track = _Track(self._next_track_id, face, now_s, now_s)
+        track = _Track(self._next_track_id, face, now_s, now_s, window=deque())
         self._next_track_id += 1
         logger.debug("following face %d", track.track_id)
         return track
@@ -245,17 +275,16 @@ class StableFaceGate:
             track.box = face
             track.last_seen_s = now_s
             if not still:
-                track.still_since_s = now_s
-                track.best = None
+                track.restart_window(now_s)
                 self._set(GateState.MOVING, track, now_s)
                 return None
 
         if min(face.width, face.height) < self.min_face_px:
-            track.still_since_s = now_s
-            track.best = None
+            track.restart_window(now_s)
             self._set(GateState.TOO_SMALL, track, now_s)
             return None
 
+        self._keep_in_window(track, frame, face)
         sharpness = face_sharpness(frame.image, face)
         if sharpness >= self.min_sharpness and (track.best is None or sharpness > track.best.sharpness):
             track.best = _Candidate(frame, face, sharpness)
@@ -285,11 +314,11 @@ class StableFaceGate:
             decided_at_s=now_s,
             stable_for_s=still_for_s,
             track_id=track.track_id,
+            window=tuple(track.window),
         )
         self._set(GateState.CAPTURED, track, now_s)
         track.last_capture_s = now_s
-        track.still_since_s = now_s
-        track.best = None
+        track.restart_window(now_s)
         logger.info(
             "face %d captured after %.1f s still (frame %d, sharpness %.0f)",
             track.track_id,

@@ -12,10 +12,15 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from edge_client.settings import DEFAULT_MODELS_DIR, EdgeSettings, SourceSettings
+from vision.liveness import LivenessSettings
 
 
-class Cam1Settings(SourceSettings, EdgeSettings):
-    """The doorway camera: detector, stable-face gate, crop/JPEG, outbox and operator view."""
+class Cam1Settings(SourceSettings, EdgeSettings, LivenessSettings):
+    """The doorway camera: detector, stable-face gate, liveness, crop/JPEG, outbox and operator view.
+
+    The ``liveness_*`` settings (``vision.liveness.LivenessSettings``) judge the stable window
+    before upload; their report travels with the capture.
+    """
 
     # --- detector -----------------------------------------------------------------------------
     face_detector: Literal["yunet", "haar"] = Field(
@@ -115,6 +120,32 @@ class Cam1Settings(SourceSettings, EdgeSettings):
             "Minimum Laplacian variance of the face (grey, scaled to 112 px wide). Higher rejects "
             "motion blur and out-of-focus faces; too high never captures in dim light."
         ),
+    )
+
+    # --- door liveness (the liveness_* thresholds come from LivenessSettings) -------------------
+    liveness_window_max_frames: int = Field(
+        20,
+        ge=2,
+        le=60,
+        description=(
+            "Frames of the stable window kept for the liveness check, evenly spread over stable_s. "
+            "Each is one full frame of memory (about 1 MB at 640x480); more gives planar motion more "
+            "to fit. 20 is 10 per second over a 2 s window, as the benchmark judged it."
+        ),
+    )
+    liveness_device_weights: Path | None = Field(
+        None,
+        description=(
+            "COCO YOLO weights (the room camera's) to look for a phone, laptop or TV around the face "
+            "on liveness_device_frames frames of the window. Unset: the device source is inconclusive "
+            "(it never blocks anyone) and cam1 needs no ultralytics."
+        ),
+    )
+    liveness_device_frames: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Window frames the device detector runs on (about 100 ms each on a 2-core CPU).",
     )
 
     # --- crop and upload ----------------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_demo_tags_the_right_tracks_and_confirms_attendance_through_a_function_h
     # THEN it succeeds and its figures say what happened
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
     out = run.stdout
-    figures = json.loads(out.strip().splitlines()[-3])
+    figures = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
     assert figures["function_host_kills"] == 1
     # every student shown at the door is recognised once, the visitor is unknown
     assert figures["recognised_at_door"] == 4 and figures["unknown_at_door"] == 1
@@ -66,5 +66,12 @@ def test_demo_tags_the_right_tracks_and_confirms_attendance_through_a_function_h
     # AND the register lists each student once, for CS501
     register = out.split("attendance register", 1)[1]
     assert len(re.findall(r"^\s+CS501\s+\d{4}-\d{2}-\d{2}\s+1MS21CS00\d\s", register, re.MULTILINE)) == 4
+    # AND the LFW replay ran liveness in record-only mode, said so, and the printed photo held up
+    # with liveness enforced was refused as a suspected spoof, flagged, and marked nobody
+    assert "[liveness record_only: the door replay is LFW photos]" in out
+    assert figures["proxy_refused"] >= 1 and figures["proxy_marked"] == 0
+    proxy = out.split("proxy attempt at the door", 1)[1]
+    assert re.search(r"spoof_suspected\s+1CS23NU0001", proxy), proxy
+    assert "attendance rows for 1CS23NU0001: 0" in proxy
     # AND the endpoint is gone afterwards
     assert port_is_free(port)

@@ -29,6 +29,7 @@ from vision.liveness import (
     Source,
     Verdict,
     WindowFrame,
+    report_of,
     silent_face_crop,
 )
 from vision.liveness.evaluation import read_labels, simulated_photo_window, video_windows
@@ -128,7 +129,7 @@ def test_screen_replay_windows_are_refused(checker: LivenessChecker, detector: Y
     for timed in windows:
         decision = checker.assess_window(_window(detector, timed))
         assert decision.verdict is Verdict.SPOOF_SUSPECTED
-        report = LivenessReport.from_decision(decision, checker.version)
+        report = report_of(decision, checker.version)
         assert LivenessReport.from_metadata(report.to_metadata()) == report
 
 

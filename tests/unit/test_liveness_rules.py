@@ -21,6 +21,7 @@ from vision.liveness import (
     combine,
     evenly_spaced,
     fuse,
+    report_of,
     silent_face_box,
 )
 from vision.liveness.evaluation import choose_threshold, error_rates, simulated_photo_window
@@ -122,7 +123,7 @@ def test_report_round_trips_through_object_metadata_in_a_few_small_strings() -> 
         enforced=True,
         elapsed_ms=80,
     )
-    report = LivenessReport.from_decision(decision, "1:models")
+    report = report_of(decision, "1:models")
     metadata = report.to_metadata()
     assert metadata["liveness_scores"] == "model=0.988;motion=0.234;planar=0.0012"
     assert metadata["liveness_reasons"] == "planar"

@@ -4,7 +4,7 @@ Public surface::
 
     checker = LivenessChecker(LivenessSettings())
     decision = checker.assess_window(frames)          # cam1: WindowFrame per frame of the window
-    metadata = LivenessReport.from_decision(decision, checker.version).to_metadata()
+    metadata = report_of(decision, checker.version).to_metadata()
     ...
     recheck = checker.assess_image(crop_bgr, face_xyxy)   # face_match: the uploaded crop
     verdict = combine(LivenessReport.from_metadata(object_metadata), recheck)
@@ -16,7 +16,7 @@ weights are Silent-Face-Anti-Spoofing's (Apache-2.0), converted by
 
 from vision.liveness.antispoof import MiniFASNetEnsemble, silent_face_box, silent_face_crop
 from vision.liveness.checker import ALGORITHM_VERSION, LivenessChecker, evenly_spaced, fuse
-from vision.liveness.report import CombinedLiveness, LivenessReport, LivenessReportError, combine
+from vision.liveness.report import CombinedLiveness, LivenessReport, LivenessReportError, combine, report_of
 from vision.liveness.settings import LivenessSettings
 from vision.liveness.types import (
     DeviceBox,
@@ -48,6 +48,7 @@ __all__ = [
     "combine",
     "evenly_spaced",
     "fuse",
+    "report_of",
     "silent_face_box",
     "silent_face_crop",
 ]

@@ -9,6 +9,7 @@ from cloud_functions.api.routes import (
     attendance,
     auth,
     courses,
+    flags,
     health,
     rooms,
     students,
@@ -24,3 +25,4 @@ api_router.include_router(courses.router)
 api_router.include_router(rooms.router)
 api_router.include_router(timetable.router)
 api_router.include_router(attendance.router)
+api_router.include_router(flags.router)

@@ -294,3 +294,35 @@ people_sign_outs = sa.Table(
         "signed_out_at", UtcDateTime(), nullable=False, comment="sessions signed in before this are over"
     ),
 )
+
+
+# Suspicions for a teacher or admin to resolve: a suspected spoof at the door (face_match) and
+# the two-camera proxy rules (a door identity that never walked in, one body given two door
+# identities, one student in two rooms at once). ``dedupe_key`` is unique, so a redelivered
+# capture or a rule run twice over the same events adds nothing.
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("dedupe_key", sa.String(191), nullable=False, unique=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=True),
+    sa.Column("room_id", ROOM_ID, nullable=True),
+    sa.Column("course_code", COURSE_CODE, nullable=True),
+    sa.Column("class_date", sa.Date, nullable=True, comment="room-local date of the class"),
+    sa.Column("capture_id", CAPTURE_ID, nullable=True),
+    sa.Column("evidence", sa.Text, nullable=False, comment="JSON: scores, times, tracks"),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("resolution", sa.String(16), nullable=True),
+    sa.Column("resolved_by", sa.String(200), nullable=True),
+    sa.Column("resolved_at", UtcDateTime(), nullable=True),
+    sa.Column("resolved_reason", sa.String(500), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.CheckConstraint(
+        "kind IN ('spoof_suspected', 'not_confirmed', 'one_body_two_faces', 'two_rooms')", name="kind"
+    ),
+    sa.CheckConstraint("status IN ('open', 'resolved')", name="status"),
+    sa.CheckConstraint("resolution IS NULL OR resolution IN ('genuine', 'proxy')", name="resolution"),
+    sa.Index(None, "course_code", "class_date"),
+    sa.Index(None, "status", "created_at"),
+)

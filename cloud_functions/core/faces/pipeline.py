@@ -113,7 +113,7 @@ class FacePipeline:
         aligned = align_face(image_bgr, face.require_landmarks())
         sharp = check_sharpness(aligned, self.thresholds)
         quality = FaceQuality(size_px=face.size_px, sharpness=sharp, yaw_ratio=yaw, faces_in_image=len(faces))
-        return AlignedFace(face=face, image=aligned, quality=quality)
+        return AlignedFace(face=face, image=aligned, quality=quality, source=image_bgr)
 
     def analyse(self, image_bytes: bytes, mode: AnalysisMode = "capture") -> FaceAnalysis:
         """The accepted face of a photo and its embedding. Raises ``FaceRejectedError``."""

@@ -58,6 +58,8 @@ class AlignedFace:
     face: DetectedFace
     image: NDArray[np.uint8]
     quality: FaceQuality
+    source: NDArray[np.uint8] | None = field(default=None, repr=False, compare=False)
+    """The decoded image ``face`` was found in (the liveness re-check crops it)."""
 
 
 @dataclass(frozen=True)
