@@ -1,23 +1,25 @@
 """The local end-to-end demo: ClassSight on one machine, no AWS account, real faces.
 
-    python -m infra.demo [--people 8] [--database-url URL] [--port 4566] [--serve]
+    python -m infra.demo [--people 8] [--database-url URL] [--port 4566] [--json] [--seed N]
+                         [--function-host inline|process] [--kill-function-host-at S] [--serve]
 
 1. starts the local AWS endpoint on 127.0.0.1 and builds the stack from ``template.yaml``;
 2. migrates the database and seeds two rooms, two courses, a timetable with CS501 running
    in R101 right now, and students made from the LFW photos (consent recorded);
 3. enrolls each student by uploading three photos under ``enrollment/<usn>/`` — the enroll
    function turns them into faceprints (S3 → SQS → handler);
-4. runs the doorway client (cam1) on a replay of a held-out photo of each student, each held
-   in front of the "camera" for a few seconds: stable faces are cropped and uploaded through
-   the durable outbox, face_match recognises them, writes attendance and publishes handoffs
-   to R101's queue;
-5. prints what each stage produced: enrollment outcomes, recognition events, handoffs on the
-   room queue, and the attendance report;
+4. runs both cameras of R101 at once (:mod:`infra.demo_room`): cam2 replays a real MOT room
+   sequence with a door zone, cam1 a doorway replay timed so that each student's face is stable
+   one walk delay before the ground-truth person they are paired with walks in; face_match
+   recognises the door captures and publishes handoffs to R101's queue, cam2 tags the entering
+   tracks, its presence reports confirm attendance, body crops go to body_match;
+5. prints per student the door time, match confidence, cam2 track, tag and confirmation times,
+   the strangers in the room, the register, and with ``--json`` the figures as one JSON line;
 6. a proxy attempt at the door: a printed photo of an enrolled student (NUAA dev sample, the
    student enrolled from their own live frames) held up to cam1 with liveness enforced: it is
    recorded ``spoof_suspected`` with an open flag, and marks nobody.
 
-Door liveness and the LFW replay: the replay of step 4 is itself made of still photos (LFW), so
+Door liveness and the LFW replay: the door replay of step 4 is itself made of still photos (LFW), so
 liveness runs in ``record_only`` for it (``CLASSSIGHT_LIVENESS_MODE``): every score is computed
 and a suspicion is recorded as a flag, but attendance goes ahead. The proxy attempt runs with
 ``enforce``, the production default. The printed summary says which mode each part ran in.
