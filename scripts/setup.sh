@@ -62,3 +62,10 @@ if ! mariadb_up; then
   as_root mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket; FLUSH PRIVILEGES;" 2>/dev/null || true
 fi
 log "MariaDB is up"
+
+# --- Door anti-spoofing models: the MiniFASNet weights in ../shared/models as ONNX ---------------
+# (var/models/antispoof; converted once, again only when the weights change)
+if [ -d ../shared/models/antispoof ]; then
+  "$VENV/bin/python" -m infra.models.convert_antispoof >/dev/null
+  log "anti-spoofing models ready in var/models/antispoof"
+fi

@@ -34,6 +34,9 @@ RUN pip install --no-cache-dir --only-binary=:all: -r /tmp/requirements.txt "num
 # build/models/face/ holds (locally the ONNX ArcFace model, FaceEmbedder=onnx).
 ENV TF_USE_LEGACY_KERAS=1
 COPY --from=context /models/face/ /opt/models/face/
+# Door anti-spoofing models (python -m infra.models.convert_antispoof, staged by infra.images models).
+COPY --from=context /models/antispoof/ /opt/models/antispoof/
+ENV CLASSSIGHT_LIVENESS_MODEL_PATHS=/opt/models/antispoof/2.7_80x80_MiniFASNetV2.onnx,/opt/models/antispoof/4_0_0_80x80_MiniFASNetV1SE.onnx
 ARG FACE_EMBEDDER_WEIGHTS=deepface
 RUN case "$FACE_EMBEDDER_WEIGHTS" in \
       deepface) DEEPFACE_HOME=/tmp/deepface python -c "from deepface import DeepFace; DeepFace.build_model('ArcFace')" \

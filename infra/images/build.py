@@ -55,6 +55,10 @@ def model_files(settings: FunctionSettings) -> dict[str, Path]:
     # DeepFace's own weights come from its download at build time, not from here.
     if settings.face_embedder == "onnx":
         files[f"face/{settings.face_embedder_path.name}"] = settings.face_embedder_path
+    # Door anti-spoofing (face_match re-checks each upload): the converted ONNX files; the image's
+    # ENV names them under /opt/models/antispoof/.
+    for path in settings.liveness_model_paths:
+        files[f"antispoof/{path.name}"] = path
     return files
 
 
