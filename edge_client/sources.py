@@ -32,7 +32,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -63,7 +63,9 @@ class Frame:
         index: 0-based position in the sequence this source delivered.
         timestamp_s: seconds since the source started: media time for replays, monotonic wall
             time for live sources. Use it for durations (stability windows, cooldowns).
-        captured_at: UTC wall-clock time at which the frame was read.
+        captured_at: UTC wall-clock time of the frame: when it was read from a live source;
+            when it was due in a real-time replay (a slow reader does not make it later, as a
+            camera's clock would not); when it was read in a full-speed replay.
     """
 
     image: np.ndarray
@@ -172,6 +174,11 @@ class _Pacer:
         self._period_s = 1.0 / fps
         self._closed = closed
         self._start = time.monotonic()
+        self._wall_start = datetime.now(UTC)
+
+    def due_at(self, index: int) -> datetime:
+        """Wall-clock time at which frame ``index`` is due."""
+        return self._wall_start + timedelta(seconds=index * self._period_s)
 
     def wait_for(self, index: int) -> None:
         due = self._start + index * self._period_s
@@ -236,7 +243,11 @@ class ImageFolderSource(FrameSource):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 raise SourceError(f"corrupt or unreadable image {path} (frame {index} of {self.description})")
-            yield Frame(validate_image(image, str(path)), index, index / self.fps)
+            frame = validate_image(image, str(path))
+            if pacer is not None:
+                yield Frame(frame, index, index / self.fps, pacer.due_at(index))
+            else:
+                yield Frame(frame, index, index / self.fps)
 
 
 class VideoFileSource(FrameSource):
@@ -275,7 +286,11 @@ class VideoFileSource(FrameSource):
                     if index == 0:
                         raise SourceError(f"cannot decode any frame of {self.path}: corrupt video")
                     return
-                yield Frame(validate_image(image, f"{self.path} frame {index}"), index, index / self.fps)
+                frame = validate_image(image, f"{self.path} frame {index}")
+                if pacer is not None:
+                    yield Frame(frame, index, index / self.fps, pacer.due_at(index))
+                else:
+                    yield Frame(frame, index, index / self.fps)
                 index += 1
         finally:
             self._capture.release()
