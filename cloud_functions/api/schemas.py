@@ -415,3 +415,82 @@ class MePublic(BaseModel):
 
     name: str
     role: Literal["admin", "teacher"]
+
+
+# --- rosters, teachers, imports ---------------------------------------------------------------
+
+TEACHER_USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,127}$"
+TeacherUsername = Annotated[str, StringConstraints(pattern=TEACHER_USERNAME_PATTERN, max_length=128)]
+ImportKind = Literal["students", "rosters", "teachers"]
+
+
+class TeacherCreate(_In):
+    """A teacher account: ``username`` is the name they sign in with."""
+
+    username: TeacherUsername
+    name: Name
+    email: Email | None = None
+
+
+class TeacherPublic(BaseModel):
+    teacher_id: int
+    username: str
+    name: str
+    email: str | None
+    courses: list[str] = Field(description="Codes of the courses they teach.")
+
+
+class CourseTeacherLink(_In):
+    """Optionally only one section of the course (empty: every section)."""
+
+    section: Section | None = None
+
+
+class RosterEntryUpdate(_In):
+    """A student's enrolment in a course: section and the dates enrolled (inclusive; empty is open)."""
+
+    section: Section | None = None
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RosterEntryUpdate:
+        if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
+            raise ValueError("valid_from must not be after valid_to")
+        return self
+
+
+class RosterEntryPublic(BaseModel):
+    course_code: str
+    usn: str
+    name: str
+    section: str | None
+    valid_from: date | None
+    valid_to: date | None
+
+
+class RosterPublic(BaseModel):
+    """The course's students; ``on`` given: only those enrolled that day."""
+
+    course_code: str
+    on: date | None
+    students: list[RosterEntryPublic]
+
+
+class ImportProblemPublic(BaseModel):
+    row: int = Field(description="Spreadsheet row: 1 is the header, 0 the file as a whole.")
+    column: str | None
+    reason: str
+
+
+class ImportReportPublic(BaseModel):
+    """What the import found and did; a dry run says what it would do."""
+
+    kind: ImportKind
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    written: bool
+    errors: list[ImportProblemPublic]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud_functions.api.routes import attendance, courses, health, rooms, students, timetable
+from cloud_functions.api.routes import attendance, courses, health, rooms, rosters, students, timetable
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -13,3 +13,4 @@ api_router.include_router(courses.router)
 api_router.include_router(rooms.router)
 api_router.include_router(timetable.router)
 api_router.include_router(attendance.router)
+api_router.include_router(rosters.router)
