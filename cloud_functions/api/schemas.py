@@ -477,14 +477,8 @@ class RosterPublic(BaseModel):
     students: list[RosterEntryPublic]
 
 
-class ImportProblemPublic(BaseModel):
-    row: int = Field(description="Spreadsheet row: 1 is the header, 0 the file as a whole.")
-    column: str | None
-    reason: str
-
-
 class ImportReportPublic(BaseModel):
-    """What the import found and did; a dry run says what it would do."""
+    """What the import did, or for a dry run would do (a file with problems is a 422 instead)."""
 
     kind: ImportKind
     dry_run: bool
@@ -493,4 +487,3 @@ class ImportReportPublic(BaseModel):
     updated: int
     unchanged: int
     written: bool
-    errors: list[ImportProblemPublic]

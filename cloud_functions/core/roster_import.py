@@ -21,8 +21,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from contracts.ids import COURSE_CODE_PATTERN, USN_MAX_CHARS, USN_PATTERN, normalise_usn
 from cloud_functions.core.db.schema import course_rosters, course_teachers, courses, students, teachers
+from contracts.ids import COURSE_CODE_PATTERN, USN_MAX_CHARS, USN_PATTERN, normalise_usn
 
 ImportKind = Literal["students", "rosters", "teachers"]
 FileFormat = Literal["csv", "xlsx"]
@@ -209,7 +209,9 @@ class _Checker:
             return None
         return value
 
-    def pattern(self, row: _Row, column: str, regex: re.Pattern[str], what: str, *, required: bool) -> str | None:
+    def pattern(
+        self, row: _Row, column: str, regex: re.Pattern[str], what: str, *, required: bool
+    ) -> str | None:
         value = self.text(row, column, required=required, max_chars=254)
         if value is not None and not regex.match(value):
             self.error(row, column, f"not a valid {what}: {value[:40]!r}")
@@ -258,7 +260,9 @@ def _count(report: ImportReport, outcome: Outcome) -> None:
     setattr(report, outcome, getattr(report, outcome) + 1)
 
 
-def _import_students(connection: Connection, sheet: _Sheet, report: ImportReport) -> list[tuple[str, dict[str, Any], Outcome]]:
+def _import_students(
+    connection: Connection, sheet: _Sheet, report: ImportReport
+) -> list[tuple[str, dict[str, Any], Outcome]]:
     check = _Checker(report.errors)
     parsed: list[tuple[str, dict[str, Any]]] = []
     first_row: dict[str, int] = {}
@@ -303,7 +307,9 @@ def _import_rosters(
         elif course_code is not None and allowed_courses is not None and course_code not in allowed_courses:
             check.error(row, "course_code", f"you do not teach {course_code}")
         values = {"section": section, "valid_from": valid_from, "valid_to": valid_to}
-        candidates.append((row, usn if not check.failed else None, course_code if not check.failed else None, values))
+        candidates.append(
+            (row, usn if not check.failed else None, course_code if not check.failed else None, values)
+        )
     known_students = _existing(connection, students, "usn", (usn for _, usn, _, _ in candidates if usn))
     first_row: dict[tuple[str, str], int] = {}
     parsed: list[tuple[tuple[str, str], dict[str, Any]]] = []
@@ -357,7 +363,9 @@ def _import_teachers(
         links = _parse_courses(check, row, known_courses)
         if username is not None:
             if username in first_row:
-                check.error(row, "username", f"duplicate username {username} (first on row {first_row[username]})")
+                check.error(
+                    row, "username", f"duplicate username {username} (first on row {first_row[username]})"
+                )
             else:
                 first_row[username] = row.number
         if not check.failed and username is not None:
@@ -391,7 +399,7 @@ def import_file(
     dry_run: bool,
     allowed_courses: set[str] | None = None,
 ) -> ImportReport:
-    """Validate ``data`` and, unless ``dry_run`` or any row has a problem, upsert it in ``connection``'s transaction.
+    """Validate ``data``; unless ``dry_run`` or a row has a problem, upsert it in the caller's transaction.
 
     ``allowed_courses`` limits a roster import to those courses (a teacher's own); None allows all.
     """
@@ -416,7 +424,9 @@ def import_file(
             _count(report, outcome)
             key = (course_rosters.c.course_code == code) & (course_rosters.c.usn == usn)
             if outcome == "created":
-                writes.append(course_rosters.insert().values(course_code=code, usn=usn, **values, updated_at=now))
+                writes.append(
+                    course_rosters.insert().values(course_code=code, usn=usn, **values, updated_at=now)
+                )
             elif outcome == "updated":
                 writes.append(course_rosters.update().where(key).values(**values, updated_at=now))
     else:
@@ -452,4 +462,6 @@ def _write_teacher(
         sa.select(teachers.c.teacher_id).where(teachers.c.username == username)
     ).scalar_one()
     for code, section in new_links:
-        connection.execute(course_teachers.insert().values(course_code=code, teacher_id=teacher_id, section=section))
+        connection.execute(
+            course_teachers.insert().values(course_code=code, teacher_id=teacher_id, section=section)
+        )

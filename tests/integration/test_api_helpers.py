@@ -92,7 +92,9 @@ def seed(engine: Engine, *, people: tuple[Person, ...] = PEOPLE) -> None:
             teacher_id = connection.execute(
                 teachers.insert().values(username=username, name=username, created_at=datetime.now(UTC))
             ).inserted_primary_key[0]
-            connection.execute(course_teachers.insert().values(course_code=course_code, teacher_id=teacher_id))
+            connection.execute(
+                course_teachers.insert().values(course_code=course_code, teacher_id=teacher_id)
+            )
 
 
 def audit_entries(engine: Engine, action: str) -> list[sa.RowMapping]:

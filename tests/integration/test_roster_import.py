@@ -57,7 +57,9 @@ def test_students_import_is_an_idempotent_upsert(engine: Engine) -> None:
     changed = _run(engine, "students", STUDENTS_CSV.replace(b"Meera Das", b"Meera Dasgupta"))
     assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 1)
     with engine.connect() as connection:
-        name = connection.execute(sa.select(students.c.name).where(students.c.usn == "1MS21CS101")).scalar_one()
+        name = connection.execute(
+            sa.select(students.c.name).where(students.c.usn == "1MS21CS101")
+        ).scalar_one()
     assert name == "Meera Dasgupta"
 
 
@@ -73,7 +75,7 @@ def test_a_dry_run_counts_and_writes_nothing(engine: Engine) -> None:
     ("kind", "data", "row", "column", "reason_part"),
     [
         ("students", b"usn,name\n1MS21CS100,A\n1ms21cs100,B\n", 3, "usn", "duplicate USN 1MS21CS100"),
-        ("students", b"usn,name\n1MS21CS100,=HYPERLINK(\"x\")\n", 2, "name", "formula"),
+        ("students", b'usn,name\n1MS21CS100,=HYPERLINK("x")\n', 2, "name", "formula"),
         ("students", b"usn,name\n1MS21CS100,Jos\xe9\n", 2, None, "not UTF-8"),
         ("students", b"usn,name,phone\n1MS21CS100,A,1\n", 1, "phone", "unknown column"),
         ("students", b"usn\n1MS21CS100\n", 1, "name", "required column missing"),
@@ -81,8 +83,20 @@ def test_a_dry_run_counts_and_writes_nothing(engine: Engine) -> None:
         ("students", b"usn,name\nno spaces allowed,A\n", 2, "usn", "not a valid USN"),
         ("rosters", b"usn,course_code\n1MS21CS000,CS999\n", 2, "course_code", "unknown course CS999"),
         ("rosters", b"usn,course_code\n1MS21CS999,CS501\n", 2, "usn", "no student with USN"),
-        ("rosters", b"usn,course_code,valid_from\n1MS21CS000,CS501,24/11/2026\n", 2, "valid_from", "YYYY-MM-DD"),
-        ("rosters", b"usn,course_code,valid_from\n1MS21CS000,CS501,2026-02-30\n", 2, "valid_from", "no such date"),
+        (
+            "rosters",
+            b"usn,course_code,valid_from\n1MS21CS000,CS501,24/11/2026\n",
+            2,
+            "valid_from",
+            "YYYY-MM-DD",
+        ),
+        (
+            "rosters",
+            b"usn,course_code,valid_from\n1MS21CS000,CS501,2026-02-30\n",
+            2,
+            "valid_from",
+            "no such date",
+        ),
         (
             "rosters",
             b"usn,course_code,valid_from,valid_to\n1MS21CS000,CS501,2026-12-01,2026-11-01\n",
@@ -103,7 +117,9 @@ def test_bad_rows_are_reported_and_nothing_is_written(
     counts = {t.name: _count(engine, t) for t in (students, course_rosters, teachers)}
     report = _run(engine, kind, data)
     # THEN the problem names its row, column and reason, and nothing at all was written
-    assert any(e.row == row and e.column == column and reason_part in e.reason for e in report.errors), report.errors
+    assert any(e.row == row and e.column == column and reason_part in e.reason for e in report.errors), (
+        report.errors
+    )
     assert not report.written
     assert {t.name: _count(engine, t) for t in (students, course_rosters, teachers)} == counts
 
@@ -117,7 +133,9 @@ def test_one_bad_row_keeps_the_good_rows_out_too(engine: Engine) -> None:
 
 def test_a_teacher_imports_rosters_only_for_their_courses(engine: Engine) -> None:
     seed(engine)
-    report = _run(engine, "rosters", b"usn,course_code\n1MS21CS000,CS501\n1MS21CS000,CS502\n", allowed_courses={"CS501"})
+    report = _run(
+        engine, "rosters", b"usn,course_code\n1MS21CS000,CS501\n1MS21CS000,CS502\n", allowed_courses={"CS501"}
+    )
     assert [(e.row, e.column) for e in report.errors] == [(3, "course_code")]
     assert "you do not teach CS502" in report.errors[0].reason
     assert _count(engine, course_rosters) == 0
@@ -159,10 +177,12 @@ def test_teachers_import_links_courses_idempotently(engine: Engine) -> None:
 
 def test_xlsx_imports_like_csv_and_refuses_formula_cells(engine: Engine) -> None:
     seed(engine)
-    good = _xlsx([["USN", "Name", "Email"], ["1MS21CS100", "Kiran Rao", "kiran@example.edu"], [None, None, None]])
+    good = _xlsx(
+        [["USN", "Name", "Email"], ["1MS21CS100", "Kiran Rao", "kiran@example.edu"], [None, None, None]]
+    )
     report = _run(engine, "students", good, "xlsx")
     assert (report.rows, report.created, report.written) == (1, 1, True)
-    formula = _xlsx([["usn", "name"], ["1MS21CS101", "=CONCAT(\"a\",\"b\")"]])
+    formula = _xlsx([["usn", "name"], ["1MS21CS101", '=CONCAT("a","b")']])
     bad = _run(engine, "students", formula, "xlsx")
     assert [(e.row, e.column) for e in bad.errors] == [(2, "name")] and not bad.written
     garbage = _run(engine, "students", b"not a zip", "xlsx")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
@@ -95,14 +95,20 @@ def get_roster(
     responses={**WITH_BODY, **documented(403, 404)},
 )
 def put_roster_entry(
-    course_code: CourseCodePath, usn: UsnPath, body: RosterEntryUpdate, connection: ConnectionDep, user: CurrentUser
+    course_code: CourseCodePath,
+    usn: UsnPath,
+    body: RosterEntryUpdate,
+    connection: ConnectionDep,
+    user: CurrentUser,
 ) -> RosterEntryPublic:
     """Enrol a student in the course or change their section and dates (its teachers and admins)."""
     return crud.put_roster_entry(connection, course_code, usn, body, user)
 
 
 @router.delete(
-    "/courses/{course_code}/roster/{usn}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(403, 404, 422)
+    "/courses/{course_code}/roster/{usn}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(403, 404, 422),
 )
 def delete_roster_entry(
     course_code: CourseCodePath, usn: UsnPath, connection: ConnectionDep, user: CurrentUser
@@ -148,9 +154,10 @@ def import_file(
 
     Columns: students ``usn, name[, email, section]``; rosters ``usn, course_code[, section,
     valid_from, valid_to]``; teachers ``username, name[, email, courses]`` (``CS501;CS502/B``).
-    Re-importing a file changes nothing. A file with any problem writes nothing: a dry run
-    reports the problems (200), an import answers 422 with one entry per problem at
-    ``["body", row, column]``. Admins import anything; a teacher only rosters of their courses.
+    Re-importing a file changes nothing. A file with any problem writes nothing and answers 422
+    with one entry per problem at ``["body", row, column]`` (row 1 is the header, 0 the whole
+    file); ``dry_run`` checks and counts without writing. Admins import anything; a teacher only
+    rosters of the courses they teach.
     """
     file_format, data = file
-    return crud.run_import(connection, cast(ImportKind, kind), data, file_format, dry_run=dry_run, actor=user)
+    return crud.run_import(connection, kind, data, file_format, dry_run=dry_run, actor=user)

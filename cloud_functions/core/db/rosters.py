@@ -10,7 +10,9 @@ from sqlalchemy.engine import Connection
 from cloud_functions.core.db.schema import course_rosters, course_teachers, teachers
 
 
-def roster_on(connection: Connection, course_code: str, on_date: date, section: str | None = None) -> list[str]:
+def roster_on(
+    connection: Connection, course_code: str, on_date: date, section: str | None = None
+) -> list[str]:
     """USNs enrolled in ``course_code`` on ``on_date`` (inclusive dates), optionally one section, by USN."""
     query = sa.select(course_rosters.c.usn).where(
         course_rosters.c.course_code == course_code,
