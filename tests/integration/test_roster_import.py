@@ -172,7 +172,7 @@ def test_teachers_import_links_courses_idempotently(engine: Engine) -> None:
         assert courses_taught_by(connection, "maya") == {"CS501", "CS502"}
         assert courses_taught_by(connection, "ravi") == {"CS502"}
         assert courses_taught_by(connection, "nobody") == set()
-        assert teachers_of(connection, "CS502") == ["maya", "ravi"]
+        assert teachers_of(connection, "CS502") == ["Cleo Teacher", "maya", "ravi"]
 
 
 def test_xlsx_imports_like_csv_and_refuses_formula_cells(engine: Engine) -> None:
