@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 
 from cloud_functions.api.app import Clock, create_app
 from cloud_functions.api.auth import token_digest
-from cloud_functions.core.db.schema import audit_log, course_teachers, teachers
+from cloud_functions.core.db.schema import audit_log
 from cloud_functions.core.settings import ApiSettings
-from infra.seed import Person, Slot, seed_campus, seed_students
+from infra.seed import Person, Slot, seed_campus, seed_students, seed_teachers
 
 ADMIN_TOKEN = "admin-token-used-only-in-tests"
 TEACHER_TOKEN = "teacher-token-used-only-in-tests"
@@ -87,14 +87,7 @@ def seed(engine: Engine, *, people: tuple[Person, ...] = PEOPLE) -> None:
     """The seed's rooms R101/R102 (Asia/Kolkata), courses CS501/CS502, ``SLOTS``, ``people``, ``TEACHERS``."""
     seed_campus(engine, SLOTS)
     seed_students(engine, people)
-    with engine.begin() as connection:
-        for username, course_code in TEACHERS:
-            teacher_id = connection.execute(
-                teachers.insert().values(username=username, name=username, created_at=datetime.now(UTC))
-            ).inserted_primary_key[0]
-            connection.execute(
-                course_teachers.insert().values(course_code=course_code, teacher_id=teacher_id)
-            )
+    seed_teachers(engine, TEACHERS)
 
 
 def audit_entries(engine: Engine, action: str) -> list[sa.RowMapping]:
