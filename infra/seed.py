@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cloud_functions.core.db.schema import courses, rooms, students, timetable
+from cloud_functions.core.db.schema import course_teachers, courses, rooms, students, teachers, timetable
 
 
 @dataclass(frozen=True)
@@ -98,4 +99,17 @@ def seed_students(engine: Engine, people: Sequence[Person], *, consent_by: str =
                 }
                 for p in people
             ],
+        )
+
+
+def seed_teachers(engine: Engine, teaching: Sequence[tuple[str, str]]) -> None:
+    """A teacher per distinct username of ``(username, course_code)`` pairs, linked to those courses."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for username in dict.fromkeys(username for username, _ in teaching):
+            connection.execute(teachers.insert().values(username=username, name=username, created_at=now))
+        ids = {u: i for u, i in connection.execute(sa.select(teachers.c.username, teachers.c.teacher_id))}
+        connection.execute(
+            course_teachers.insert(),
+            [{"course_code": code, "teacher_id": ids[username]} for username, code in teaching],
         )

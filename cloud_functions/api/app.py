@@ -148,5 +148,7 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock = _utc_now) 
             expose_headers=["Content-Disposition"],
             max_age=600,
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, larger={"/imports/": settings.import_max_bytes}
+    )
     return app

@@ -63,6 +63,14 @@ class InvalidRequestError(ClassSightError):
         self.loc = loc
 
 
+class RowsInvalidError(InvalidRequestError):
+    """An imported file has problems: one ``(loc, reason)`` per problem, nothing was written."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__(f"{len(problems)} problems in the file; nothing was imported", loc=("body",))
+        self.problems = problems
+
+
 class DeletionNotVerifiedError(ClassSightError):
     """Biometric data was deleted but a re-check still found some of it."""
 
@@ -105,6 +113,8 @@ def status_for(error: Exception) -> int:
 
 def field_errors(error: Exception) -> list[dict[str, object]]:
     """A 422 body's ``detail``: one entry naming the input, as request validation answers."""
+    if isinstance(error, RowsInvalidError):
+        return [{"loc": list(loc), "msg": reason, "type": "value_error"} for loc, reason in error.problems]
     loc = list(error.loc) if isinstance(error, InvalidRequestError) else ["body"]
     return [{"loc": loc, "msg": str(error), "type": "value_error"}]
 

@@ -15,23 +15,31 @@ SECURITY_HEADERS = (
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, declared (Content-Length) or streamed."""
+    """Refuse request bodies over ``max_bytes`` with 413, declared (Content-Length) or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``larger`` maps path prefixes to their own limit (file imports), the first match winning.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = next(
+            (limit for prefix, limit in self.larger.items() if scope["path"].startswith(prefix)),
+            self.default_max_bytes,
+        )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 await _reply(send, 400, "invalid Content-Length")
                 return
-            if int(declared) > self.max_bytes:
-                await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
+            if int(declared) > max_bytes:
+                await _reply(send, 413, f"request body larger than {max_bytes} bytes")
                 return
         # Bodies are small (JSON, bounded by max_bytes), so read them whole here: the limit is
         # then enforced on streamed bodies too, before any route parses a byte.
@@ -45,8 +53,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             received += len(chunk)
-            if received > self.max_bytes:
-                await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
+            if received > max_bytes:
+                await _reply(send, 413, f"request body larger than {max_bytes} bytes")
                 return
             chunks.append(chunk)
             more_body = message.get("more_body", False)

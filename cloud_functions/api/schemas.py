@@ -571,3 +571,75 @@ class DoorPhotoPublic(BaseModel):
 
     url: str
     expires_in_s: int
+
+
+# --- rosters, teachers, imports ---------------------------------------------------------------
+
+TEACHER_USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,127}$"
+TeacherUsername = Annotated[str, StringConstraints(pattern=TEACHER_USERNAME_PATTERN, max_length=128)]
+ImportKind = Literal["students", "rosters", "teachers"]
+
+
+class TeacherCreate(_In):
+    """A teacher account: ``username`` is the name they sign in with."""
+
+    username: TeacherUsername
+    name: Name
+    email: Email | None = None
+
+
+class TeacherPublic(BaseModel):
+    teacher_id: int
+    username: str
+    name: str
+    email: str | None
+    courses: list[str] = Field(description="Codes of the courses they teach.")
+
+
+class CourseTeacherLink(_In):
+    """Optionally only one section of the course (empty: every section)."""
+
+    section: Section | None = None
+
+
+class RosterEntryUpdate(_In):
+    """A student's enrolment in a course: section and the dates enrolled (inclusive; empty is open)."""
+
+    section: Section | None = None
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RosterEntryUpdate:
+        if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
+            raise ValueError("valid_from must not be after valid_to")
+        return self
+
+
+class RosterEntryPublic(BaseModel):
+    course_code: str
+    usn: str
+    name: str
+    section: str | None
+    valid_from: date | None
+    valid_to: date | None
+
+
+class RosterPublic(BaseModel):
+    """The course's students; ``on`` given: only those enrolled that day."""
+
+    course_code: str
+    on: date | None
+    students: list[RosterEntryPublic]
+
+
+class ImportReportPublic(BaseModel):
+    """What the import did, or for a dry run would do (a file with problems is a 422 instead)."""
+
+    kind: ImportKind
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    written: bool

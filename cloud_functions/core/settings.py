@@ -432,6 +432,15 @@ class ApiSettings(CognitoSettings, DatabaseSettings):
             "Request bodies larger than this get 413 before parsing. Photos go to the bucket, not here."
         ),
     )
+    import_max_bytes: int = Field(
+        5_000_000,
+        ge=10_000,
+        le=50_000_000,
+        description=(
+            "Largest CSV/XLSX file the import routes accept (about 50,000 roster rows). Larger "
+            "files are refused with 413; split them."
+        ),
+    )
     enrollment_photo_max_bytes: int = Field(
         5_000_000,
         ge=10_000,

@@ -36,7 +36,7 @@ from infra.images.runner import FunctionContainer
 from infra.images.runtime_api import Invocation
 from infra.local_stack import LocalStack
 from infra.local_stack.template import REPO_ROOT, load_template_document
-from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
+from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students, seed_teachers
 
 EVENTS_DIR = REPO_ROOT / "tests" / "events"
 STANDIN_DIR = REPO_ROOT / "build" / "standin"
@@ -299,6 +299,7 @@ class ApiSample(FunctionSample):
 
     def stage(self, world: SampleWorld) -> None:
         seed_campus(world.engine, [])
+        seed_teachers(world.engine, [("Sample Teacher", "CS501")])
 
     def check(self, world: SampleWorld, response: Any) -> str:
         _require(isinstance(response, dict) and response.get("statusCode") == 200, f"response {response!r}")

@@ -156,7 +156,7 @@ def test_student_history_spans_courses_and_dates(api: Api) -> None:
         json={"status": "present", "reason": "register"},
         headers=ADMIN,
     )
-    response = api.client.get("/students/1MS21CS000/attendance", headers=TEACHER)
+    response = api.client.get("/students/1MS21CS000/attendance", headers=ADMIN)
     assert response.status_code == 200
     history = response.json()
     assert [(r["course_code"], r["status"]) for r in history["rows"]] == [
@@ -164,6 +164,9 @@ def test_student_history_spans_courses_and_dates(api: Api) -> None:
         ("CS502", "present"),
     ]
     assert history["counts"]["present"] == 1
+    # a teacher of CS501 only sees the student's CS501 rows
+    own = api.client.get("/students/1MS21CS000/attendance", headers=TEACHER).json()
+    assert [r["course_code"] for r in own["rows"]] == ["CS501"]
     later = api.client.get(
         "/students/1MS21CS000/attendance", params={"date_from": "2026-11-25"}, headers=TEACHER
     )
@@ -172,13 +175,16 @@ def test_student_history_spans_courses_and_dates(api: Api) -> None:
 
 def test_todays_classes_follow_room_local_time(api: Api) -> None:
     # GIVEN the clock at Tuesday 10:00 in Asia/Kolkata
-    response = api.client.get("/classes/today", headers=TEACHER)
+    response = api.client.get("/classes/today", headers=ADMIN)
     # THEN R101 shows CS501 in session with its two arrivals, then CS502 upcoming; R102 is free
     assert response.status_code == 200
     classes = [(c["room_id"], c["course_code"], c["state"], c["attendance_count"]) for c in response.json()]
     assert classes == [("R101", "CS501", "in_session", 2), ("R101", "CS502", "upcoming", 0)]
     assert response.json()[0]["starts_at"] == "2026-11-24T03:30:00Z"
-    thursday = api.client.get("/classes/today", params={"on": "2026-11-26"}, headers=TEACHER).json()
+    # AND the teacher of CS501 sees only their class
+    own = api.client.get("/classes/today", headers=TEACHER).json()
+    assert [c["course_code"] for c in own] == ["CS501"]
+    thursday = api.client.get("/classes/today", params={"on": "2026-11-26"}, headers=ADMIN).json()
     assert [(c["room_id"], c["course_code"], c["state"]) for c in thursday] == [("R102", "CS502", "upcoming")]
     assert api.client.get("/classes/today", params={"room_id": "R999"}, headers=TEACHER).status_code == 404
 

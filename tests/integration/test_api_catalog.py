@@ -41,11 +41,13 @@ def test_courses_crud(api: Api) -> None:
         api.client.patch("/courses/CS600", json={"title": "Robot Lab"}, headers=ADMIN).json()["title"]
         == "Robot Lab"
     )
-    assert [c["course_code"] for c in api.client.get("/courses", headers=TEACHER).json()] == [
+    assert [c["course_code"] for c in api.client.get("/courses", headers=ADMIN).json()] == [
         "CS501",
         "CS502",
         "CS600",
     ]
+    # a teacher lists only the courses they teach
+    assert [c["course_code"] for c in api.client.get("/courses", headers=TEACHER).json()] == ["CS501"]
     assert (
         api.client.post(
             "/courses", json={"course_code": "CS600", "title": "Again"}, headers=ADMIN

@@ -19,16 +19,21 @@ from cloud_functions.api.app import Clock, create_app
 from cloud_functions.api.auth import token_digest
 from cloud_functions.core.db.schema import audit_log
 from cloud_functions.core.settings import ApiSettings
-from infra.seed import Person, Slot, seed_campus, seed_students
+from infra.seed import Person, Slot, seed_campus, seed_students, seed_teachers
 
 ADMIN_TOKEN = "admin-token-used-only-in-tests"
 TEACHER_TOKEN = "teacher-token-used-only-in-tests"
+CS502_TEACHER_TOKEN = "cs502-teacher-token-used-only-in-tests"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# Tom teaches CS501 (seed() links him), Cleo teaches CS502.
 TEACHER = {"Authorization": f"Bearer {TEACHER_TOKEN}"}
+CS502_TEACHER = {"Authorization": f"Bearer {CS502_TEACHER_TOKEN}"}
 TOKENS = {
     token_digest(ADMIN_TOKEN): {"name": "Ada Admin", "role": "admin"},
     token_digest(TEACHER_TOKEN): {"name": "Tom Teacher", "role": "teacher"},
+    token_digest(CS502_TEACHER_TOKEN): {"name": "Cleo Teacher", "role": "teacher"},
 }
+TEACHERS = (("Tom Teacher", "CS501"), ("Cleo Teacher", "CS502"))
 
 # Tuesday 2026-11-24, 10:00 in Asia/Kolkata (seed rooms' zone).
 TUESDAY = datetime(2026, 11, 24, 4, 30, tzinfo=UTC)
@@ -79,9 +84,10 @@ def running_api(
 
 
 def seed(engine: Engine, *, people: tuple[Person, ...] = PEOPLE) -> None:
-    """The seed's rooms R101/R102 (Asia/Kolkata), courses CS501/CS502, ``SLOTS`` and ``people``."""
+    """The seed's rooms R101/R102 (Asia/Kolkata), courses CS501/CS502, ``SLOTS``, ``people``, ``TEACHERS``."""
     seed_campus(engine, SLOTS)
     seed_students(engine, people)
+    seed_teachers(engine, TEACHERS)
 
 
 def audit_entries(engine: Engine, action: str) -> list[sa.RowMapping]:

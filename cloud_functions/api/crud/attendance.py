@@ -123,11 +123,18 @@ def class_report_csv(connection: Connection, course_code: str, class_date: date)
 
 
 def student_history(
-    connection: Connection, usn: str, *, date_from: date | None, date_to: date | None
+    connection: Connection,
+    usn: str,
+    *,
+    date_from: date | None,
+    date_to: date | None,
+    courses: set[str] | None = None,
 ) -> StudentHistory:
-    """The student's attendance, oldest first, optionally within dates (inclusive)."""
+    """The student's attendance, oldest first, optionally within dates (inclusive) and of ``courses``."""
     student = get_student(connection, usn)
     conditions = [attendance.c.usn == usn]
+    if courses is not None:
+        conditions.append(attendance.c.course_code.in_(sorted(courses)))
     if date_from is not None:
         conditions.append(attendance.c.class_date >= date_from)
     if date_to is not None:

@@ -12,6 +12,7 @@ from cloud_functions.api.routes import (
     flags,
     health,
     rooms,
+    rosters,
     students,
     timetable,
 )
@@ -26,3 +27,4 @@ api_router.include_router(rooms.router)
 api_router.include_router(timetable.router)
 api_router.include_router(attendance.router)
 api_router.include_router(flags.router)
+api_router.include_router(rosters.router)

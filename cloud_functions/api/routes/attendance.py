@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from cloud_functions.api.crud import attendance as crud
 from cloud_functions.api.deps import ConnectionDep, CurrentUser
+from cloud_functions.api.ownership import require_course, visible_courses
 from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.routes.params import CourseCodePath, UsnPath
 from cloud_functions.api.schemas import (
@@ -23,24 +24,28 @@ router = APIRouter(tags=["attendance"], responses=AUTHENTICATED)
 
 
 @router.get(
-    "/attendance/{course_code}/{class_date}", response_model=AttendanceReport, responses=documented(404, 422)
+    "/attendance/{course_code}/{class_date}",
+    response_model=AttendanceReport,
+    responses=documented(403, 404, 422),
 )
 def class_report(
-    course_code: CourseCodePath, class_date: IsoDate, connection: ConnectionDep, _user: CurrentUser
+    course_code: CourseCodePath, class_date: IsoDate, connection: ConnectionDep, user: CurrentUser
 ) -> AttendanceReport:
-    """Every student recorded for the class, with the count per status."""
+    """Every student recorded for the class, with the count per status (its teachers and admins)."""
+    require_course(connection, user, course_code)
     return crud.class_report(connection, course_code, class_date)
 
 
 @router.get(
     "/attendance/{course_code}/{class_date}/export.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **documented(404, 422)},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **documented(403, 404, 422)},
 )
 def class_report_csv(
-    course_code: CourseCodePath, class_date: IsoDate, connection: ConnectionDep, _user: CurrentUser
+    course_code: CourseCodePath, class_date: IsoDate, connection: ConnectionDep, user: CurrentUser
 ) -> Response:
     """The class report as CSV; text cells that a spreadsheet would run as formulas are quoted."""
+    require_course(connection, user, course_code)
     body = crud.class_report_csv(connection, course_code, class_date)
     filename = f"attendance_{course_code}_{class_date.isoformat()}.csv"
     return Response(
@@ -53,7 +58,7 @@ def class_report_csv(
 @router.put(
     "/attendance/{course_code}/{class_date}/{usn}",
     response_model=AttendancePublic,
-    responses={**WITH_BODY, **documented(404, 409)},
+    responses={**WITH_BODY, **documented(403, 404, 409)},
 )
 def override(
     course_code: CourseCodePath,
@@ -66,7 +71,9 @@ def override(
     """Set a student's status by hand; the reason, the caller and the values before and after are audited.
 
     A new row needs ``room_id`` when the course meets in several rooms that day (else 422).
+    A teacher corrects only the courses they teach (else 403).
     """
+    require_course(connection, user, course_code)
     return crud.override(connection, course_code, class_date, usn, body, user)
 
 
@@ -74,9 +81,14 @@ def override(
 def todays_classes(
     request: Request,
     connection: ConnectionDep,
-    _user: CurrentUser,
+    user: CurrentUser,
     room_id: Annotated[str | None, Query(pattern=CODE_PATTERN, max_length=32)] = None,
     on: Annotated[IsoDate | None, Query(description="Room-local date; default: each room's today")] = None,
 ) -> list[ScheduledClassPublic]:
-    """Every room's classes today (room-local) and whether each is upcoming, in session or ended."""
-    return crud.todays_classes(connection, request.app.state.clock(), room_id=room_id, day=on)
+    """Every room's classes today (room-local) and whether each is upcoming, in session or ended.
+
+    A teacher sees only the classes of the courses they teach.
+    """
+    classes = crud.todays_classes(connection, request.app.state.clock(), room_id=room_id, day=on)
+    allowed = visible_courses(connection, user)
+    return [c for c in classes if allowed is None or c.course_code in allowed]

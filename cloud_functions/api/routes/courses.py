@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from cloud_functions.api.crud import catalog as crud
 from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser
+from cloud_functions.api.ownership import require_course, visible_courses
 from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.routes.params import CourseCodePath
 from cloud_functions.api.schemas import CourseCreate, CoursePublic, CourseUpdate
@@ -14,9 +15,14 @@ router = APIRouter(prefix="/courses", tags=["courses"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[CoursePublic])
-def list_courses(connection: ConnectionDep, _user: CurrentUser) -> list[CoursePublic]:
-    """Every course."""
-    return [CoursePublic.model_validate(dict(r)) for r in crud.list_courses(connection)]
+def list_courses(connection: ConnectionDep, user: CurrentUser) -> list[CoursePublic]:
+    """Every course (admins), or the courses the calling teacher teaches."""
+    allowed = visible_courses(connection, user)
+    return [
+        CoursePublic.model_validate(dict(r))
+        for r in crud.list_courses(connection)
+        if allowed is None or r["course_code"] in allowed
+    ]
 
 
 @router.post(
@@ -30,9 +36,10 @@ def create_course(body: CourseCreate, connection: ConnectionDep, admin: AdminUse
     return CoursePublic.model_validate(dict(crud.create_course(connection, body, admin)))
 
 
-@router.get("/{course_code}", response_model=CoursePublic, responses=documented(404, 422))
-def get_course(course_code: CourseCodePath, connection: ConnectionDep, _user: CurrentUser) -> CoursePublic:
-    """One course."""
+@router.get("/{course_code}", response_model=CoursePublic, responses=documented(403, 404, 422))
+def get_course(course_code: CourseCodePath, connection: ConnectionDep, user: CurrentUser) -> CoursePublic:
+    """One course (its teachers and admins)."""
+    require_course(connection, user, course_code)
     return CoursePublic.model_validate(dict(crud.get_course(connection, course_code)))
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from cloud_functions.api.crud import attendance as attendance_crud
 from cloud_functions.api.crud import students as crud
 from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser, PhotoBucketDep, SettingsDep
+from cloud_functions.api.ownership import visible_courses
 from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.routes.params import Limit, Offset, PosePath, UsnPath
 from cloud_functions.api.schemas import (
@@ -151,9 +152,14 @@ def biometric_check(
 def student_history(
     usn: UsnPath,
     connection: ConnectionDep,
-    _user: CurrentUser,
+    user: CurrentUser,
     date_from: IsoDate | None = None,
     date_to: IsoDate | None = None,
 ) -> StudentHistory:
-    """The student's attendance, oldest first, optionally between two dates (inclusive)."""
-    return attendance_crud.student_history(connection, usn, date_from=date_from, date_to=date_to)
+    """The student's attendance, oldest first, optionally between two dates (inclusive).
+
+    A teacher sees only the rows of the courses they teach.
+    """
+    return attendance_crud.student_history(
+        connection, usn, date_from=date_from, date_to=date_to, courses=visible_courses(connection, user)
+    )

@@ -326,3 +326,55 @@ flags = sa.Table(
     sa.Index(None, "course_code", "class_date"),
     sa.Index(None, "status", "created_at"),
 )
+
+
+# --- the college's calendar: teachers, who teaches what, and who takes which course ---------
+
+# A teacher's ``username`` is the name they sign in with (the caller's ``Principal.name``).
+TEACHER_USERNAME = sa.String(128)
+SECTION = sa.String(32)
+
+teachers = sa.Table(
+    "teachers",
+    metadata,
+    sa.Column("teacher_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", TEACHER_USERNAME, nullable=False, unique=True, comment="sign-in name"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+)
+
+# Several teachers may teach one course, each optionally only one section of it.
+course_teachers = sa.Table(
+    "course_teachers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "course_code", COURSE_CODE, sa.ForeignKey("courses.course_code", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "teacher_id", sa.Integer, sa.ForeignKey("teachers.teacher_id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("section", SECTION, nullable=True, comment="empty: every section of the course"),
+    sa.UniqueConstraint("course_code", "teacher_id", "section"),
+    sa.Index(None, "teacher_id"),
+)
+
+# Enrolment of a student in a course (not face enrollment): one row per student and course,
+# with the dates a late joiner starts and a student who dropped stops being expected.
+course_rosters = sa.Table(
+    "course_rosters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "course_code", COURSE_CODE, sa.ForeignKey("courses.course_code", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("section", SECTION, nullable=True),
+    sa.Column("valid_from", sa.Date, nullable=True, comment="first day enrolled; empty: from the start"),
+    sa.Column("valid_to", sa.Date, nullable=True, comment="last day enrolled; empty: to the end"),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, default=_now, onupdate=_now),
+    sa.UniqueConstraint("course_code", "usn"),
+    sa.CheckConstraint("valid_from IS NULL OR valid_to IS NULL OR valid_from <= valid_to", name="dates"),
+    sa.Index(None, "usn"),
+)
