@@ -13,7 +13,16 @@ from sqlalchemy.engine import Engine
 from cloud_functions.api.auth import token_digest
 from cloud_functions.core.db.flags import NewFlag, raise_flag
 from cloud_functions.core.db.schema import attendance
-from tests.integration.test_api_helpers import ADMIN, TEACHER, TOKENS, Api, audit_entries, running_api, seed
+from infra.seed import seed_teachers
+from tests.integration.test_api_helpers import (
+    ADMIN,
+    CS502_TEACHER,
+    TOKENS,
+    Api,
+    audit_entries,
+    running_api,
+    seed,
+)
 
 CLASS_DATE = date(2026, 11, 24)
 CAPTURED_AT = datetime(2026, 11, 24, 3, 33, tzinfo=UTC)
@@ -45,6 +54,7 @@ def spoof_flag(usn: str, capture_id: str) -> NewFlag:
 @pytest.fixture
 def api(engine: Engine, database_url: str) -> Iterator[Api]:
     seed(engine)
+    seed_teachers(engine, [("cv.teacher@example.edu", "CS501")])
     with engine.begin() as connection:
         assert raise_flag(connection, spoof_flag("1MS21CS000", "cap-ada"))
         assert raise_flag(connection, spoof_flag("1MS21CS001", "cap-alan"))
@@ -70,9 +80,9 @@ def test_the_courses_teacher_and_admins_see_open_flags_with_evidence_and_others_
         assert sorted(f["usn"] for f in listed) == ["1MS21CS000", "1MS21CS001"]
         assert listed[0]["evidence"]["cloud"]["sources"]["model"]["score"] == 0.012
     # A teacher of other courses sees none of CS501's flags, and cannot open one.
-    assert api.client.get("/flags", headers=TEACHER).json() == []
+    assert api.client.get("/flags", headers=CS502_TEACHER).json() == []
     flag_id = api.client.get("/flags", headers=ADMIN).json()[0]["id"]
-    assert api.client.get(f"/flags/{flag_id}", headers=TEACHER).status_code == 404
+    assert api.client.get(f"/flags/{flag_id}", headers=CS502_TEACHER).status_code == 404
     assert api.client.get("/flags", headers={}).status_code == 401
 
 

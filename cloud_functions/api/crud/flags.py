@@ -1,7 +1,7 @@
 """Flags: list them for the course's teacher or an admin, fetch a spoof's door photo, resolve them.
 
-A teacher sees and resolves only the flags of courses they teach (``courses.teacher_email`` is
-their principal name); admins see all. Resolving is audited with the reason; resolving a
+A teacher sees and resolves only the flags of courses they teach (``course_teachers``, by the
+name they sign in with); admins see all. Resolving is audited with the reason; resolving a
 suspected spoof as ``genuine`` records the attendance the capture would have given.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cloud_functions.api.auth import Principal
@@ -20,7 +19,7 @@ from cloud_functions.api.photos import PhotoBucket
 from cloud_functions.api.schemas import DoorPhotoPublic, FlagPublic, FlagResolve, FlagResolvedPublic
 from cloud_functions.core.db import flags as db
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
-from cloud_functions.core.db.schema import courses
+from cloud_functions.core.db.rosters import courses_taught_by
 
 PHOTO_LINK_S = 300
 
@@ -29,13 +28,7 @@ def _taught_by(connection: Connection, principal: Principal) -> list[str] | None
     """The course codes a teacher may see; ``None`` (all) for an admin."""
     if principal.is_admin:
         return None
-    return list(
-        connection.execute(
-            sa.select(courses.c.course_code).where(
-                sa.func.lower(courses.c.teacher_email) == principal.name.lower()
-            )
-        ).scalars()
-    )
+    return sorted(courses_taught_by(connection, principal.name))
 
 
 def _public(row: db.FlagRow) -> FlagPublic:
