@@ -64,7 +64,9 @@ def all_pairs(identities: dict[Path, str]) -> list[Pair]:
     return [Pair(a, b, identities[a] == identities[b]) for a, b in combinations(paths, 2)]
 
 
-def at_face_px(pipeline: FacePipeline, image_bgr: NDArray[np.uint8], face_px: int) -> NDArray[np.uint8] | None:
+def at_face_px(
+    pipeline: FacePipeline, image_bgr: NDArray[np.uint8], face_px: int
+) -> NDArray[np.uint8] | None:
     """``image_bgr`` downscaled so its largest detected face is ``face_px`` wide (shorter box side),
     re-encoded as JPEG (quality 90) and decoded again, as a small door crop arrives.
 
@@ -76,7 +78,9 @@ def at_face_px(pipeline: FacePipeline, image_bgr: NDArray[np.uint8], face_px: in
     factor = min(1.0, face_px / faces[0].size_px)
     height, width = image_bgr.shape[:2]
     small = cv2.resize(
-        image_bgr, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA
+        image_bgr,
+        (max(1, round(width * factor)), max(1, round(height * factor))),
+        interpolation=cv2.INTER_AREA,
     )
     ok, buffer = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
@@ -146,7 +150,9 @@ def embed_files(
     return embeddings, rejected
 
 
-def verify(pipeline: FacePipeline, pairs: Sequence[Pair], threshold: float, face_px: int | None) -> Verification:
+def verify(
+    pipeline: FacePipeline, pairs: Sequence[Pair], threshold: float, face_px: int | None
+) -> Verification:
     """Accuracy at ``threshold``, best accuracy, AUC and gate refusals over ``pairs``."""
     files = sorted({p.file_x for p in pairs} | {p.file_y for p in pairs})
     embeddings, rejected = embed_files(pipeline, files, face_px)

@@ -7,7 +7,6 @@ biometric data or the student (``ON DELETE CASCADE``).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -20,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from cloud_functions.core.db.engine import transaction
 from cloud_functions.core.db.schema import enrollments, faceprints
 from cloud_functions.core.db.students import StudentConsent, student_consent
-from cloud_functions.core.matching import Gallery
+from cloud_functions.core.matching import Gallery, GalleryVersion
 
 ENROLLMENT_STATUSES = ("pending", "accepted", "rejected")
 _REASON_MAX = 255
@@ -37,19 +36,6 @@ def embedding_from_bytes(data: bytes, dim: int) -> NDArray[np.float32]:
     if vector.shape[0] != dim:
         raise ValueError(f"stored faceprint has {vector.shape[0]} values, expected {dim}")
     return vector
-
-
-@dataclass(frozen=True)
-class GalleryVersion:
-    """Changes whenever a model's faceprints are added, replaced or deleted.
-
-    Replacing deletes and inserts, so ``max_id`` grows; SQLite may reuse the largest id after a
-    delete, which ``max_created_at`` still catches.
-    """
-
-    count: int
-    max_id: int | None
-    max_created_at: datetime | None
 
 
 T = TypeVar("T")
@@ -156,17 +142,51 @@ class FaceprintRepository:
 
     def load_gallery(self, model_id: str) -> Gallery:
         """Every faceprint of ``model_id``; no other model's rows are read."""
+        return self._load(model_id, faceprints.c.model_id == model_id)
+
+    def faceprints_since(self, model_id: str, since: GalleryVersion) -> Gallery:
+        """The model's faceprints written since ``since`` (new and replaced poses), as a small gallery.
+
+        A row counts when its id or its ``created_at`` is not below ``since``'s largest: SQLite
+        gives a new row the largest id left after a delete, which may be below the old largest.
+        """
+        where = faceprints.c.model_id == model_id
+        recent = []
+        if since.max_id is not None:
+            recent.append(faceprints.c.id >= since.max_id)
+        if since.max_created_at is not None:
+            recent.append(faceprints.c.created_at >= since.max_created_at)
+        if recent:
+            where = where & sa.or_(*recent)
+        return self._load(model_id, where)
+
+    def _load(self, model_id: str, where: sa.ColumnElement[bool]) -> Gallery:
         query = (
-            sa.select(faceprints.c.usn, faceprints.c.dim, faceprints.c.embedding)
-            .where(faceprints.c.model_id == model_id)
+            sa.select(
+                faceprints.c.id, faceprints.c.usn, faceprints.c.pose, faceprints.c.dim, faceprints.c.embedding
+            )
+            .where(where)
             .order_by(faceprints.c.usn, faceprints.c.pose)
         )
         with transaction(self._engine) as connection:
             rows = connection.execute(query).all()
+        if not rows:
+            return Gallery.from_rows(model_id, [], [], [])
+        dims = {row.dim for row in rows}
+        if len(dims) != 1:
+            raise ValueError(f"faceprints of {model_id} have mixed dimensions {sorted(dims)}")
+        (dim,) = dims
+        blob = b"".join(row.embedding for row in rows)
+        # One buffer for every row: a 50,000-print gallery loads without 50,000 small arrays.
+        if len(blob) != 4 * dim * len(rows):
+            raise ValueError(f"a stored faceprint of {model_id} does not hold {dim} float32 values")
+        matrix = np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(rows), dim)
         return Gallery.from_rows(
             model_id,
             [row.usn for row in rows],
-            [embedding_from_bytes(row.embedding, row.dim) for row in rows],
+            matrix,
+            [row.pose for row in rows],
+            max_id=max(row.id for row in rows),
         )
 
 

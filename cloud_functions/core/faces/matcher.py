@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from cloud_functions.core.matching import Gallery, MatchResult, decide
+from cloud_functions.core.matching import Gallery, GalleryVersion, MatchResult, decide
 
 if TYPE_CHECKING:
     from cloud_functions.core.settings import FaceModelSettings
@@ -33,12 +33,22 @@ class GallerySource(Protocol):
         ...
 
 
+class IncrementalGallerySource(GallerySource, Protocol):
+    """A source that can also hand over only the faceprints written since a row id."""
+
+    def faceprints_since(self, model_id: str, since: GalleryVersion) -> Gallery:
+        """The model's faceprints written since the version ``since`` (with poses)."""
+        ...
+
+
 class Matcher:
     """1:N search against the faceprints of one model, cached in the warm process.
 
-    Each ``match`` asks the source for the gallery version (one small indexed query) and
-    reloads the gallery only when it changed, so a new enrollment is seen by the next match
-    without reloading every faceprint on every capture.
+    Each ``match`` asks the source for the gallery version (one small indexed query). When it
+    changed and the source can hand over recent rows (``IncrementalGallerySource``), only the
+    faceprints written since the cached gallery's largest id are read and merged in memory: a
+    new or re-enrolled pose reaches the warm matcher without reading the other 50,000. If the
+    merged count disagrees with the source's (a faceprint was deleted), the gallery is reloaded.
 
     Args:
         source: where the faceprints live.
@@ -66,14 +76,42 @@ class Matcher:
         """The current gallery, reloaded if the faceprints changed since the last call."""
         with self._lock:
             version = self._source.gallery_version(self.model_id)
-            if self._gallery is None or version != self._version:
-                self._gallery = self._source.load_gallery(self.model_id)
-                self._version = version
+            if self._gallery is not None and version == self._version:
+                return self._gallery
+            merged = self._merged(version) if self._gallery is not None else None
+            if merged is None:
+                merged = self._source.load_gallery(self.model_id)
                 logger.info(
                     "face gallery loaded",
-                    extra={"model_id": self.model_id, "faceprints": len(self._gallery.usns)},
+                    extra={"model_id": self.model_id, "faceprints": len(merged.usns)},
                 )
-            return self._gallery
+            self._gallery = merged
+            self._version = version
+            return merged
+
+    def _merged(self, version: Hashable) -> Gallery | None:
+        """The cached gallery with the rows written since its largest id, or ``None`` to reload."""
+        gallery, since = self._gallery, self._version
+        faceprints_since = getattr(self._source, "faceprints_since", None)
+        if (
+            gallery is None
+            or faceprints_since is None
+            or not isinstance(version, GalleryVersion)
+            or not isinstance(since, GalleryVersion)
+            or (gallery.usns and not gallery.poses)
+        ):
+            return None
+        recent: Gallery = faceprints_since(self.model_id, since)
+        if recent.usns and recent.embeddings.shape[1] != gallery.embeddings.shape[1]:
+            return None
+        merged = gallery.with_rows(recent.usns, recent.poses, recent.embeddings, max_id=recent.max_id)
+        if len(merged.usns) != version.count:
+            return None
+        logger.info(
+            "face gallery updated",
+            extra={"model_id": self.model_id, "faceprints": len(merged.usns), "changed": len(recent.usns)},
+        )
+        return merged
 
     def match(self, embedding: NDArray[np.floating]) -> MatchResult:
         """The student ``embedding`` (L2-normalised, this model's) belongs to, or unknown."""
