@@ -95,6 +95,8 @@ class Verification:
     face_px: int | None
     pairs: int
     accuracy: float
+    tar: float
+    far: float
     best_accuracy: float
     auc: float
     rejected: int
@@ -111,7 +113,7 @@ def roc_auc(scores: NDArray[np.floating], positive: NDArray[np.bool_]) -> float:
     if n_pos == 0 or n_neg == 0:
         return float("nan")
     # Average ranks: refused pairs all score -1, and a tie must count half, not by file order.
-    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    _values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
     ends = np.cumsum(counts)
     ranks = ((ends - counts + 1 + ends) / 2.0)[inverse]
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
@@ -169,6 +171,8 @@ def verify(
         face_px=face_px,
         pairs=len(pairs),
         accuracy=float(((scores >= threshold) == same).mean()),
+        tar=float((scores[same] >= threshold).mean()) if same.any() else float("nan"),
+        far=float((scores[~same] >= threshold).mean()) if (~same).any() else float("nan"),
         best_accuracy=best_accuracy(scores, same),
         auc=roc_auc(scores, same),
         rejected=sum(rejected.values()),

@@ -359,6 +359,7 @@ def _verification_rows(result: Verification, threshold: float) -> list[tuple[str
         ("face width (shorter box side)", f"{result.face_px} px" if result.face_px else "as photographed"),
         ("pairs / files", f"{result.pairs} / {result.files}"),
         (f"accuracy at threshold {threshold:.3f}", f"{result.accuracy:.4f}"),
+        ("  TAR / FAR at threshold", f"{result.tar:.4f} / {result.far:.5f}"),
         ("best accuracy (any threshold)", f"{result.best_accuracy:.4f}"),
         ("ROC AUC", f"{result.auc:.4f}"),
         ("files refused by the gates", f"{result.rejected} ({refused})"),
@@ -394,7 +395,10 @@ def run_size_sweep(args: argparse.Namespace) -> tuple[list[tuple[str, str]], dic
         ("machine", describe_machine()),
         ("pairs", f"{len(pairs)} ({sum(p.same for p in pairs)} genuine)"),
         ("threshold", f"{threshold:.3f}"),
-        ("face px: acc@thr / best acc / AUC / refused (size gate off)", "refused with gate at configured px"),
+        (
+            "face px: acc@thr / TAR / FAR / best acc / AUC / refused (size gate off)",
+            "refused with the gate at its configured px",
+        ),
     ]
     curve = []
     for face_px in SWEEP_FACE_PX:
@@ -404,7 +408,8 @@ def run_size_sweep(args: argparse.Namespace) -> tuple[list[tuple[str, str]], dic
         with_gate = verify(pipeline, pairs, threshold, face_px)
         rows.append(
             (
-                f"{face_px:>3} px: {open_gate.accuracy:.4f} / {open_gate.best_accuracy:.4f} / "
+                f"{face_px:>3} px: {open_gate.accuracy:.4f} / {open_gate.tar:.4f} / {open_gate.far:.5f} / "
+                f"{open_gate.best_accuracy:.4f} / "
                 f"{open_gate.auc:.4f} / {open_gate.rejected} {open_gate.rejected_by or ''}",
                 f"{with_gate.rejected} of {with_gate.files} (acc@thr {with_gate.accuracy:.4f})",
             )

@@ -147,15 +147,16 @@ class FaceprintRepository:
     def faceprints_since(self, model_id: str, since: GalleryVersion) -> Gallery:
         """The model's faceprints written since ``since`` (new and replaced poses), as a small gallery.
 
-        A row counts when its id or its ``created_at`` is not below ``since``'s largest: SQLite
-        gives a new row the largest id left after a delete, which may be below the old largest.
+        A row counts when its id is not below ``since``'s largest or it was written after
+        ``since``'s newest: SQLite gives a new row the largest id left after a delete, which may
+        be below the old largest.
         """
         where = faceprints.c.model_id == model_id
         recent = []
         if since.max_id is not None:
             recent.append(faceprints.c.id >= since.max_id)
         if since.max_created_at is not None:
-            recent.append(faceprints.c.created_at >= since.max_created_at)
+            recent.append(faceprints.c.created_at > since.max_created_at)
         if recent:
             where = where & sa.or_(*recent)
         return self._load(model_id, where)

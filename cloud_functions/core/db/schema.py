@@ -120,6 +120,8 @@ faceprints = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
     sa.UniqueConstraint("usn", "pose", "model_id"),
     sa.Index(None, "model_id"),
+    # The matcher's version query and its read of recent rows (see FaceprintRepository).
+    sa.Index("ix_faceprints_model_id_created_at", "model_id", "created_at"),
 )
 
 courses = sa.Table(
