@@ -132,11 +132,11 @@ def embed_files(
     embeddings: dict[Path, NDArray[np.float32]] = {}
     rejected: dict[str, int] = {}
     for file in files:
-        image = cv2.imread(str(file), cv2.IMREAD_COLOR)
-        if image is None:
+        decoded = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        if decoded is None:
             rejected["undecodable"] = rejected.get("undecodable", 0) + 1
             continue
-        image = np.asarray(image, dtype=np.uint8)
+        image: NDArray[np.uint8] = np.asarray(decoded, dtype=np.uint8)
         if face_px is not None:
             scaled = at_face_px(pipeline, image, face_px)
             if scaled is None:

@@ -125,13 +125,14 @@ def run(url: str, n_students: int, dim: int, queries: int) -> tuple[list[tuple[s
     probes = _unit_vectors(queries, dim, seed=1)
     # Half the queries are a stored faceprint plus noise, so some decisions are matches.
     probes[::2] = gallery.embeddings[:: max(1, len(gallery.usns) // (queries // 2 + 1))][: len(probes[::2])]
-    gallery.student_scores(probes[0])  # per-student index, built once per gallery
-    search = []
+    gallery.prepare()  # per-student index, built once per gallery (Matcher does it at load)
+    search, search_cpu = [], []
     for probe in probes:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         names, scores = gallery.student_scores(probe)
         decide(names, scores, threshold=0.365, margin=0.05)
         search.append(time.perf_counter() - start)
+        search_cpu.append(time.process_time() - start_cpu)
     matcher = Matcher(repository, MODEL, threshold=0.365, margin=0.05)
     matcher.gallery()
     matched = []
@@ -140,10 +141,13 @@ def run(url: str, n_students: int, dim: int, queries: int) -> tuple[list[tuple[s
         matcher.match(probe)
         matched.append(time.perf_counter() - start)
     rows += [
-        ("warm search + decision (exact numpy)", _ms(search)),
+        ("warm search + decision (exact numpy), wall clock", _ms(search)),
+        ("  same, CPU time of this process", _ms(search_cpu)),
         ("warm Matcher.match (adds the version query)", _ms(matched)),
     ]
     figures["search_p95_ms"] = sorted(search)[int(0.95 * len(search))] * 1e3
+    figures["search_cpu_p95_ms"] = sorted(search_cpu)[int(0.95 * len(search_cpu))] * 1e3
+    figures["match_p95_ms"] = sorted(matched)[int(0.95 * len(matched))] * 1e3
 
     newcomer = _unit_vectors(1, dim, seed=2)[0]
     with engine.begin() as connection:
@@ -154,6 +158,10 @@ def run(url: str, n_students: int, dim: int, queries: int) -> tuple[list[tuple[s
     start = time.perf_counter()
     result = matcher.match(newcomer)
     incremental = time.perf_counter() - start
+    start = time.perf_counter()
+    Matcher(repository, MODEL, threshold=0.365, margin=0.05).gallery()
+    figures["cold_matcher_s"] = time.perf_counter() - start
+    rows.append(("cold Matcher: version query + load + index", f"{figures['cold_matcher_s']:.3f} s"))
     if result.usn != "NEW000001":
         raise RuntimeError("the warm matcher did not see the new enrollment")
     rows.append(("first match after a new enrollment (merge, no reload)", f"{incremental * 1e3:.1f} ms"))

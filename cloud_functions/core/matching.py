@@ -112,15 +112,19 @@ class Gallery:
         )
         if matrix.ndim != 2 or matrix.shape[0] != len(usns):
             raise ValueError(f"{len(usns)} prints but embeddings of shape {matrix.shape}")
-        keys = list(zip(usns, poses, strict=True)) if poses is not None else [(usn, "") for usn in usns]
+        keys: list[tuple[str, str]] | Sequence[str] = (
+            list(zip(usns, poses, strict=True)) if poses is not None else usns
+        )
         order = sorted(range(len(keys)), key=keys.__getitem__)
         if order != list(range(len(order))):
             matrix = matrix[np.asarray(order)]
+            usns = [usns[i] for i in order]
+            poses = [poses[i] for i in order] if poses is not None else None
         return cls(
             model_id=model_id,
-            usns=tuple(usns[i] for i in order),
+            usns=tuple(usns),
             embeddings=np.ascontiguousarray(matrix),
-            poses=tuple(poses[i] for i in order) if poses is not None else (),
+            poses=tuple(poses) if poses is not None else (),
             max_id=max_id,
         )
 
@@ -155,6 +159,11 @@ class Gallery:
             [self.poses[i] for i in kept] + list(poses),
             max_id=max(filter(None, (self.max_id, max_id)), default=None),
         )
+
+    def prepare(self) -> Gallery:
+        """Build the per-student index now (at load), not inside the first capture's search."""
+        _ = self._student_starts, self.students
+        return self
 
     @property
     def nbytes(self) -> int:

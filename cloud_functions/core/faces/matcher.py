@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Hashable
+import time
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -56,13 +57,28 @@ class Matcher:
         threshold: cosine similarity the best student needs. Higher cuts false accepts and
             raises false rejects.
         margin: lead over the runner-up student the best one needs; look-alikes become unknown.
+        refresh_s: ask the source for its version at most this often (0: before every match).
+            Higher saves the version query on busy captures; a change is seen up to this late.
+        clock: monotonic seconds (tests pass a fake one).
     """
 
-    def __init__(self, source: GallerySource, model_id: str, *, threshold: float, margin: float) -> None:
+    def __init__(
+        self,
+        source: GallerySource,
+        model_id: str,
+        *,
+        threshold: float,
+        margin: float,
+        refresh_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._source = source
         self.model_id = model_id
         self.threshold = threshold
         self.margin = margin
+        self.refresh_s = refresh_s
+        self._clock = clock
+        self._checked_at: float | None = None
         self._gallery: Gallery | None = None
         self._version: Hashable = None
         self._lock = threading.Lock()
@@ -70,11 +86,25 @@ class Matcher:
     @classmethod
     def from_settings(cls, settings: FaceModelSettings, source: GallerySource, model_id: str) -> Matcher:
         """A matcher with the threshold and margin from the settings."""
-        return cls(source, model_id, threshold=settings.match_threshold, margin=settings.match_margin)
+        return cls(
+            source,
+            model_id,
+            threshold=settings.match_threshold,
+            margin=settings.match_margin,
+            refresh_s=settings.gallery_refresh_s,
+        )
 
     def gallery(self) -> Gallery:
         """The current gallery, reloaded if the faceprints changed since the last call."""
         with self._lock:
+            now = self._clock()
+            if (
+                self._gallery is not None
+                and self._checked_at is not None
+                and now - self._checked_at < self.refresh_s
+            ):
+                return self._gallery
+            self._checked_at = now
             version = self._source.gallery_version(self.model_id)
             if self._gallery is not None and version == self._version:
                 return self._gallery
@@ -85,6 +115,7 @@ class Matcher:
                     "face gallery loaded",
                     extra={"model_id": self.model_id, "faceprints": len(merged.usns)},
                 )
+            merged.prepare()
             self._gallery = merged
             self._version = version
             return merged
