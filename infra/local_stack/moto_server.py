@@ -28,7 +28,7 @@ def _publish_to_every_subscription(
     message_id = str(mock_random.uuid4())
     subscriptions, token = self.sns_backend.list_subscriptions_by_topic(topic_arn=self.arn)
     while token:
-        page, token = self.sns_backend.list_subscriptions_by_topic(topic_arn=self.arn, next_token=token)
+        page, token = self.sns_backend.list_subscriptions_by_topic(topic_arn=self.arn, next_token=str(token))
         subscriptions = [*subscriptions, *page]
     for subscription in subscriptions:
         subscription.publish(
@@ -47,4 +47,4 @@ def _publish_to_every_subscription(
 models.Topic.publish = _publish_to_every_subscription  # type: ignore[method-assign]
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])

@@ -1,4 +1,4 @@
-"""300 rooms' handoff queues created by the system on the local endpoint; each gets only its room's handoffs."""
+"""300 rooms' handoff queues created by the system on the local endpoint, each with its own handoffs."""
 
 from __future__ import annotations
 
