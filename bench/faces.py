@@ -2,6 +2,8 @@
 
     python -m bench.faces                       # defaults from FaceModelSettings (YuNet + ONNX ArcFace)
     python -m bench.faces --detector retinaface
+    python -m bench.faces --pairs pairs.csv --images DIR [--face-px 32] [--json]
+    python -m bench.faces --size-sweep [--json]  # accuracy vs face width 16-112 px (min_face_px)
 
 What it measures (every photo of ``lfw_subset``: 12 known people x 10 photos, 20 unknown people x 1):
 
@@ -27,6 +29,7 @@ of blurred queries against their Laplacian variance) and the yaw ratios of the s
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -39,6 +42,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from bench.face_pairs import PairsFileError, Verification, all_pairs, load_pairs, verify
+from bench.machine import describe_machine
 from cloud_functions.core.db.engine import create_engine
 from cloud_functions.core.db.schema import students
 from cloud_functions.core.faces import (
@@ -338,6 +343,81 @@ def blur_sweep(
     return rows
 
 
+SWEEP_FACE_PX = (16, 20, 24, 28, 32, 40, 48, 64, 80, 112)
+
+
+def _settings(args: argparse.Namespace) -> FaceModelSettings:
+    overrides = {"face_detector": args.detector, "face_embedder": args.embedder}
+    if args.embedder_path:
+        overrides["face_embedder_path"] = args.embedder_path
+    return FaceModelSettings(**overrides)
+
+
+def _verification_rows(result: Verification, threshold: float) -> list[tuple[str, str]]:
+    refused = ", ".join(f"{k} {v}" for k, v in result.rejected_by.items()) or "none"
+    return [
+        ("face width (shorter box side)", f"{result.face_px} px" if result.face_px else "as photographed"),
+        ("pairs / files", f"{result.pairs} / {result.files}"),
+        (f"accuracy at threshold {threshold:.3f}", f"{result.accuracy:.4f}"),
+        ("  TAR / FAR at threshold", f"{result.tar:.4f} / {result.far:.5f}"),
+        ("best accuracy (any threshold)", f"{result.best_accuracy:.4f}"),
+        ("ROC AUC", f"{result.auc:.4f}"),
+        ("files refused by the gates", f"{result.rejected} ({refused})"),
+    ]
+
+
+def run_pairs(args: argparse.Namespace) -> tuple[list[tuple[str, str]], dict[str, object]]:
+    """Verification of the pairs CSV (or every pair of the LFW subset) at ``--face-px``."""
+    settings = _settings(args)
+    threshold = args.threshold if args.threshold is not None else settings.match_threshold
+    pipeline = FacePipeline.from_settings(settings)
+    if args.pairs is not None:
+        pairs = load_pairs(args.pairs, args.images or args.pairs.parent)
+    else:
+        pairs = all_pairs({p.path: p.identity for p in load_subset(args.data)})
+    result = verify(pipeline, pairs, threshold, args.face_px)
+    rows = [("machine", describe_machine()), ("min_face_px gate", f"{settings.min_face_px} px")]
+    return rows + _verification_rows(result, threshold), result.as_json()
+
+
+def run_size_sweep(args: argparse.Namespace) -> tuple[list[tuple[str, str]], dict[str, object]]:
+    """Accuracy against face width with the size gate off (the model's own curve), and what the gate
+    at its configured value refuses, over every pair of the subset (or ``--pairs``)."""
+    settings = _settings(args)
+    threshold = args.threshold if args.threshold is not None else settings.match_threshold
+    pipeline = FacePipeline.from_settings(settings)
+    gated = pipeline.thresholds
+    if args.pairs is not None:
+        pairs = load_pairs(args.pairs, args.images or args.pairs.parent)
+    else:
+        pairs = all_pairs({p.path: p.identity for p in load_subset(args.data)})
+    rows = [
+        ("machine", describe_machine()),
+        ("pairs", f"{len(pairs)} ({sum(p.same for p in pairs)} genuine)"),
+        ("threshold", f"{threshold:.3f}"),
+        (
+            "face px: acc@thr / TAR / FAR / best acc / AUC / refused (size gate off)",
+            "refused with the gate at its configured px",
+        ),
+    ]
+    curve = []
+    for face_px in SWEEP_FACE_PX:
+        pipeline.thresholds = type(gated)(**{**gated.__dict__, "min_face_px": 0})
+        open_gate = verify(pipeline, pairs, threshold, face_px)
+        pipeline.thresholds = gated
+        with_gate = verify(pipeline, pairs, threshold, face_px)
+        rows.append(
+            (
+                f"{face_px:>3} px: {open_gate.accuracy:.4f} / {open_gate.tar:.4f} / {open_gate.far:.5f} / "
+                f"{open_gate.best_accuracy:.4f} / "
+                f"{open_gate.auc:.4f} / {open_gate.rejected} {open_gate.rejected_by or ''}",
+                f"{with_gate.rejected} of {with_gate.files} (acc@thr {with_gate.accuracy:.4f})",
+            )
+        )
+        curve.append({"gate_off": open_gate.as_json(), "gate_on": with_gate.as_json()})
+    return rows, {"min_face_px": gated.min_face_px, "threshold": threshold, "curve": curve}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the lfw_subset folder")
@@ -349,13 +429,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enroll-per-person", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=100, help="timing repetitions")
     parser.add_argument("--blur-sweep", action="store_true", help="also calibrate the sharpness gate")
+    parser.add_argument("--pairs", type=Path, default=None, help="CSV file_x,file_y,same (1/0/yes/no)")
+    parser.add_argument("--images", type=Path, default=None, help="folder the pairs' files are relative to")
+    parser.add_argument(
+        "--face-px", type=int, default=None, help="downscale each image so its face is N px wide, as JPEG"
+    )
+    parser.add_argument("--size-sweep", action="store_true", help="accuracy vs face width 16-112 px")
+    parser.add_argument("--json", action="store_true", help="last line: one JSON object of the figures")
     args = parser.parse_args(argv)
-    rows = run(args)
+    if args.face_px is not None and args.face_px < 4:
+        parser.error("--face-px must be at least 4")
+    summary: dict[str, object] | None = None
+    try:
+        if args.size_sweep:
+            rows, summary = run_size_sweep(args)
+        elif args.pairs is not None or args.face_px is not None:
+            rows, summary = run_pairs(args)
+        else:
+            rows = run(args)
+    except PairsFileError as e:
+        parser.error(str(e))
     width = max(len(name) for name, _ in rows)
     print(f"{'metric'.ljust(width)} | value")
     print(f"{'-' * width}-|-{'-' * 40}")
     for name, value in rows:
         print(f"{name.ljust(width)} | {value}")
+    if args.json:
+        print(json.dumps(summary if summary is not None else dict(rows)))
     return 0
 
 

@@ -9,7 +9,8 @@ prints) by at least ``margin``; anything else is "unknown", a valid answer rathe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
@@ -57,28 +58,117 @@ class MatchResult:
 
 
 @dataclass(frozen=True)
+class GalleryVersion:
+    """Changes whenever a model's faceprints are added, replaced or deleted.
+
+    Replacing deletes and inserts, so ``max_id`` grows; SQLite may reuse the largest id after a
+    delete, which ``max_created_at`` still catches.
+    """
+
+    count: int
+    max_id: int | None
+    max_created_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Gallery:
     """Every print (faceprints, or a room's body prints) of one model as a matrix, rows grouped by student.
 
-    Rows are sorted by ``usn``; a student has one row per print (pose, crop).
+    Rows are sorted by ``usn`` (then ``pose`` where poses are known); a student has one row per
+    print (pose, crop). ``poses`` is empty for a gallery built without them (body prints); with
+    them, ``with_rows`` can replace or add single prints without rebuilding from the source.
+    ``max_id`` is the largest source row id in the gallery, where the source has ids.
     """
 
     model_id: str
     usns: tuple[str, ...]
     embeddings: NDArray[np.float32]
+    poses: tuple[str, ...] = ()
+    max_id: int | None = field(default=None, compare=False)
 
     @classmethod
     def from_rows(
-        cls, model_id: str, usns: Sequence[str], embeddings: Sequence[NDArray[np.float32]]
+        cls,
+        model_id: str,
+        usns: Sequence[str],
+        embeddings: Sequence[NDArray[np.float32]] | NDArray[np.float32],
+        poses: Sequence[str] | None = None,
+        *,
+        max_id: int | None = None,
     ) -> Gallery:
-        """A gallery from one (usn, L2-normalised vector) pair per faceprint, in any order."""
-        order = sorted(range(len(usns)), key=lambda i: usns[i])
+        """A gallery from one (usn, L2-normalised vector[, pose]) per print, in any order.
+
+        ``embeddings`` may be a list of vectors or one ``[N, D]`` matrix (the fast path for a
+        large gallery: no per-row copies).
+        """
+        if poses is not None and len(poses) != len(usns):
+            raise ValueError(f"{len(poses)} poses for {len(usns)} prints")
+        if len(usns) == 0:
+            return cls(model_id, (), np.zeros((0, 0), dtype=np.float32), (), max_id)
         matrix = (
-            np.stack([np.asarray(embeddings[i], dtype=np.float32) for i in order])
-            if order
-            else np.zeros((0, 0), dtype=np.float32)
+            np.asarray(embeddings, dtype=np.float32)
+            if isinstance(embeddings, np.ndarray)
+            else np.stack([np.asarray(vector, dtype=np.float32).reshape(-1) for vector in embeddings])
         )
-        return cls(model_id=model_id, usns=tuple(usns[i] for i in order), embeddings=matrix)
+        if matrix.ndim != 2 or matrix.shape[0] != len(usns):
+            raise ValueError(f"{len(usns)} prints but embeddings of shape {matrix.shape}")
+        keys: list[tuple[str, str]] | Sequence[str] = (
+            list(zip(usns, poses, strict=True)) if poses is not None else usns
+        )
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        if order != list(range(len(order))):
+            matrix = matrix[np.asarray(order)]
+            usns = [usns[i] for i in order]
+            poses = [poses[i] for i in order] if poses is not None else None
+        return cls(
+            model_id=model_id,
+            usns=tuple(usns),
+            embeddings=np.ascontiguousarray(matrix),
+            poses=tuple(poses) if poses is not None else (),
+            max_id=max_id,
+        )
+
+    def with_rows(
+        self,
+        usns: Sequence[str],
+        poses: Sequence[str],
+        embeddings: NDArray[np.float32],
+        *,
+        max_id: int | None = None,
+    ) -> Gallery:
+        """This gallery with the given prints added, or replacing the print of the same (usn, pose).
+
+        Built in memory from this gallery's matrix: a new enrollment reaches a warm matcher
+        without reading every faceprint again.
+        """
+        if self.usns and not self.poses:
+            raise ValueError("this gallery was built without poses; prints cannot be replaced in it")
+        new_vectors = np.asarray(embeddings, dtype=np.float32).reshape(len(usns), -1)
+        index = {key: i for i, key in enumerate(zip(self.usns, self.poses, strict=True))}
+        keep = np.ones(len(self.usns), dtype=bool)
+        for key in zip(usns, poses, strict=True):
+            existing = index.get(key)
+            if existing is not None:
+                keep[existing] = False
+        kept = np.flatnonzero(keep)
+        matrix = np.concatenate([self.embeddings[kept], new_vectors]) if self.usns else new_vectors
+        return Gallery.from_rows(
+            self.model_id,
+            [self.usns[i] for i in kept] + list(usns),
+            matrix,
+            [self.poses[i] for i in kept] + list(poses),
+            max_id=max(filter(None, (self.max_id, max_id)), default=None),
+        )
+
+    def prepare(self) -> Gallery:
+        """Build the per-student index now (at load), not inside the first capture's search."""
+        _ = self._student_starts, self.students
+        return self
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the embedding matrix."""
+        return int(self.embeddings.nbytes)
 
     @cached_property
     def _student_starts(self) -> NDArray[np.intp]:
@@ -118,10 +208,15 @@ def decide(
     """The match rule on per-student scores: best >= threshold and best - runner-up >= margin."""
     if len(students) == 0:
         return MatchResult(None, -1.0, None, MatchDecision.UNKNOWN, reason=UnknownReason.NO_FACEPRINTS)
-    ranked = np.argsort(-np.asarray(scores), kind="stable")
-    best = int(ranked[0])
-    best_score = float(scores[best])
-    runner_up = float(scores[int(ranked[1])]) if len(ranked) > 1 else None
+    values = np.asarray(scores, dtype=np.float64)
+    # Top two by argmax (first of equals wins, like a stable sort): O(N) for a campus gallery.
+    best = int(np.argmax(values))
+    best_score = float(values[best])
+    runner_up: float | None = None
+    if len(values) > 1:
+        others = values.copy()
+        others[best] = -np.inf
+        runner_up = float(others.max())
     reason: UnknownReason | None = None
     if best_score < threshold - _TOLERANCE:
         reason = UnknownReason.BELOW_THRESHOLD

@@ -25,6 +25,7 @@ from cloud_functions.core.errors import ConfigurationError
 logger = logging.getLogger(__name__)
 
 LOCALHOST = "127.0.0.1"
+_MOTO_SERVER = Path(__file__).with_name("moto_server.py")
 
 
 class EndpointError(ConfigurationError):
@@ -98,7 +99,8 @@ class MotoEndpoint:
         if not port_is_free(self.port, self.host):
             raise EndpointError(f"port {self.port} on {self.host} is already in use")
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        command = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+        # moto's server with one fix (SNS delivers to every subscription, see moto_server.py).
+        command = [sys.executable, str(_MOTO_SERVER), "-H", self.host, "-p", str(self.port)]
         env = {**os.environ, "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": str(self.strict_purge).lower()}
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments

@@ -93,3 +93,34 @@ def test_matcher_reloads_the_gallery_only_when_its_version_changes() -> None:
     # THEN the next match sees the new faceprint
     assert matcher.match(_unit(0, 1)).usn == "B"
     assert source.loads == 2
+
+
+class _VersionCounter:
+    """A gallery source whose version the test bumps, counting the version queries."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.version_queries = 0
+
+    def gallery_version(self, model_id: str) -> Hashable:
+        self.version_queries += 1
+        return self.version
+
+    def load_gallery(self, model_id: str) -> Gallery:
+        return Gallery.from_rows(model_id, [f"S{self.version}"], [_unit(1, 0, 0)])
+
+
+def test_refresh_interval_spares_the_version_query_and_still_sees_changes_after_it() -> None:
+    source, now = _VersionCounter(), [100.0]
+    matcher = Matcher(source, "m", threshold=0.5, margin=0.1, refresh_s=1.0, clock=lambda: now[0])
+    assert matcher.match(_unit(1, 0, 0)).usn == "S0"
+    # WHEN the faceprints change and captures arrive within the interval
+    source.version = 1
+    now[0] += 0.5
+    # THEN the warm gallery answers without asking the source
+    assert matcher.match(_unit(1, 0, 0)).usn == "S0"
+    assert source.version_queries == 1
+    # AND once the interval has passed the change is seen
+    now[0] += 0.6
+    assert matcher.match(_unit(1, 0, 0)).usn == "S1"
+    assert source.version_queries == 2

@@ -47,7 +47,7 @@ def random_bytes() -> bytes:
 
 
 def downscaled_portrait() -> bytes:
-    # 250 px → 80 px: the face shrinks to about 30 px, still found but below min_face_px (40).
+    # 250 px → 80 px: the face shrinks to about 30 px, still found but below min_face_px (32).
     return _jpeg(cv2.resize(_portrait(), (80, 80), interpolation=cv2.INTER_AREA))
 
 

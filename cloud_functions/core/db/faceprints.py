@@ -7,9 +7,8 @@ biometric data or the student (``ON DELETE CASCADE``).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -20,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from cloud_functions.core.db.engine import transaction
 from cloud_functions.core.db.schema import enrollments, faceprints
 from cloud_functions.core.db.students import StudentConsent, student_consent
-from cloud_functions.core.matching import Gallery
+from cloud_functions.core.matching import Gallery, GalleryVersion
 
 ENROLLMENT_STATUSES = ("pending", "accepted", "rejected")
 _REASON_MAX = 255
@@ -37,19 +36,6 @@ def embedding_from_bytes(data: bytes, dim: int) -> NDArray[np.float32]:
     if vector.shape[0] != dim:
         raise ValueError(f"stored faceprint has {vector.shape[0]} values, expected {dim}")
     return vector
-
-
-@dataclass(frozen=True)
-class GalleryVersion:
-    """Changes whenever a model's faceprints are added, replaced or deleted.
-
-    Replacing deletes and inserts, so ``max_id`` grows; SQLite may reuse the largest id after a
-    delete, which ``max_created_at`` still catches.
-    """
-
-    count: int
-    max_id: int | None
-    max_created_at: datetime | None
 
 
 T = TypeVar("T")
@@ -156,18 +142,50 @@ class FaceprintRepository:
 
     def load_gallery(self, model_id: str) -> Gallery:
         """Every faceprint of ``model_id``; no other model's rows are read."""
-        query = (
-            sa.select(faceprints.c.usn, faceprints.c.dim, faceprints.c.embedding)
-            .where(faceprints.c.model_id == model_id)
-            .order_by(faceprints.c.usn, faceprints.c.pose)
+        return self._load(model_id, faceprints.c.model_id == model_id)
+
+    def faceprints_since(self, model_id: str, since: GalleryVersion) -> Gallery:
+        """The model's faceprints written since ``since`` (new and replaced poses), as a small gallery.
+
+        A row counts when its id is not below ``since``'s largest or it was written after
+        ``since``'s newest: SQLite gives a new row the largest id left after a delete, which may
+        be below the old largest.
+        """
+        model = faceprints.c.model_id == model_id
+        # Two indexed reads, not one OR (which a database may answer by reading every row).
+        recent: list[sa.ColumnElement[bool]] = []
+        if since.max_id is not None:
+            recent.append(model & (faceprints.c.id >= since.max_id))
+        if since.max_created_at is not None:
+            recent.append(model & (faceprints.c.created_at > since.max_created_at))
+        return self._load(model_id, *(recent or [model]))
+
+    def _load(self, model_id: str, *wheres: sa.ColumnElement[bool]) -> Gallery:
+        # No ORDER BY: the database would sort 50,000 rows with their blobs; Gallery sorts keys.
+        columns = (
+            faceprints.c.id,
+            faceprints.c.usn,
+            faceprints.c.pose,
+            faceprints.c.dim,
+            faceprints.c.embedding,
         )
+        by_id: dict[int, Any] = {}
         with transaction(self._engine) as connection:
-            rows = connection.execute(query).all()
-        return Gallery.from_rows(
-            model_id,
-            [row.usn for row in rows],
-            [embedding_from_bytes(row.embedding, row.dim) for row in rows],
-        )
+            for where in wheres:
+                by_id.update((row.id, row) for row in connection.execute(sa.select(*columns).where(where)))
+        rows = list(by_id.values())
+        if not rows:
+            return Gallery.from_rows(model_id, [], [], [])
+        ids, usns, poses, dims, blobs = zip(*rows, strict=True)
+        if len(set(dims)) != 1:
+            raise ValueError(f"faceprints of {model_id} have mixed dimensions {sorted(set(dims))}")
+        dim = int(dims[0])
+        # One buffer for every row: a 50,000-print gallery loads without 50,000 small arrays.
+        blob = b"".join(blobs)
+        if len(blob) != 4 * dim * len(rows):
+            raise ValueError(f"a stored faceprint of {model_id} does not hold {dim} float32 values")
+        matrix = np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(rows), dim)
+        return Gallery.from_rows(model_id, usns, matrix, poses, max_id=max(ids))
 
 
 class EnrollmentRepository:

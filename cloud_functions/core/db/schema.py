@@ -120,6 +120,21 @@ faceprints = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
     sa.UniqueConstraint("usn", "pose", "model_id"),
     sa.Index(None, "model_id"),
+    # The matcher's version query and its read of recent rows (see FaceprintRepository).
+    sa.Index("ix_faceprints_model_id_created_at", "model_id", "created_at"),
+)
+
+enrollment_flags = sa.Table(
+    "enrollment_flags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("other_usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False, comment="duplicate | lookalike"),
+    sa.Column("similarity", sa.Float, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Column("resolved_at", UtcDateTime(), nullable=True),
+    sa.UniqueConstraint("usn", "other_usn", "kind"),
 )
 
 courses = sa.Table(

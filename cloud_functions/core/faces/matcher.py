@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Hashable
+import time
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cloud_functions.core.matching import Gallery, MatchResult, decide
+from cloud_functions.core.matching import Gallery, GalleryVersion, MatchResult, decide
 
 if TYPE_CHECKING:
     from cloud_functions.core.settings import FaceModelSettings
@@ -33,12 +34,22 @@ class GallerySource(Protocol):
         ...
 
 
+class IncrementalGallerySource(GallerySource, Protocol):
+    """A source that can also hand over only the faceprints written since a row id."""
+
+    def faceprints_since(self, model_id: str, since: GalleryVersion) -> Gallery:
+        """The model's faceprints written since the version ``since`` (with poses)."""
+        ...
+
+
 class Matcher:
     """1:N search against the faceprints of one model, cached in the warm process.
 
-    Each ``match`` asks the source for the gallery version (one small indexed query) and
-    reloads the gallery only when it changed, so a new enrollment is seen by the next match
-    without reloading every faceprint on every capture.
+    Each ``match`` asks the source for the gallery version (one small indexed query). When it
+    changed and the source can hand over recent rows (``IncrementalGallerySource``), only the
+    faceprints written since the cached gallery's largest id are read and merged in memory: a
+    new or re-enrolled pose reaches the warm matcher without reading the other 50,000. If the
+    merged count disagrees with the source's (a faceprint was deleted), the gallery is reloaded.
 
     Args:
         source: where the faceprints live.
@@ -46,13 +57,28 @@ class Matcher:
         threshold: cosine similarity the best student needs. Higher cuts false accepts and
             raises false rejects.
         margin: lead over the runner-up student the best one needs; look-alikes become unknown.
+        refresh_s: ask the source for its version at most this often (0: before every match).
+            Higher saves the version query on busy captures; a change is seen up to this late.
+        clock: monotonic seconds (tests pass a fake one).
     """
 
-    def __init__(self, source: GallerySource, model_id: str, *, threshold: float, margin: float) -> None:
+    def __init__(
+        self,
+        source: GallerySource,
+        model_id: str,
+        *,
+        threshold: float,
+        margin: float,
+        refresh_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._source = source
         self.model_id = model_id
         self.threshold = threshold
         self.margin = margin
+        self.refresh_s = refresh_s
+        self._clock = clock
+        self._checked_at: float | None = None
         self._gallery: Gallery | None = None
         self._version: Hashable = None
         self._lock = threading.Lock()
@@ -60,20 +86,63 @@ class Matcher:
     @classmethod
     def from_settings(cls, settings: FaceModelSettings, source: GallerySource, model_id: str) -> Matcher:
         """A matcher with the threshold and margin from the settings."""
-        return cls(source, model_id, threshold=settings.match_threshold, margin=settings.match_margin)
+        return cls(
+            source,
+            model_id,
+            threshold=settings.match_threshold,
+            margin=settings.match_margin,
+            refresh_s=settings.gallery_refresh_s,
+        )
 
     def gallery(self) -> Gallery:
         """The current gallery, reloaded if the faceprints changed since the last call."""
         with self._lock:
+            now = self._clock()
+            if (
+                self._gallery is not None
+                and self._checked_at is not None
+                and now - self._checked_at < self.refresh_s
+            ):
+                return self._gallery
+            self._checked_at = now
             version = self._source.gallery_version(self.model_id)
-            if self._gallery is None or version != self._version:
-                self._gallery = self._source.load_gallery(self.model_id)
-                self._version = version
+            if self._gallery is not None and version == self._version:
+                return self._gallery
+            merged = self._merged(version) if self._gallery is not None else None
+            if merged is None:
+                merged = self._source.load_gallery(self.model_id)
                 logger.info(
                     "face gallery loaded",
-                    extra={"model_id": self.model_id, "faceprints": len(self._gallery.usns)},
+                    extra={"model_id": self.model_id, "faceprints": len(merged.usns)},
                 )
-            return self._gallery
+            merged.prepare()
+            self._gallery = merged
+            self._version = version
+            return merged
+
+    def _merged(self, version: Hashable) -> Gallery | None:
+        """The cached gallery with the rows written since its largest id, or ``None`` to reload."""
+        gallery, since = self._gallery, self._version
+        faceprints_since = getattr(self._source, "faceprints_since", None)
+        if (
+            gallery is None
+            or faceprints_since is None
+            or not isinstance(version, GalleryVersion)
+            or not isinstance(since, GalleryVersion)
+            or (gallery.usns and not gallery.poses)
+        ):
+            return None
+        recent: Gallery = faceprints_since(self.model_id, since)
+        if recent.usns and recent.embeddings.shape[1] != gallery.embeddings.shape[1]:
+            return None
+        merged = gallery.with_rows(recent.usns, recent.poses, recent.embeddings, max_id=recent.max_id)
+        if len(merged.usns) != version.count:
+            return None
+        logger.info(
+            "face gallery updated",
+            extra={"model_id": self.model_id, "faceprints": len(merged.usns), "changed": len(recent.usns)},
+        )
+        return merged
 
     def match(self, embedding: NDArray[np.floating]) -> MatchResult:
         """The student ``embedding`` (L2-normalised, this model's) belongs to, or unknown."""

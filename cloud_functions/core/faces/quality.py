@@ -22,7 +22,7 @@ class QualityThresholds:
 
     max_image_bytes: int = 5_000_000
     max_image_pixels: int = 40_000_000
-    min_face_px: int = 40
+    min_face_px: int = 32
     min_sharpness: float = 30.0
     max_yaw_ratio: float = 0.35
 
