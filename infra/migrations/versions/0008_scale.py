@@ -14,7 +14,7 @@ import cloud_functions.core.db.schema
 
 
 revision: str = '0008'
-down_revision: str | None = '0003'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
