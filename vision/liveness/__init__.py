@@ -14,9 +14,13 @@ weights are Silent-Face-Anti-Spoofing's (Apache-2.0), converted by
 ``python -m infra.models.convert_antispoof``.
 """
 
-from vision.liveness.antispoof import MiniFASNetEnsemble, silent_face_box, silent_face_crop
-from vision.liveness.checker import ALGORITHM_VERSION, LivenessChecker, evenly_spaced, fuse
-from vision.liveness.report import CombinedLiveness, LivenessReport, LivenessReportError, combine, report_of
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Settings and the report's types are light; the models (OpenCV, onnxruntime) load on first use,
+# so importing the settings (the API does, through the functions' settings) pulls in no OpenCV.
 from vision.liveness.settings import LivenessSettings
 from vision.liveness.types import (
     DeviceBox,
@@ -28,6 +32,28 @@ from vision.liveness.types import (
     Verdict,
     WindowFrame,
 )
+
+_LAZY = {
+    "MiniFASNetEnsemble": "vision.liveness.antispoof",
+    "silent_face_box": "vision.liveness.antispoof",
+    "silent_face_crop": "vision.liveness.antispoof",
+    "ALGORITHM_VERSION": "vision.liveness.checker",
+    "LivenessChecker": "vision.liveness.checker",
+    "evenly_spaced": "vision.liveness.checker",
+    "fuse": "vision.liveness.checker",
+    "CombinedLiveness": "vision.liveness.report",
+    "LivenessReport": "vision.liveness.report",
+    "LivenessReportError": "vision.liveness.report",
+    "combine": "vision.liveness.report",
+    "report_of": "vision.liveness.report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vision.liveness' has no attribute {name!r}")
+
 
 __all__ = [
     "ALGORITHM_VERSION",
