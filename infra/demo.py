@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -79,6 +80,9 @@ from infra.local_stack.host import FunctionHostProcess
 from infra.local_stack.portal import PortalServer, session_admin_token
 from infra.migrations import upgrade
 from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
+
+if TYPE_CHECKING:
+    from edge_client.cam1.app import Cam1Runner
 
 logger = logging.getLogger("infra.demo")
 
@@ -171,6 +175,27 @@ def _list_keys(stack: LocalStack, prefix: str) -> list[str]:
     return keys
 
 
+def door_camera(stack: LocalStack, replay: Path, outbox_path: Path) -> Cam1Runner:
+    """R101's door camera on a folder replay at ``DOOR_FPS``, in real time, against the stack."""
+    from edge_client.cam1.app import Cam1Runner
+    from edge_client.cam1.settings import Cam1Settings
+    from edge_client.settings import load_edge_settings
+
+    settings = load_edge_settings(
+        Cam1Settings,
+        source=str(replay),
+        source_fps=DOOR_FPS,
+        realtime=True,
+        room_id="R101",
+        camera_id="R101-door",
+        bucket_name=stack.bucket_name,
+        aws_endpoint_url=stack.endpoint_url,
+        aws_region=stack.region,
+        outbox_path=outbox_path,
+    )
+    return Cam1Runner(settings, drain_on_exit_s=30)
+
+
 def run_cameras(
     stack: LocalStack,
     people: list[Person],
@@ -181,11 +206,8 @@ def run_cameras(
     seed: int | None = None,
 ) -> RoomRun:
     """cam1 at R101's door and cam2 in R101 at once, on the scenario of :mod:`infra.demo_room`."""
-    from edge_client.cam1.app import Cam1Runner
     from edge_client.cam1.app import RunSummary as Cam1RunSummary
-    from edge_client.cam1.settings import Cam1Settings
     from edge_client.cam2.app import Cam2Runner, outbox_sink
-    from edge_client.settings import load_edge_settings
 
     visitor = sorted((LFW / "unknown").rglob("*.jpg"))[0]
     scenario = build_scenario(people, visitor, TRACKING / ROOM_SEQUENCE, seed=seed)
@@ -197,21 +219,7 @@ def run_cameras(
     for line in scenario.describe():
         print(line)
     frames = write_door_replay(scenario, workdir / "doorway")
-    cam1 = Cam1Runner(
-        load_edge_settings(
-            Cam1Settings,
-            source=str(workdir / "doorway"),
-            source_fps=DOOR_FPS,
-            realtime=True,
-            room_id="R101",
-            camera_id="R101-door",
-            bucket_name=stack.bucket_name,
-            aws_endpoint_url=stack.endpoint_url,
-            aws_region=stack.region,
-            outbox_path=workdir / "cam1-outbox.sqlite",
-        ),
-        drain_on_exit_s=30,
-    )
+    cam1 = door_camera(stack, workdir / "doorway", workdir / "cam1-outbox.sqlite")
     room = room_settings(
         scenario,
         bucket_name=stack.bucket_name,
@@ -267,10 +275,7 @@ def run_proxy_attempt(
     stack: LocalStack, engine: Engine, workdir: Path, host: FunctionHostProcess | None = None
 ) -> dict[str, int]:
     """A printed photo of an enrolled student held up at the door, liveness enforced."""
-    from edge_client.cam1.app import Cam1Runner
     from edge_client.cam1.replay import write_doorway_replay
-    from edge_client.cam1.settings import Cam1Settings
-    from edge_client.settings import load_edge_settings
 
     set_liveness_mode("enforce", host)
     # The second printed photo: the first is too blurry for cam1 to capture at all.
@@ -278,20 +283,9 @@ def run_proxy_attempt(
     replay = workdir / "proxy"
     write_doorway_replay(replay, [printed], fps=10.0, hold_s=3.0, layout="gap")
     before = count(engine, recognition_events)
-    settings = load_edge_settings(
-        Cam1Settings,
-        source=str(replay),
-        source_fps=10.0,
-        realtime=True,
-        room_id="R101",
-        camera_id="R101-door",
-        bucket_name=stack.bucket_name,
-        aws_endpoint_url=stack.endpoint_url,
-        aws_region=stack.region,
-        outbox_path=workdir / "cam1-proxy-outbox.sqlite",
-    )
+    cam1 = door_camera(stack, replay, workdir / "cam1-proxy-outbox.sqlite")
     print(f"cam1 sees a printed photo of {PROXY_STUDENT.usn} held up at R101's door (liveness enforce)")
-    summary = Cam1Runner(settings, drain_on_exit_s=30).run()
+    summary = cam1.run()
     wait_until(lambda: count(engine, recognition_events) >= before + summary.uploaded, 60, "face_match")
     with engine.connect() as connection:
         events = connection.execute(

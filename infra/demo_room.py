@@ -14,7 +14,6 @@ presence reports reach the presence function, which confirms the attendance.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import threading
@@ -22,13 +21,13 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from edge_client.cam1.replay import DoorVisit, door_visit_starts, write_timed_doorway_replay
-from edge_client.cam2.app import Cam2Runner, outbox_sink
+from edge_client.cam2.app import Cam2Runner
 from edge_client.cam2.evaluation import MotSequence, gt_identity_of, load_mot_sequence
 from edge_client.cam2.pipeline import FrameResult
 from edge_client.cam2.settings import Cam2Settings
@@ -68,10 +67,6 @@ class RoomScenario:
     lead_s: float  # cam1 starts this long before cam2
     walk_delay_s: float
     stable_s: float
-
-    @property
-    def entering(self) -> list[Walker]:
-        return [w for w in self.walkers if w.gt_identity is not None]
 
     def describe(self) -> list[str]:
         lines = []
@@ -347,16 +342,6 @@ def run_both_cameras(
     return TwoCameraRun(observer.observed, cam1_result[0] if cam1_result else None, summary)
 
 
-def cam2_sink(settings: Cam2Settings) -> tuple[object, object]:
-    """The outbox cam2 writes to and its uploader (drained after the run)."""
-    return outbox_sink(settings)
-
-
-def json_line(payload: dict[str, object]) -> str:
-    """The demo's summary as one JSON line."""
-    return json.dumps(payload, sort_keys=True, default=str)
-
-
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The ``q``-th percentile of ``values`` (None when empty)."""
     return round(float(np.percentile(np.asarray(values, dtype=float), q)), 1) if values else None
@@ -381,8 +366,3 @@ def door_to_tag_ms(tags: Sequence[TagEvent]) -> list[float]:
         for t in tags
         if t.tracker_id is not None and not t.expired
     ]
-
-
-def entry_window(scenario: RoomScenario) -> timedelta:
-    """How long the room replay lasts."""
-    return timedelta(seconds=scenario.sequence.length / scenario.sequence.fps)
