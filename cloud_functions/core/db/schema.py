@@ -449,9 +449,7 @@ class_sessions = sa.Table(
     sa.Column("end_time", sa.Time, nullable=False, comment="room-local time"),
     sa.Column("status", sa.String(16), nullable=False, default="scheduled"),
     sa.Column("origin", sa.String(16), nullable=False, default="timetable"),
-    sa.Column(
-        "timetable_id", sa.Integer, sa.ForeignKey("timetable.id", ondelete="SET NULL"), nullable=True
-    ),
+    sa.Column("timetable_id", sa.Integer, sa.ForeignKey("timetable.id", ondelete="SET NULL"), nullable=True),
     sa.Column(
         "moved_from_id",
         sa.Integer,
