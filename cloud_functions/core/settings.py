@@ -397,6 +397,26 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, Livenes
     )
 
 
+class SweepSettings(DatabaseSettings):
+    """Settings of the sweep function (absent marks at each session's end)."""
+
+    sweep_grace: timedelta = Field(
+        timedelta(minutes=15),
+        ge=timedelta(0),
+        le=timedelta(hours=12),
+        description=(
+            "A session is swept (roster students without a mark become absent) this long after it "
+            "ends. Longer leaves time for late uploads from an offline classroom PC before a "
+            "student shows absent; a later capture still replaces the absent either way."
+        ),
+    )
+
+
+def sweep_settings() -> SweepSettings:
+    """The sweep function's settings, read once per warm container."""
+    return load_settings(SweepSettings)
+
+
 class CognitoSettings(AwsSettings):
     """The User Pool people sign in to, and its portal app client."""
 

@@ -457,6 +457,12 @@ class_sessions = sa.Table(
         nullable=True,
     ),
     sa.Column("note", sa.String(500), nullable=True, comment="why it was cancelled, moved or added"),
+    sa.Column(
+        "cancelled_by",
+        sa.String(200),
+        nullable=True,
+        comment="who cancelled it: a person, or 'calendar' (a day off, a slot gone from the timetable)",
+    ),
     sa.Column("swept_at", UtcDateTime(), nullable=True, comment="absent marks written for it then"),
     sa.Column("updated_at", UtcDateTime(), nullable=False, default=_now, onupdate=_now),
     sa.UniqueConstraint("course_code", "session_date", "start_time"),
