@@ -230,6 +230,39 @@ class FaceModelSettings(_Base):
         return DEFAULT_MODELS_DIR / "face" / file_name[self.face_detector]
 
 
+class AttendanceRuleSettings(_Base):
+    """How marks turn into percentages and the shortage list (API and the daily notification)."""
+
+    absent_after_end_grace_s: int = Field(
+        900,
+        ge=0,
+        le=86_400,
+        description=(
+            "A held session with no mark for a roster student counts as absent this many seconds "
+            "after the session ends (the absent sweep writes the mark then). Longer leaves time "
+            "for late presence confirmations and hand corrections; shorter shows absences sooner."
+        ),
+    )
+    late_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "What a late arrival counts for in the percentage: 1 a full attendance, 0.5 half, "
+            "0 nothing (late counts as missed). Lower rewards punctuality; 1 counts presence only."
+        ),
+    )
+    min_attendance_pct: float = Field(
+        75.0,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "The minimum attendance a student needs in a course (a course's own "
+            "min_attendance_pct overrides it); students under it are on the shortage list."
+        ),
+    )
+
+
 class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, LivenessSettings):
     """Settings of the Lambda functions (enroll, face_match, body_match, presence).
 
@@ -423,7 +456,7 @@ class ApiToken(BaseModel):
     )
 
 
-class ApiSettings(CognitoSettings, DatabaseSettings):
+class ApiSettings(CognitoSettings, DatabaseSettings, AttendanceRuleSettings):
     """Settings of the HTTP API."""
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
