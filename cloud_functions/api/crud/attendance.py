@@ -136,7 +136,7 @@ def class_report_csv(connection: Connection, course_code: str, class_date: date)
         row.room_id: row.timezone for row in connection.execute(sa.select(rooms.c.room_id, rooms.c.timezone))
     }
     latest: dict[str, RowMapping] = {}
-    for correction in connection.execute(
+    for stored in connection.execute(
         sa.select(attendance_corrections)
         .where(
             attendance_corrections.c.course_code == course_code,
@@ -144,7 +144,7 @@ def class_report_csv(connection: Connection, course_code: str, class_date: date)
         )
         .order_by(attendance_corrections.c.corrected_at, attendance_corrections.c.id)
     ).mappings():
-        latest[correction["usn"]] = correction
+        latest[stored["usn"]] = stored
     by_usn = {row.usn: row for row in report.rows}
     room_of_class = _room_of_class(connection, course_code, class_date, report.rows)
     lines = []

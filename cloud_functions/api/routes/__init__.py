@@ -11,6 +11,7 @@ from cloud_functions.api.routes import (
     courses,
     flags,
     health,
+    reports,
     rooms,
     rosters,
     students,
@@ -28,3 +29,4 @@ api_router.include_router(timetable.router)
 api_router.include_router(attendance.router)
 api_router.include_router(flags.router)
 api_router.include_router(rosters.router)
+api_router.include_router(reports.router)
