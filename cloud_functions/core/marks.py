@@ -96,7 +96,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class CountingRule:
-    """The knobs of the rule (settings ``late_weight`` and ``absent_after_end_grace_s``)."""
+    """The knobs of the rule (settings ``late_weight`` and ``sweep_grace``)."""
 
     late_weight: float = 1.0
     absent_after_end_grace: timedelta = timedelta(minutes=15)

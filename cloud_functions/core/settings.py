@@ -233,14 +233,14 @@ class FaceModelSettings(_Base):
 class AttendanceRuleSettings(_Base):
     """How marks turn into percentages and the shortage list (API and the daily notification)."""
 
-    absent_after_end_grace_s: int = Field(
-        900,
-        ge=0,
-        le=86_400,
+    sweep_grace: timedelta = Field(
+        timedelta(minutes=15),
+        ge=timedelta(0),
+        le=timedelta(hours=12),
         description=(
-            "A held session with no mark for a roster student counts as absent this many seconds "
-            "after the session ends (the absent sweep writes the mark then). Longer leaves time "
-            "for late presence confirmations and hand corrections; shorter shows absences sooner."
+            "A held session with no mark for a roster student counts as absent this long after it "
+            "ends: the absent sweep's grace (the same setting, CLASSSIGHT_SWEEP_GRACE), so reports "
+            "count a missing mark as absent exactly when the sweep writes it."
         ),
     )
     late_weight: float = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -37,7 +37,7 @@ def counting_rule(settings: AttendanceRuleSettings) -> CountingRule:
     """The counting rule of these settings."""
     return CountingRule(
         late_weight=settings.late_weight,
-        absent_after_end_grace=timedelta(seconds=settings.absent_after_end_grace_s),
+        absent_after_end_grace=settings.sweep_grace,
     )
 
 
