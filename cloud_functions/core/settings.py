@@ -396,6 +396,44 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, Livenes
     )
 
 
+class NotifySettings(AwsSettings, DatabaseSettings, AttendanceRuleSettings):
+    """Settings of the notify function (the daily notification to each teacher)."""
+
+    teacher_notifications_topic_arn: str = Field(
+        ..., description="SNS topic the daily teacher notifications are published to."
+    )
+    notification_timezone: str = Field(
+        "UTC",
+        min_length=1,
+        max_length=64,
+        description=(
+            "The college's time zone: a run's time in it names the day of the notifications "
+            "(one per teacher and day). Use the rooms' zone, e.g. Asia/Kolkata."
+        ),
+    )
+    notification_publish_lease: timedelta = Field(
+        timedelta(minutes=2),
+        ge=timedelta(seconds=5),
+        le=timedelta(minutes=15),
+        description=(
+            "How long a run that stored a teacher's notification keeps other runs from publishing "
+            "it. Keep it above the publish's time and at most the function timeout: a crashed "
+            "run's message is then published by the next run."
+        ),
+    )
+
+    @field_validator("notification_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}") from e
+        return value
+
+
 class CognitoSettings(AwsSettings):
     """The User Pool people sign in to, and its portal app client."""
 
