@@ -396,6 +396,10 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, Livenes
     )
 
 
+class ReportSettings(DatabaseSettings, AttendanceRuleSettings):
+    """Settings of the reports CLI: the database and the counting rule the API uses."""
+
+
 class NotifySettings(AwsSettings, DatabaseSettings, AttendanceRuleSettings):
     """Settings of the notify function (the daily notification to each teacher)."""
 
