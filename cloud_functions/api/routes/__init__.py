@@ -12,6 +12,7 @@ from cloud_functions.api.routes import (
     courses,
     flags,
     health,
+    reports,
     rooms,
     rosters,
     students,
@@ -30,3 +31,4 @@ api_router.include_router(attendance.router)
 api_router.include_router(flags.router)
 api_router.include_router(rosters.router)
 api_router.include_router(calendar.router)
+api_router.include_router(reports.router)
