@@ -121,11 +121,20 @@ def detect_sequence(
 
 
 def track_sequence(
-    detections: Sequence[sv.Detections], tracker: PersonTracker, fps: float
+    detections: Sequence[sv.Detections],
+    tracker: PersonTracker,
+    fps: float,
+    frames: Sequence[np.ndarray] | None = None,
 ) -> list[sv.Detections]:
-    """Feed cached per-frame detections through ``tracker`` at the sequence's frame times."""
+    """Feed cached per-frame detections through ``tracker`` at the sequence's frame times.
+
+    ``frames`` (the decoded images, index 0 = frame 1) let an appearance-aware tracker embed.
+    """
     tracker.reset()
-    return [tracker.update_with_detections(d, timestamp_s=i / fps) for i, d in enumerate(detections)]
+    return [
+        tracker.update_with_detections(d, timestamp_s=i / fps, frame=frames[i] if frames is not None else None)
+        for i, d in enumerate(detections)
+    ]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -112,7 +112,7 @@ class RoomPipeline:
             if self.detector is None:
                 raise ValueError("a pipeline without a detector needs precomputed detections")
             detections = self.detector.detect(frame)
-        tracked = self.tracker.update_with_detections(detections, timestamp_s=at.timestamp())
+        tracked = self.tracker.update_with_detections(detections, timestamp_s=at.timestamp(), frame=frame)
         tracked = self.registry.update_with_detections(tracked, at)
         outcomes = self._drain_inbox()
         outcomes += self.assigner.update(self.registry, at)

@@ -20,10 +20,10 @@ import supervision as sv
 from contracts.handoff import Handoff
 from edge_client.cam2.detection import select
 from edge_client.cam2.evaluation import MotSequence, gt_identity_of
-from edge_client.cam2.handoff import HandoffAssigner
+from edge_client.cam2.handoff import ClockOffsetEstimator, build_assigner
 from edge_client.cam2.pipeline import FrameStage, RoomPipeline
 from edge_client.cam2.settings import Cam2Settings
-from edge_client.cam2.tracking import ByteTrackPersonTracker
+from edge_client.cam2.tracking import BodyEmbedder, build_tracker
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 
 SIMULATION_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -137,6 +137,10 @@ def simulate(
     stages: list[FrameStage] | None = None,
     occlusion_s: float = 0.0,
     occlusion_after_s: float = 3.0,
+    embedder: BodyEmbedder | None = None,
+    images: Sequence[np.ndarray] | None = None,
+    clock_offset_s: float = 0.0,
+    clock: ClockOffsetEstimator | None = None,
 ) -> SimulationResult:
     """Like :func:`simulate_handoffs`, optionally with more stages (re-id), scoring identity keeping too.
 
@@ -148,6 +152,12 @@ def simulate(
             than the tracker's lost-track buffer, it breaks their track: the new track keeps
             the USN only through re-id.
         occlusion_after_s: when the occlusion starts, counted from the entry.
+        embedder: body re-id model for the tracker's appearance re-links (needs pixels).
+        images: the decoded frames (index 0 = frame 1), read from disk when needed and absent.
+        clock_offset_s: the door camera's clock runs this far behind the room's: every
+            handoff's ``captured_at`` is that much earlier than the true capture.
+        clock: the clock-offset estimator to use (shared across runs: a day of entries);
+            a fresh one from the settings when ``None``.
     """
     door = DoorZone(settings.door_zone)
     rng = random.Random(seed)
@@ -162,7 +172,7 @@ def simulate(
         message = Handoff(
             usn=f"GT{entry.identity}",
             capture_id=f"sim-{entry.identity}",
-            captured_at=captured_at,
+            captured_at=captured_at - timedelta(seconds=clock_offset_s),
             similarity=0.8,
             room_id=SIM_ROOM_ID,
             camera_id="cam1",
@@ -172,25 +182,13 @@ def simulate(
     messages.sort(key=lambda item: item[0])
     pipeline = RoomPipeline(
         detector=None,
-        tracker=ByteTrackPersonTracker(
-            activation_threshold=settings.track_activation_threshold,
-            high_confidence=settings.track_high_confidence,
-            lost_buffer_s=settings.track_lost_buffer_s,
-            min_iou=settings.track_min_iou,
-            min_consecutive_frames=settings.track_min_consecutive_frames,
-            frame_rate=sequence.fps,
-        ),
+        tracker=build_tracker(settings, frame_rate=sequence.fps, embedder=embedder),
         registry=TrackRegistry(
             door,
             forget_after_s=settings.track_forget_s,
             startup_frames=settings.track_min_consecutive_frames + 1,
         ),
-        assigner=HandoffAssigner(
-            walk_delay_s=settings.walk_delay_s,
-            max_time_diff_s=settings.handoff_max_time_diff_s,
-            settle_s=settings.handoff_settle_s,
-            wait_s=settings.handoff_wait_s,
-        ),
+        assigner=build_assigner(settings, clock),
         stages=stages,
     )
     tagged: dict[str, int | None] = {}
@@ -198,7 +196,9 @@ def simulate(
     track_identities: dict[int, Counter[int | None]] = defaultdict(Counter)
     covered = wrong = 0
     blank = np.zeros((sequence.height, sequence.width, 3), dtype=np.uint8)
-    images = (image for _, image in sequence.frames(len(detections))) if stages else None
+    needs_pixels = bool(stages) or (embedder is not None and settings.track_relink_enabled)
+    if images is None and needs_pixels:
+        images = [image for _, image in sequence.frames(len(detections))]
     hidden = _occlusions(sequence, entries, occlusion_s, occlusion_after_s)
     for index, frame_detections in enumerate(detections):
         frame = index + 1
@@ -206,7 +206,7 @@ def simulate(
         if frame in hidden and len(frame_detections):
             iou = sv.box_iou_batch(frame_detections.xyxy, np.array(hidden[frame], dtype=float).reshape(-1, 4))
             frame_detections = select(frame_detections, iou.max(axis=1) < OCCLUDED_IOU)
-        image = next(images) if images is not None else blank
+        image = images[index] if images is not None else blank
         while messages and messages[0][0] <= at:
             pipeline.submit_handoff(messages.pop(0)[1])
         result = pipeline.process(image, at, detections=frame_detections)
