@@ -256,7 +256,9 @@ class Cam2Runner:
             "identified": sum(1 for r in self.pipeline.registry.live() if r.usn),
             "pending_handoffs": self.pipeline.pending_handoffs,
             "clock_offset_s": round(self.pipeline.assigner.clock_offset_s, 3),
-            "clock_offset_pairs": self.pipeline.assigner.clock.sample_count if self.pipeline.assigner.clock else 0,
+            "clock_offset_pairs": self.pipeline.assigner.clock.sample_count
+            if self.pipeline.assigner.clock
+            else 0,
             "last_frame_age_s": None if age is None else round(age, 2),
             "handoff_queue": self.consumer is not None,
         }

@@ -47,7 +47,9 @@ def select(detections: sv.Detections, mask: np.ndarray) -> sv.Detections:
     return cast(sv.Detections, detections[mask])
 
 
-def drop_distant(detections: sv.Detections, frame_height_px: int, min_height_fraction: float) -> sv.Detections:
+def drop_distant(
+    detections: sv.Detections, frame_height_px: int, min_height_fraction: float
+) -> sv.Detections:
     """The detections at least ``min_height_fraction`` of the frame height tall."""
     if min_height_fraction <= 0 or len(detections) == 0:
         return detections

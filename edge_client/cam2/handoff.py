@@ -264,7 +264,9 @@ class HandoffAssigner:
                 continue
             record = candidates[col]
             if self.clock is not None and self._confident(cost, row, col):
-                self.clock.observe((record.first_seen_at - self._expected(pending, corrected=False)).total_seconds())
+                self.clock.observe(
+                    (record.first_seen_at - self._expected(pending, corrected=False)).total_seconds()
+                )
             outcomes.append(self._commit(registry, pending, record.tracker_id))
         return outcomes
 

@@ -1,10 +1,10 @@
 """Keeping identity across track breaks, on appearance evidence only.
 
 When a tagged track is lost (occlusion, a detector gap) and a new track appears nearby soon
-after, the tracker has no way to know it is the same person. A track that entered through the
-door zone is never a candidate: it is someone arriving, and belongs to their door handoff. The USN moves to the new track only
+after, the tracker has no way to know it is the same person. The USN moves to the new track only
 when its body re-id embedding (OSNet) is similar enough to the lost track's: proximity and timing
-pick the candidates, appearance decides.
+pick the candidates, appearance decides. A track that entered through the door zone is never a
+candidate: it is someone arriving, and belongs to their own door handoff.
 """
 
 from __future__ import annotations

@@ -133,11 +133,22 @@ class Cam2Settings(SourceSettings, EdgeSettings):
             "lost) a new track may continue it; scaled to the person, so any frame size reads the same."
         ),
     )
+    track_relink_refresh_s: float = Field(
+        0.25,
+        ge=0.05,
+        le=60.0,
+        description=(
+            "How often each live track's body embedding is refreshed for re-linking (one OSNet "
+            "crop, about 10 ms, per track each time). Shorter follows turning people better, costs CPU."
+        ),
+    )
     track_relink_similarity: float = Field(
         0.65,
         ge=0.0,
         le=1.0,
-        description="Body-embedding cosine similarity needed to continue an id. Higher joins fewer people wrongly.",
+        description=(
+            "Body-embedding cosine similarity needed to continue an id. Higher joins fewer people wrongly."
+        ),
     )
 
     # --- door zone and handoffs ----------------------------------------------------------

@@ -200,13 +200,17 @@ def simulate(
     if images is None and needs_pixels:
         images = [image for _, image in sequence.frames(len(detections))]
     hidden = _occlusions(sequence, entries, occlusion_s, occlusion_after_s)
-    for index, frame_detections in enumerate(detections):
+    # The room goes on after the clip ends: empty frames let handoffs of people who entered near
+    # the end settle (a short clip must not decide a handoff by cutting it off).
+    tail = round((settings.handoff_settle_s + settings.clock_max_offset_s + 1.0) * sequence.fps)
+    padded = list(detections) + [sv.Detections.empty()] * tail
+    for index, frame_detections in enumerate(padded):
         frame = index + 1
         at = frame_time(sequence, frame)
         if frame in hidden and len(frame_detections):
             iou = sv.box_iou_batch(frame_detections.xyxy, np.array(hidden[frame], dtype=float).reshape(-1, 4))
             frame_detections = select(frame_detections, iou.max(axis=1) < OCCLUDED_IOU)
-        image = images[index] if images is not None else blank
+        image = images[index] if images is not None and index < len(images) else blank
         while messages and messages[0][0] <= at:
             pipeline.submit_handoff(messages.pop(0)[1])
         result = pipeline.process(image, at, detections=frame_detections)

@@ -75,7 +75,7 @@ def _library_tracker(
     import trackers
 
     lost_track_buffer = round(lost_buffer_s * _TRACKERS_REFERENCE_FPS)
-    similarity = {"iou": trackers.IoU, "giou": trackers.GIoU, "diou": trackers.DIoU}[iou]()
+    similarity: Any = {"iou": trackers.IoU(), "giou": trackers.GIoU(), "diou": trackers.DIoU()}[iou]
     if kind == "bytetrack":
         return trackers.ByteTrackTracker(
             lost_track_buffer=lost_track_buffer,
@@ -368,7 +368,11 @@ class IdentityGuard:
             if track is None:
                 track = _PublicTrack(public_id, timestamp_s, tracked.xyxy[index].copy(), in_door[index])
                 self._tracks[public_id] = track
-            track.last_seen_s, track.last_xyxy, track.in_door = timestamp_s, tracked.xyxy[index].copy(), in_door[index]
+            track.last_seen_s, track.last_xyxy, track.in_door = (
+                timestamp_s,
+                tracked.xyxy[index].copy(),
+                in_door[index],
+            )
         if self.embedder is not None and frame is not None:
             due = [
                 index
@@ -379,7 +383,10 @@ class IdentityGuard:
             ]
             missing = [i for i in due if i not in fresh]
             if missing:
-                fresh = {**fresh, **dict(zip(missing, self.embedder.embed(frame, tracked.xyxy[missing]), strict=True))}
+                fresh = {
+                    **fresh,
+                    **dict(zip(missing, self.embedder.embed(frame, tracked.xyxy[missing]), strict=True)),
+                }
             for index in due:
                 track = self._tracks[int(ids[index])]
                 embedding = fresh[index]
@@ -425,6 +432,6 @@ def build_tracker(
         relink_window_s=settings.track_relink_window_s,
         relink_radius_heights=settings.track_relink_radius_heights,
         relink_similarity=settings.track_relink_similarity,
-        refresh_s=settings.reid_refresh_s,
+        refresh_s=settings.track_relink_refresh_s,
         startup_s=(settings.track_min_consecutive_frames + 1) / max(frame_rate, 1e-3),
     )

@@ -117,7 +117,7 @@ def test_reid_keeps_usns_through_occlusions_that_break_tracks(
         OsnetBodyEmbedder(settings.reid_weights_path),
         similarity_threshold=settings.reid_similarity_threshold,
         carry_window_s=settings.reid_carry_window_s,
-        carry_radius_px=settings.reid_carry_radius_px,
+        carry_radius_heights=settings.reid_carry_radius_heights,
         refresh_s=settings.reid_refresh_s,
     )
     # WHEN the tracker runs without and with re-id carry-over
