@@ -134,7 +134,7 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         ),
     )
     track_relink_refresh_s: float = Field(
-        0.25,
+        0.2,
         ge=0.05,
         le=60.0,
         description=(
