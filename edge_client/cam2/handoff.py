@@ -176,6 +176,9 @@ class HandoffAssigner:
             arrivals with it; ``None``: the clocks are trusted as they are.
         confident_gap_s: a pairing counts as confident for the clock only when no other
             candidate or handoff lies within this many seconds of it.
+        appearance_weight_s: when a handoff carries the clothing colour the door camera saw
+            and the track has its own, a full colour mismatch costs as much as this many
+            seconds of time difference. 0: time alone decides.
     """
 
     def __init__(
@@ -186,6 +189,7 @@ class HandoffAssigner:
         wait_s: float = 10.0,
         clock: ClockOffsetEstimator | None = None,
         confident_gap_s: float = 2.0,
+        appearance_weight_s: float = 0.0,
     ) -> None:
         self.walk_delay = timedelta(seconds=walk_delay_s)
         self.max_time_diff_s = max_time_diff_s
@@ -193,6 +197,7 @@ class HandoffAssigner:
         self.wait = timedelta(seconds=wait_s)
         self.clock = clock
         self.confident_gap_s = confident_gap_s
+        self.appearance_weight_s = appearance_weight_s
         self.pending: dict[str, PendingHandoff] = {}
         self.applied: OrderedDict[str, int] = OrderedDict()
         self.body_captures: OrderedDict[str, int] = OrderedDict()
@@ -288,7 +293,15 @@ class HandoffAssigner:
 
     def _time_cost(self, pending: PendingHandoff, record: TrackRecord) -> float:
         gap_s = abs((record.first_seen_at - self._expected(pending)).total_seconds())
-        return gap_s if gap_s <= self.max_time_diff_s else _INFEASIBLE
+        if gap_s > self.max_time_diff_s:
+            return _INFEASIBLE
+        seen_at_door = pending.message.appearance
+        if self.appearance_weight_s > 0 and seen_at_door and record.appearance is not None:
+            door = np.asarray(seen_at_door, dtype=np.float32)
+            if door.shape == record.appearance.shape:
+                similarity = float(np.clip(door @ record.appearance, 0.0, 1.0))
+                return gap_s + self.appearance_weight_s * (1.0 - similarity)
+        return gap_s
 
     def _commit(self, registry: TrackRegistry, pending: PendingHandoff, tracker_id: int) -> HandoffOutcome:
         message = pending.message
@@ -316,4 +329,5 @@ def build_assigner(settings: Cam2Settings, clock: ClockOffsetEstimator | None = 
         settle_s=settings.handoff_settle_s,
         wait_s=settings.handoff_wait_s,
         clock=clock,
+        appearance_weight_s=settings.handoff_appearance_weight_s,
     )

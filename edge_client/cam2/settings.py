@@ -191,6 +191,16 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         le=600.0,
         description="How long past its expected arrival a handoff waits for a candidate track.",
     )
+    handoff_appearance_weight_s: float = Field(
+        2.0,
+        ge=0.0,
+        le=60.0,
+        description=(
+            "When a handoff carries the clothing colour the door camera saw, a full mismatch "
+            "with a track's colour costs as much as this many seconds of time difference. Helps "
+            "only when people enter within a second of each other; 0 lets time alone decide."
+        ),
+    )
     clock_correction_enabled: bool = Field(
         True,
         description=(

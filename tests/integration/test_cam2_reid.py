@@ -86,7 +86,11 @@ def test_same_person_embeds_closer_than_others(sequence: MotSequence, embedder: 
     ids=["same-person", "other-person"],
 )
 def test_usn_carries_over_only_on_appearance_evidence(
-    sequence: MotSequence, embedder: OsnetBodyEmbedder, new_identity: int, radius_heights: float, carried: bool
+    sequence: MotSequence,
+    embedder: OsnetBodyEmbedder,
+    new_identity: int,
+    radius_heights: float,
+    carried: bool,
 ) -> None:
     # GIVEN track 1 (person 11) tagged with a USN and followed for 20 frames
     registry = TrackRegistry(DoorZone([]), startup_frames=0)
