@@ -175,6 +175,7 @@ class Browser:
         """A PNG of the whole page (beyond the viewport) at ``path``."""
         metrics = self.command("Page.getLayoutMetrics", session=True)
         size = metrics.get("cssContentSize") or metrics["contentSize"]
+        viewport = metrics.get("cssLayoutViewport") or metrics["layoutViewport"]
         result = self.command(
             "Page.captureScreenshot",
             {
@@ -183,7 +184,7 @@ class Browser:
                 "clip": {
                     "x": 0,
                     "y": 0,
-                    "width": size["width"],
+                    "width": min(size["width"], viewport["clientWidth"]),
                     "height": min(size["height"], 6000),
                     "scale": 1,
                 },

@@ -158,11 +158,12 @@ function poseCards(student, enrollment, isAdmin) {
     "ul",
     { class: "poses" },
     enrollment.poses.map((p) => {
-      const img = h("div", { class: "thumb-box" }, h("span", { class: "muted small" }, p.status === "missing" ? "No photo" : "…"));
-      if (isAdmin && p.status !== "missing") {
+      const img = h("div", { class: "thumb-box" }, h("span", { class: "muted small" }, "No photo"));
+      // The photo may be in the store before the background check has looked at it: ask anyway.
+      if (isAdmin && student.consent_given_at) {
         api(`/students/${seg(student.usn)}/enrollment/${seg(p.pose)}/photo`)
           .then((link) => replace(img, h("img", { src: link.url, alt: `${POSE_WORDS[p.pose] || p.pose} photo of ${student.name}`, class: "thumb" })))
-          .catch(() => replace(img, h("span", { class: "muted small" }, "Photo not stored")));
+          .catch(() => replace(img, h("span", { class: "muted small" }, "No photo")));
       }
       return h(
         "li",
