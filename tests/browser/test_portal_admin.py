@@ -29,11 +29,13 @@ from tests.browser.portal_harness import (
     seed_portal_campus,
     signed_in_as,
 )
+from tests.conftest import DATA_DIR
 from tests.integration.test_api_helpers import ADMIN_TOKEN
 from tests.local_stack_fixtures import LocalStackFactory
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
+LFW_PERSON = DATA_DIR / "faces" / "lfw_subset" / "known" / "Colin_Powell"
 # Raw validation text and ids the pages must never show.
 RAW_WORDS = (
     "String should match",
@@ -250,9 +252,9 @@ def test_admin_enrolls_with_photos_then_deletes_the_face_data(
     browser.wait_for("document.querySelector('#student-detail .drop-zone') !== null")
     # AND drops three photos at once: each goes to the pose its file name says
     photos = []
-    for pose in ("front", "left", "right"):
+    for number, pose in enumerate(("front", "left", "right"), start=1):
         photo = tmp_path / f"mary_{pose}.jpg"
-        photo.write_bytes(b"\xff\xd8\xff\xe0" + pose.encode() * 200)
+        photo.write_bytes((LFW_PERSON / f"Colin_Powell_000{number}.jpg").read_bytes())
         photos.append(photo)
     browser.set_file_input("#student-detail input[type=file]", photos)
     browser.wait_for("document.querySelectorAll('.drop-list li').length === 3")
@@ -266,7 +268,12 @@ def test_admin_enrolls_with_photos_then_deletes_the_face_data(
         stored = s3.get_object(Bucket=stack.bucket_name, Key=f"enrollment/1MS21CS777/{pose}.jpg")
         assert stored["Body"].read() == photo.read_bytes()
     # THEN the pose thumbnails show the stored photos
-    browser.wait_for("document.querySelectorAll('#student-detail .poses img').length === 3", timeout_s=15)
+    browser.wait_for(
+        "[...document.querySelectorAll('#student-detail .poses img')]"
+        ".filter((i) => i.naturalWidth > 0).length === 3",
+        timeout_s=15,
+    )
+    assert "Uploaded, waiting to be checked" in tab.text("#student-detail")
     tab.check_page("enrollment-uploaded")
     # WHEN the face data is deleted (confirmed inline)
     tab.click("#student-detail button", "Delete face data of Mary Jackson")

@@ -159,10 +159,14 @@ function poseCards(student, enrollment, isAdmin) {
     { class: "poses" },
     enrollment.poses.map((p) => {
       const img = h("div", { class: "thumb-box" }, h("span", { class: "muted small" }, "No photo"));
+      const state = h("span", { class: `badge badge-${p.status}` }, ENROLLMENT_WORDS[p.status] || p.status);
       // The photo may be in the store before the background check has looked at it: ask anyway.
       if (isAdmin && student.consent_given_at) {
         api(`/students/${seg(student.usn)}/enrollment/${seg(p.pose)}/photo`)
-          .then((link) => replace(img, h("img", { src: link.url, alt: `${POSE_WORDS[p.pose] || p.pose} photo of ${student.name}`, class: "thumb" })))
+          .then((link) => {
+            replace(img, h("img", { src: link.url, alt: `${POSE_WORDS[p.pose] || p.pose} photo of ${student.name}`, class: "thumb" }));
+            if (p.status === "missing") state.textContent = "Uploaded, waiting to be checked";
+          })
           .catch(() => replace(img, h("span", { class: "muted small" }, "No photo")));
       }
       return h(
@@ -170,7 +174,7 @@ function poseCards(student, enrollment, isAdmin) {
         { class: `pose pose-${p.status}` },
         img,
         h("strong", {}, POSE_WORDS[p.pose] || p.pose),
-        h("span", { class: `badge badge-${p.status}` }, ENROLLMENT_WORDS[p.status] || p.status),
+        state,
         p.reason ? h("span", { class: "small" }, p.reason) : null,
       );
     }),
