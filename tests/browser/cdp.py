@@ -163,11 +163,11 @@ class Browser:
         ]
 
     def set_viewport(self, width: int, height: int) -> None:
-        """Make the page ``width`` × ``height`` CSS pixels (a phone below 700 px: touch, no scrollbars)."""
-        mobile = width < 700
+        """Make the page ``width`` × ``height`` CSS pixels. Not emulated as a mobile browser, whose
+        layout viewport would widen to fit overflowing content and hide it."""
         self.command(
             "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
             session=True,
         )
 
