@@ -216,7 +216,9 @@ class HandoffAssigner:
     def _commit(self, registry: TrackRegistry, pending: PendingHandoff, tracker_id: int) -> HandoffOutcome:
         message = pending.message
         del self.pending[message.capture_id]
-        applied = registry.tag(tracker_id, message.usn, message.source, message.captured_at)
+        applied = registry.tag(
+            tracker_id, message.usn, message.source, message.captured_at, capture_id=message.capture_id
+        )
         _remember(self.applied, message.capture_id, tracker_id)
         return HandoffOutcome(message, tracker_id if applied else None, pending.ack)
 

@@ -36,7 +36,16 @@ from infra.images.runner import FunctionContainer
 from infra.images.runtime_api import Invocation
 from infra.local_stack import LocalStack
 from infra.local_stack.template import REPO_ROOT, load_template_document
-from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students, seed_teachers
+from infra.seed import (
+    Person,
+    Slot,
+    lfw_people,
+    seed_campus,
+    seed_roster,
+    seed_students,
+    seed_teachers,
+    seed_term,
+)
 
 EVENTS_DIR = REPO_ROOT / "tests" / "events"
 STANDIN_DIR = REPO_ROOT / "build" / "standin"
@@ -291,6 +300,42 @@ class PresenceSample(FunctionSample):
         return f"{row.usn} {row.status} (source {row.source}), confirmed at {row.confirmed_at:%H:%M} UTC"
 
 
+class SweepSample(FunctionSample):
+    """EventBridge's schedule at 10:20 (Asia/Kolkata) after CS501's 09:00-10:00 session → absences."""
+
+    logical_id = "SweepFunction"
+    event_name = "eventbridge_schedule"
+    present, missing = "1MS21CS102", ("1MS21CS103", "1MS21CS104")
+
+    def stage(self, world: SampleWorld) -> None:
+        seed_campus(world.engine, [SAMPLE_DAY_SLOT])
+        usns = (self.present, *self.missing)
+        seed_students(world.engine, [Person(usn, f"Student {usn[-3:]}", ()) for usn in usns])
+        seed_roster(world.engine, "CS501", usns)
+        day = CLASS_START.date()
+        seed_term(world.engine, "Sample term", day, day)
+        with world.engine.begin() as connection:
+            connection.execute(
+                attendance.insert().values(
+                    usn=self.present,
+                    course_code="CS501",
+                    class_date=day,
+                    room_id="R101",
+                    first_seen_at=CLASS_START,
+                    status="entered",
+                    source="face",
+                    updated_at=CLASS_START,
+                )
+            )
+
+    def check(self, world: SampleWorld, response: Any) -> str:
+        rows = {r.usn: (r.status, r.source) for r in world.rows(attendance)}
+        expected = {self.present: ("entered", "face"), **{usn: ("absent", "sweep") for usn in self.missing}}
+        _require(rows == expected, f"attendance {rows}")
+        _require(isinstance(response, dict) and response.get("sessions_swept") == 1, f"{response!r}")
+        return f"{len(self.missing)} absent (source sweep), {self.present} kept 'entered'"
+
+
 class ApiSample(FunctionSample):
     """API Gateway's ``GET /courses/CS501`` with a teacher's token → 200 and the course."""
 
@@ -423,7 +468,14 @@ def run_sample_in_image(
 
 SAMPLES: dict[str, FunctionSample] = {
     sample.logical_id: sample
-    for sample in (EnrollSample(), FaceMatchSample(), BodyMatchSample(), PresenceSample(), ApiSample())
+    for sample in (
+        EnrollSample(),
+        FaceMatchSample(),
+        BodyMatchSample(),
+        PresenceSample(),
+        SweepSample(),
+        ApiSample(),
+    )
 }
 """The sample of each image function, by logical id."""
 

@@ -98,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="0-20",
         help="long-poll wait per receive; longer is fewer requests, slower shutdown (1)",
     )
+    up.add_argument(
+        "--schedule-speedup",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help=(
+            "run the template's Schedule events FACTOR times faster than their rate "
+            "(e.g. 60: rate(5 minutes) every 5 s); 1 is real time (1)"
+        ),
+    )
+    up.add_argument("--no-schedules", action="store_true", help="do not run the template's Schedule events")
     up.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -146,12 +157,15 @@ def _print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def _load_handlers(stack: LocalStack, *, serve_api: bool) -> tuple[dict[str, Handler], list[list[str]]]:
+def _load_handlers(
+    stack: LocalStack, *, serve_api: bool, schedules: bool = True
+) -> tuple[dict[str, Handler], list[list[str]]]:
     handlers: dict[str, Handler] = {}
     rows = []
     for name, function in stack.functions.items():
         triggers = [s.queue_logical_id for s in function.sqs_event_sources]
         triggers += [f"HTTP {r.route_key}" for r in function.http_routes] if serve_api else []
+        triggers += [s.expression for s in function.schedule_event_sources if s.enabled] if schedules else []
         if not triggers:
             events = ", ".join(f"{k} ({v})" for k, v in function.other_events.items()) or "none"
             rows.append([name, function.handler_path, events, "not run here"])
@@ -166,7 +180,9 @@ def _load_handlers(stack: LocalStack, *, serve_api: bool) -> tuple[dict[str, Han
         except ConfigurationError as e:  # e.g. the API without CLASSSIGHT_API_TOKENS
             rows.append([name, function.handler_path, ", ".join(triggers), f"NOT RUNNING: {e}"])
             continue
-        status = "polling" if function.sqs_event_sources else "serving"
+        status = (
+            "polling" if function.sqs_event_sources else "serving" if function.http_routes else "scheduled"
+        )
         rows.append([name, function.handler_path, ", ".join(triggers), status])
     return handlers, rows
 
@@ -234,10 +250,19 @@ def up(args: argparse.Namespace) -> int:
             ["logical id", "type", "physical id"],
         )
         if not args.no_functions:
-            handlers, rows = _load_handlers(stack, serve_api=not args.no_api)
+            handlers, rows = _load_handlers(stack, serve_api=not args.no_api, schedules=not args.no_schedules)
             print("\nFunctions:")
             _print_table(rows, ["function", "handler", "trigger", "status"])
             stack.start_pollers(handlers, functions=list(handlers), wait_s=args.poll_wait_s)
+            if not args.no_schedules:
+                runner = stack.start_schedules(
+                    handlers, functions=list(handlers), speedup=args.schedule_speedup
+                )
+                for function_id, event_id, expression in runner.schedules:
+                    print(
+                        f"schedule {function_id}.{event_id}: {expression}"
+                        f" (speed-up x{args.schedule_speedup:g})"
+                    )
             if not args.no_api:
                 gateway = _start_http_api(stack, handlers, args.api_port)
                 if gateway is not None:

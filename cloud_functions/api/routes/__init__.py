@@ -8,6 +8,7 @@ from cloud_functions.api.routes import (
     accounts,
     attendance,
     auth,
+    calendar,
     cameras,
     courses,
     docs,
@@ -32,3 +33,4 @@ api_router.include_router(timetable.router)
 api_router.include_router(attendance.router)
 api_router.include_router(flags.router)
 api_router.include_router(rosters.router)
+api_router.include_router(calendar.router)

@@ -143,6 +143,16 @@ courses = sa.Table(
     sa.Column("course_code", COURSE_CODE, primary_key=True),
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("teacher_email", sa.String(254), nullable=True),
+    sa.Column(
+        "min_attendance_pct",
+        sa.Float,
+        nullable=True,
+        comment="the course's minimum attendance; empty: the setting (default 75)",
+    ),
+    sa.CheckConstraint(
+        "min_attendance_pct IS NULL OR (min_attendance_pct >= 0 AND min_attendance_pct <= 100)",
+        name="min_attendance_pct",
+    ),
 )
 
 rooms = sa.Table(
@@ -192,7 +202,9 @@ attendance = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False, default=_now, onupdate=_now),
     sa.UniqueConstraint("usn", "course_code", "class_date"),
     sa.CheckConstraint("status IN ('entered', 'late', 'present', 'absent', 'excused')", name="status"),
-    sa.CheckConstraint("source IN ('face', 'body', 'manual')", name="source"),
+    # 'sweep': written 'absent' at a session's end for a roster student with no mark; a later
+    # capture or a correction replaces it.
+    sa.CheckConstraint("source IN ('face', 'body', 'manual', 'sweep')", name="source"),
     sa.Index(None, "course_code", "class_date"),
 )
 
@@ -392,4 +404,128 @@ course_rosters = sa.Table(
     sa.UniqueConstraint("course_code", "usn"),
     sa.CheckConstraint("valid_from IS NULL OR valid_to IS NULL OR valid_from <= valid_to", name="dates"),
     sa.Index(None, "usn"),
+)
+
+
+# --- terms and class sessions: "this class happened" as a fact ------------------------------
+
+terms = sa.Table(
+    "terms",
+    metadata,
+    sa.Column("term_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True, comment="e.g. 2026 Odd Semester"),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.CheckConstraint("start_date <= end_date", name="dates"),
+)
+
+# Days in a term on which no class is held (public holidays, exam weeks, a closure).
+term_days_off = sa.Table(
+    "term_days_off",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("term_id", sa.Integer, sa.ForeignKey("terms.term_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.UniqueConstraint("term_id", "day"),
+)
+
+# One row per class meeting, generated from the timetable and the term calendar (origin
+# 'timetable'), or added by hand ('extra', or 'moved' for the new slot of a moved class, whose
+# old slot is kept as 'cancelled' with ``moved_from_id`` pointing back to it). Generation is an
+# idempotent upsert on (course, date, start): re-running it never undoes a cancellation.
+class_sessions = sa.Table(
+    "class_sessions",
+    metadata,
+    sa.Column("session_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("term_id", sa.Integer, sa.ForeignKey("terms.term_id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "course_code", COURSE_CODE, sa.ForeignKey("courses.course_code", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("session_date", sa.Date, nullable=False, comment="room-local date"),
+    sa.Column("start_time", sa.Time, nullable=False, comment="room-local time"),
+    sa.Column("end_time", sa.Time, nullable=False, comment="room-local time"),
+    sa.Column("status", sa.String(16), nullable=False, default="scheduled"),
+    sa.Column("origin", sa.String(16), nullable=False, default="timetable"),
+    sa.Column("timetable_id", sa.Integer, sa.ForeignKey("timetable.id", ondelete="SET NULL"), nullable=True),
+    sa.Column(
+        "moved_from_id",
+        sa.Integer,
+        sa.ForeignKey("class_sessions.session_id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("note", sa.String(500), nullable=True, comment="why it was cancelled, moved or added"),
+    sa.Column(
+        "cancelled_by",
+        sa.String(200),
+        nullable=True,
+        comment="who cancelled it: a person, or 'calendar' (a day off, a slot gone from the timetable)",
+    ),
+    sa.Column("swept_at", UtcDateTime(), nullable=True, comment="absent marks written for it then"),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, default=_now, onupdate=_now),
+    sa.UniqueConstraint("course_code", "session_date", "start_time"),
+    sa.CheckConstraint("start_time < end_time", name="times"),
+    sa.CheckConstraint("status IN ('scheduled', 'cancelled')", name="status"),
+    sa.CheckConstraint("origin IN ('timetable', 'moved', 'extra')", name="origin"),
+    sa.Index(None, "term_id", "course_code", "session_date"),
+    sa.Index(None, "room_id", "session_date"),
+    sa.Index(None, "session_date", "status"),
+)
+
+# Every change of a mark by a person: who, when, old -> new and why. Shown beside the mark.
+attendance_corrections = sa.Table(
+    "attendance_corrections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "course_code", COURSE_CODE, sa.ForeignKey("courses.course_code", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("class_date", sa.Date, nullable=False, comment="room-local date of the class"),
+    sa.Column("old_status", sa.String(16), nullable=True, comment="empty: there was no mark"),
+    sa.Column("new_status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("corrected_by", sa.String(200), nullable=False),
+    sa.Column("corrected_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Index(None, "course_code", "class_date"),
+    sa.Index(None, "usn", "course_code"),
+)
+
+# The daily notification to each teacher (new absences, students who fell below the minimum):
+# one per teacher and day, so a re-run or a redelivered schedule event sends nothing twice.
+teacher_notifications = sa.Table(
+    "teacher_notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "teacher_id", sa.Integer, sa.ForeignKey("teachers.teacher_id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("message_id", sa.String(128), nullable=True, comment="SNS message id once published"),
+    sa.Column("body", sa.Text, nullable=False, comment="JSON: the notification as sent"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.UniqueConstraint("teacher_id", "day"),
+)
+
+# What the room camera did with the door's handoffs, from its presence reports: which track each
+# door capture (or body crop) named, and whether that track walked in through the door zone. The
+# proxy rules check the door's recognitions against it. Ids and times only, no images.
+room_tags = sa.Table(
+    "room_tags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("camera_id", CAMERA_ID, nullable=False),
+    sa.Column("tracker_id", sa.Integer, nullable=False),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("capture_id", CAPTURE_ID, nullable=False, comment="the door capture or body crop behind it"),
+    sa.Column("entered_through_door", sa.Boolean, nullable=False),
+    sa.Column("entered_at", UtcDateTime(), nullable=False, comment="the track's first sighting"),
+    sa.Column("tagged_at", UtcDateTime(), nullable=False, comment="capture time of the evidence"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.UniqueConstraint("camera_id", "tracker_id", "capture_id"),
+    sa.Index(None, "room_id", "tagged_at"),
+    sa.Index(None, "capture_id"),
 )
