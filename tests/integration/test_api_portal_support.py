@@ -4,6 +4,7 @@ enrollment photo thumbnails."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -11,10 +12,20 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
 from cloud_functions.core.db.presence import PresenceReportRecord, insert_report
 from cloud_functions.core.db.schema import recognition_events
 from infra.local_stack import LocalStack
-from tests.integration.test_api_helpers import ADMIN, TEACHER, TUESDAY, Api, audit_entries, running_api, seed
+from tests.integration.test_api_helpers import (
+    ADMIN,
+    CS502_TEACHER,
+    TEACHER,
+    TUESDAY,
+    Api,
+    audit_entries,
+    running_api,
+    seed,
+)
 
 
 @pytest.fixture
@@ -126,3 +137,52 @@ def test_enrollment_photo_link_opens_the_stored_photo_and_is_audited(
         assert teacher.status_code == 403
         (entry,) = audit_entries(engine, "view_enrollment_photo")
         assert (entry["actor"], entry["entity_id"]) == ("Ada Admin", "1MS21CS000")
+
+
+def test_door_photo_of_a_mark_opens_for_the_course_teacher_only_and_is_audited(
+    engine: Engine, database_url: str, local_stack: LocalStack
+) -> None:
+    # GIVEN Ada marked for CS501 by a door capture whose crop is in the bucket, and Alan marked by hand
+    seed(engine)
+    key = f"captures/faces/R101/2026-11-24/{uuid.uuid4().hex}.jpg"
+    local_stack.client("s3").put_object(
+        Bucket=local_stack.bucket_name, Key=key, Body=b"\xff\xd8door-crop", ContentType="image/jpeg"
+    )
+    with engine.begin() as connection:
+        record_door_sighting(
+            connection,
+            DoorSighting(
+                "1MS21CS000", "CS501", TUESDAY.date(), "R101", TUESDAY, "entered", "face", 0.7, "cap-ada"
+            ),
+        )
+        connection.execute(
+            recognition_events.insert().values(
+                object_key=key,
+                capture_id="cap-ada",
+                camera_id="R101-door",
+                room_id="R101",
+                captured_at=TUESDAY,
+                outcome="recognised",
+                usn="1MS21CS000",
+                similarity=0.7,
+            )
+        )
+    with running_api(
+        engine,
+        database_url,
+        aws_endpoint_url=local_stack.endpoint_url,
+        aws_region=local_stack.region,
+        bucket_name=local_stack.bucket_name,
+    ) as api:
+        path = "/attendance/CS501/2026-11-24/{}/door-photo"
+        # WHEN CS501's teacher asks for Ada's door photo, CS502's teacher too, and for Alan's
+        mine = api.client.get(path.format("1MS21CS000"), headers=TEACHER)
+        other = api.client.get(path.format("1MS21CS000"), headers=CS502_TEACHER)
+        unmarked = api.client.get(path.format("1MS21CS001"), headers=TEACHER)
+        # THEN only CS501's teacher gets a link, it opens the crop, and the viewing is audited
+        assert mine.status_code == 200, mine.text
+        assert httpx.get(mine.json()["url"]).content == b"\xff\xd8door-crop"
+        assert other.status_code == 403
+        assert unmarked.status_code == 404
+        (entry,) = audit_entries(engine, "view_door_photo")
+        assert (entry["actor"], entry["entity_id"]) == ("Tom Teacher", "1MS21CS000/CS501/2026-11-24")

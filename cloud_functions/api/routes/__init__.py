@@ -12,6 +12,7 @@ from cloud_functions.api.routes import (
     cameras,
     courses,
     docs,
+    evidence,
     flags,
     health,
     rooms,
@@ -31,6 +32,7 @@ api_router.include_router(rooms.router)
 api_router.include_router(cameras.router)
 api_router.include_router(timetable.router)
 api_router.include_router(attendance.router)
+api_router.include_router(evidence.router)
 api_router.include_router(flags.router)
 api_router.include_router(rosters.router)
 api_router.include_router(calendar.router)
