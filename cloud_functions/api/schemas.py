@@ -420,11 +420,12 @@ class StudentRef(BaseModel):
 
 
 class AttendanceReport(BaseModel):
-    """Every student with an attendance row for the class, and how many there are per status.
+    """Every student with an attendance row for the class, the count per status, and the roster.
 
-    There is no course roster, so ``not_seen`` lists the students recorded for this course on
-    another day of the look-back window but not on this one: the likely absentees, for a teacher
-    to mark (nothing is marked absent automatically).
+    ``expected`` counts the course's roster on the class date (roster dates inclusive);
+    ``absent`` lists the expected students marked absent or not marked at all, ``not_seen`` those
+    of them with no row yet (the absent sweep marks them at the session's end), ``off_roster``
+    the students recorded who are not on the roster that day.
     """
 
     course_code: str
@@ -433,7 +434,10 @@ class AttendanceReport(BaseModel):
     rows: list[AttendancePublic]
     counts: dict[str, int]
     total: int
+    expected: int
+    absent: list[StudentRef]
     not_seen: list[StudentRef]
+    off_roster: list[StudentRef]
 
 
 class StudentHistory(BaseModel):

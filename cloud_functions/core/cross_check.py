@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from cloud_functions.core.db.flags import NewFlag, raise_flag
 from cloud_functions.core.db.room_tags import RoomTag, door_recognitions, record_tags, tags_in_room
-from cloud_functions.core.db.rooms import get_room, timetable_for_room
+from cloud_functions.core.db.rooms import get_room
 from cloud_functions.core.db.schema import presence_reports
 from cloud_functions.core.proxy_rules import (
     DoorRecognition,
@@ -34,7 +34,7 @@ from cloud_functions.core.proxy_rules import (
     TrackTag,
     as_new_flags,
 )
-from cloud_functions.core.rooms import RoomContext
+from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.timetable import ClassSession, GraceWindows
 from contracts.presence import PresenceReport
 
@@ -95,11 +95,12 @@ def _watching_since(connection: Connection, report: PresenceReport) -> datetime:
 
 
 def _course_at(connection: Connection, room_id: str, at: datetime, grace: GraceWindows) -> str | None:
+    """The course of the class in another room at ``at`` (its term's sessions, or its timetable)."""
     room = get_room(connection, room_id)
     if room is None:
         return None
-    session = RoomContext(room, timetable_for_room(connection, room_id)).class_at(at, grace)
-    return session.course_code if isinstance(session, ClassSession) else None
+    located = locate_class(connection, room_id, room.cam1_id or "", "door", at, grace)
+    return None if isinstance(located, Refusal) else located.session.course_code
 
 
 def cross_check(

@@ -233,6 +233,39 @@ class FaceModelSettings(_Base):
         return DEFAULT_MODELS_DIR / "face" / file_name[self.face_detector]
 
 
+class AttendanceRuleSettings(_Base):
+    """How marks turn into percentages and the shortage list (API and the daily notification)."""
+
+    sweep_grace: timedelta = Field(
+        timedelta(minutes=15),
+        ge=timedelta(0),
+        le=timedelta(hours=12),
+        description=(
+            "A held session with no mark for a roster student counts as absent this long after it "
+            "ends: the absent sweep's grace (the same setting, CLASSSIGHT_SWEEP_GRACE), so reports "
+            "count a missing mark as absent exactly when the sweep writes it."
+        ),
+    )
+    late_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "What a late arrival counts for in the percentage: 1 a full attendance, 0.5 half, "
+            "0 nothing (late counts as missed). Lower rewards punctuality; 1 counts presence only."
+        ),
+    )
+    min_attendance_pct: float = Field(
+        75.0,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "The minimum attendance a student needs in a course (a course's own "
+            "min_attendance_pct overrides it); students under it are on the shortage list."
+        ),
+    )
+
+
 class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, LivenessSettings):
     """Settings of the Lambda functions (enroll, face_match, body_match, presence).
 
@@ -417,6 +450,48 @@ def sweep_settings() -> SweepSettings:
     return load_settings(SweepSettings)
 
 
+class ReportSettings(DatabaseSettings, AttendanceRuleSettings):
+    """Settings of the reports CLI: the database and the counting rule the API uses."""
+
+
+class NotifySettings(AwsSettings, DatabaseSettings, AttendanceRuleSettings):
+    """Settings of the notify function (the daily notification to each teacher)."""
+
+    teacher_notifications_topic_arn: str = Field(
+        ..., description="SNS topic the daily teacher notifications are published to."
+    )
+    notification_timezone: str = Field(
+        "UTC",
+        min_length=1,
+        max_length=64,
+        description=(
+            "The college's time zone: a run's time in it names the day of the notifications "
+            "(one per teacher and day). Use the rooms' zone, e.g. Asia/Kolkata."
+        ),
+    )
+    notification_publish_lease: timedelta = Field(
+        timedelta(minutes=2),
+        ge=timedelta(seconds=5),
+        le=timedelta(minutes=15),
+        description=(
+            "How long a run that stored a teacher's notification keeps other runs from publishing "
+            "it. Keep it above the publish's time and at most the function timeout: a crashed "
+            "run's message is then published by the next run."
+        ),
+    )
+
+    @field_validator("notification_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}") from e
+        return value
+
+
 class CognitoSettings(AwsSettings):
     """The User Pool people sign in to, and its portal app client."""
 
@@ -477,7 +552,7 @@ class ApiToken(BaseModel):
     )
 
 
-class ApiSettings(CognitoSettings, DatabaseSettings):
+class ApiSettings(CognitoSettings, DatabaseSettings, AttendanceRuleSettings):
     """Settings of the HTTP API."""
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")

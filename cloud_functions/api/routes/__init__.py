@@ -15,6 +15,7 @@ from cloud_functions.api.routes import (
     evidence,
     flags,
     health,
+    reports,
     rooms,
     rosters,
     students,
@@ -36,3 +37,4 @@ api_router.include_router(evidence.router)
 api_router.include_router(flags.router)
 api_router.include_router(rosters.router)
 api_router.include_router(calendar.router)
+api_router.include_router(reports.router)

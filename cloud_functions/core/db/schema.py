@@ -206,6 +206,8 @@ attendance = sa.Table(
     # capture or a correction replaces it.
     sa.CheckConstraint("source IN ('face', 'body', 'manual', 'sweep')", name="source"),
     sa.Index(None, "course_code", "class_date"),
+    # The daily teacher notification: absences written since the last one.
+    sa.Index(None, "status", "updated_at"),
 )
 
 recognition_events = sa.Table(
@@ -506,6 +508,12 @@ teacher_notifications = sa.Table(
     sa.Column("message_id", sa.String(128), nullable=True, comment="SNS message id once published"),
     sa.Column("body", sa.Text, nullable=False, comment="JSON: the notification as sent"),
     sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Column(
+        "claimed_until",
+        UtcDateTime(),
+        nullable=True,
+        comment="a run publishing it holds it until then (a crashed run lets go)",
+    ),
     sa.UniqueConstraint("teacher_id", "day"),
 )
 

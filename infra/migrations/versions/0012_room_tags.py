@@ -1,7 +1,7 @@
 """room_tags: which room track each door capture named, for the two cameras' proxy rules
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02 21:30:00.000000
 """
 
@@ -14,7 +14,7 @@ import cloud_functions.core.db.schema
 
 
 revision: str = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
