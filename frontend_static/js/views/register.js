@@ -15,21 +15,38 @@ function shiftDate(isoDate, days) {
   return next.toISOString().slice(0, 10);
 }
 
-/** The evidence of one mark, as short plain sentences. */
+/** The evidence of one mark, as short plain sentences (oldest first), and its corrections. */
 function evidence(row, timeZone, showTechnical) {
   if (!row) return ["No mark yet"];
   const lines = [];
-  if (row.first_seen_at) lines.push(`Arrived (door camera) ${timeIn(row.first_seen_at, timeZone)}`);
-  if (row.confirmed_at) lines.push(`Confirmed in room ${timeIn(row.confirmed_at, timeZone)}`);
-  const confidence = confidenceWord(row.similarity);
-  if (confidence && row.source !== "manual") lines.push(`Match confidence: ${confidence}`);
-  if (row.source === "manual") lines.push(`Marked by a teacher, ${timeIn(row.updated_at, timeZone)}`);
-  else if (row.source === "sweep") lines.push(SOURCE_WORDS.sweep);
-  else if (row.source === "body" && !row.first_seen_at) lines.push("Recognised by the room camera");
+  const items = row.evidence && row.evidence.length ? row.evidence : legacyEvidence(row);
+  for (const e of items) {
+    if (e.kind === "door_sighting") {
+      const confidence = confidenceWord(e.similarity);
+      lines.push(`Arrived (door camera) ${timeIn(e.at, timeZone)}${confidence ? ` · Match confidence: ${confidence}` : ""}`);
+    } else if (e.kind === "room_confirmation") lines.push(`Confirmed in room ${timeIn(e.at, timeZone)}`);
+    else if (e.kind === "body_reid") lines.push(`Recognised by the room camera ${timeIn(e.at, timeZone)}`);
+    else if (e.kind === "sweep") lines.push(`No arrival by the end of class: marked absent ${timeIn(e.at, timeZone)}`);
+    else if (e.kind === "manual" && !(row.corrections && row.corrections.length)) lines.push(`Marked by ${e.by || "a teacher"} ${timeIn(e.at, timeZone)}`);
+  }
+  for (const c of row.corrections || []) {
+    const before = c.old_status ? STATUS_WORDS[c.old_status] || c.old_status : "no mark";
+    lines.push(`Corrected by ${c.corrected_by} ${timeIn(c.corrected_at, timeZone)}: ${before} → ${STATUS_WORDS[c.new_status] || c.new_status}, because “${c.reason}”`);
+  }
   if (showTechnical) {
     lines.push(`Technical: source ${row.source}${row.similarity == null ? "" : `, similarity ${row.similarity.toFixed(3)}`}, room ${row.room_id}`);
   }
-  return lines;
+  return lines.length ? lines : [SOURCE_WORDS[row.source] || "Marked"];
+}
+
+/** Evidence from the row's own columns, for an API that does not list it. */
+function legacyEvidence(row) {
+  const items = [];
+  if (row.first_seen_at) items.push({ kind: "door_sighting", at: row.first_seen_at, similarity: row.source === "manual" ? null : row.similarity });
+  if (row.confirmed_at) items.push({ kind: row.source === "body" ? "body_reid" : "room_confirmation", at: row.confirmed_at });
+  if (row.source === "manual") items.push({ kind: "manual", at: row.updated_at });
+  if (row.source === "sweep") items.push({ kind: "sweep", at: row.updated_at });
+  return items;
 }
 
 export async function render(root, params, ctx) {
@@ -67,6 +84,7 @@ export async function render(root, params, ctx) {
   const bulk = h("div", { class: "bulk" });
   const filterInput = h("input", { type: "search", name: "filter", placeholder: "Name or USN", autocomplete: "off", id: "register-filter" });
   let state = { rows: new Map(), students: [] };
+  let session = null;
   let filter = "";
 
   async function load() {
@@ -74,6 +92,9 @@ export async function render(root, params, ctx) {
       api(`/attendance/${seg(courseCode)}/${seg(classDate)}`),
       api(`/courses/${seg(courseCode)}/roster`, { query: { on: classDate } }),
     ]);
+    session = await api("/sessions", { query: { course_code: courseCode, date_from: classDate, date_to: classDate } })
+      .then((list) => list.find((x) => x.status === "scheduled") || null)
+      .catch(() => null);
     const rows = new Map(report.rows.map((r) => [r.usn, r]));
     const people = new Map(roster.students.map((s) => [s.usn, { usn: s.usn, name: s.name }]));
     for (const r of report.rows) if (!people.has(r.usn)) people.set(r.usn, { usn: r.usn, name: r.name || r.usn });
@@ -201,6 +222,32 @@ export async function render(root, params, ctx) {
     return group;
   }
 
+  /** The door camera's photo of the mark, fetched only when asked for (each viewing is audited). */
+  function doorPhoto(student) {
+    const box = h("div", { class: "door-photo no-print" });
+    const show = h(
+      "button",
+      {
+        type: "button",
+        class: "small secondary",
+        "aria-label": `Door photo: ${student.name}`,
+        onclick: async () => {
+          try {
+            const link = await api(`/attendance/${seg(courseCode)}/${seg(classDate)}/${seg(student.usn)}/door-photo`);
+            const hide = h("button", { type: "button", class: "small secondary", "aria-label": `Hide door photo: ${student.name}`, onclick: () => (replace(box, show), show.focus()) }, "Hide");
+            replace(box, h("img", { src: link.url, alt: `Door camera photo of ${student.name}`, class: "door-img" }), hide);
+            hide.focus();
+          } catch (e) {
+            replace(box, show, h("p", { class: "row-error", role: "alert" }, e.status === 404 ? `The door photo of ${student.name} is no longer stored.` : e.message));
+          }
+        },
+      },
+      "Door photo",
+    );
+    box.append(show);
+    return box;
+  }
+
   function drawBulk() {
     const { unmarked } = countsText();
     if (!unmarked) {
@@ -219,14 +266,26 @@ export async function render(root, params, ctx) {
             class: "small",
             onclick: async () => {
               const remaining = state.students.filter((s) => !state.rows.has(s.usn));
+              const reason = `marked all remaining ${target} in the register`;
               let done = 0;
               const failed = [];
-              for (const s of remaining) {
+              if (session) {
+                // One call for the class session: the server marks whoever is still unmarked.
                 try {
-                  await mark(s, target, `marked all remaining ${target} in the register`);
-                  done += 1;
-                } catch {
-                  failed.push(s.name);
+                  const result = await api(`/sessions/${seg(session.session_id)}/mark-remaining`, { method: "POST", body: { status: target, reason } });
+                  done = result.marked.length;
+                } catch (e) {
+                  failed.push(e.message);
+                }
+                await load();
+              } else {
+                for (const s of remaining) {
+                  try {
+                    await mark(s, target, reason);
+                    done += 1;
+                  } catch {
+                    failed.push(s.name);
+                  }
                 }
               }
               draw();
@@ -290,7 +349,12 @@ export async function render(root, params, ctx) {
                 h("span", { class: "usn" }, student.usn),
               ),
               h("td", { dataset: { label: "Mark" } }, badge(shown.word, shown.kind)),
-              h("td", { dataset: { label: "Evidence" }, class: "evidence" }, h("ul", {}, evidence(row, timeZone, showTechnical).map((line) => h("li", {}, line)))),
+              h(
+                "td",
+                { dataset: { label: "Evidence" }, class: "evidence" },
+                h("ul", {}, evidence(row, timeZone, showTechnical).map((line) => h("li", {}, line))),
+                row && (row.first_seen_at || (row.evidence || []).some((e) => e.kind === "door_sighting")) ? doorPhoto(student) : null,
+              ),
               h("td", { dataset: { label: "Change" }, class: "no-print" }, markButtons(student, row, index)),
             );
           }),
