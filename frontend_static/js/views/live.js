@@ -38,7 +38,7 @@ export async function render(root, params) {
     try {
       const [classes, page] = await Promise.all([
         api("/classes/today", { query: { room_id: roomId } }),
-        api(`/rooms/${seg(roomId)}/events`, { query: { limit: 25 } }),
+        api(`/rooms/${seg(roomId)}/events`, { query: { limit: 25, camera: "door" } }),
       ]);
       const unknown = [...new Set(page.items.map((e) => e.usn).filter((u) => u && !names.has(u)))];
       await Promise.all(unknown.map((u) => api(`/students/${seg(u)}`).then((s) => names.set(u, s.name)).catch(() => names.set(u, u))));
