@@ -5,7 +5,10 @@
 
 1. starts the local AWS endpoint on 127.0.0.1 and builds the stack from ``template.yaml``;
 2. migrates the database and seeds two rooms, two courses, a timetable with CS501 running
-   in R101 right now, and students made from the LFW photos (consent recorded);
+   in R101 right now, and students made from the LFW photos (consent recorded); then a realistic
+   term around it (``infra.seed.seed_realistic_term``): four courses with rosters of 30-60 (the
+   LFW students and named students without photos), a day off, a cancelled class, and six weeks of
+   past classes with varied marks, so percentages, shortages and absences show at once;
 3. enrolls each student by uploading three photos under ``enrollment/<usn>/`` — the enroll
    function turns them into faceprints (S3 → SQS → handler);
 4. runs both cameras of R101 at once (:mod:`infra.demo_room`): cam2 replays a real MOT room
@@ -80,8 +83,9 @@ from infra.local_stack import LocalStack, MotoEndpoint, local_parameter_override
 from infra.local_stack.host import FunctionHostProcess
 from infra.local_stack.http_api import HttpApiGateway
 from infra.local_stack.portal import PortalServer, first_admin_account, session_admin_token
+from infra.local_stack.scheduler import ScheduleRunner
 from infra.migrations import upgrade
-from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
+from infra.seed import Person, Slot, lfw_people, seed_campus, seed_realistic_term, seed_students
 
 if TYPE_CHECKING:
     from edge_client.cam1.app import Cam1Runner
@@ -364,7 +368,7 @@ def wait_for_functions(stack: LocalStack, engine: Engine, face_captures: int) ->
 
 
 def print_results(stack: LocalStack, engine: Engine, room: RoomRun) -> dict[str, object]:
-    """The story of the run and its figures (the ``--json`` payload)."""
+    """The story of the run and its figures (the ``--json`` payload); the register is today's."""
     wait_for_functions(stack, engine, room.door_uploads)
     scenario, observed = room.scenario, room.run.observation
     with engine.connect() as connection:
@@ -389,6 +393,7 @@ def print_results(stack: LocalStack, engine: Engine, room: RoomRun) -> dict[str,
                 attendance.c.similarity,
             )
             .join(students, students.c.usn == attendance.c.usn)
+            .where(attendance.c.class_date == datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date())
             .order_by(attendance.c.course_code, attendance.c.usn)
         ).all()
         duplicate_rows = connection.execute(
@@ -464,9 +469,10 @@ def print_results(stack: LocalStack, engine: Engine, room: RoomRun) -> dict[str,
     print(f"  {'course':<7} {'date':<10}  {'usn':<11} {'name':<24} {'status':<9} {'at door':<8}  confirmed")
     for r in register:
         confirmed_at = f"{r.confirmed_at.astimezone(zone):%H:%M:%S}" if r.confirmed_at else "-"
+        at_door = f"{r.first_seen_at.astimezone(zone):%H:%M:%S}" if r.first_seen_at else "-"
         print(
             f"  {r.course_code:<7} {r.class_date.isoformat():<10}  {r.usn:<11} {r.name:<24} {r.status:<9} "
-            f"{r.first_seen_at.astimezone(zone):%H:%M:%S}  {confirmed_at}"
+            f"{at_door:<8}  {confirmed_at}"
         )
     right_frames = sum(
         observed.usn_frames[u].get(by_usn[u].gt_identity, 0) for u in observed.usn_frames if u in by_usn
@@ -570,6 +576,7 @@ class Serving:
     gateway: HttpApiGateway
     portal: PortalServer
     stop: threading.Event
+    schedules: ScheduleRunner  # the template's scheduled functions (the absent sweep among them)
 
     def close(self) -> None:
         self.portal.stop()
@@ -589,6 +596,15 @@ def start_serving(stack: LocalStack, api_port: int, portal_port: int, stream_por
         "roomStreams": {"R101": f"http://127.0.0.1:{stream_port}/stream"},
     }
     portal = PortalServer(portal_port, config=config).start()
+    # Every scheduled function of the template (the absent sweep among them) on its timer, as
+    # EventBridge would run it: today's live class is swept once it ends.
+    for name, function in stack.functions.items():
+        if function.schedule_event_sources:
+            for key, value in stack.env(name).items():
+                os.environ.setdefault(key, value)
+    schedules = stack.start_schedules(
+        functions=[name for name, f in stack.functions.items() if f.schedule_event_sources]
+    )
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -596,7 +612,7 @@ def start_serving(stack: LocalStack, api_port: int, portal_port: int, stream_por
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    return Serving(gateway, portal, stop)
+    return Serving(gateway, portal, stop, schedules)
 
 
 def print_serving(stack: LocalStack, serving: Serving, admin_token: str, stream_port: int) -> None:
@@ -608,6 +624,8 @@ def print_serving(stack: LocalStack, serving: Serving, admin_token: str, stream_
     if account is not None:
         print(f"  sign in      {account[0]} / {account[1]}   (an admin account for this run)")
     print(f"  admin token  {admin_token}   (for scripts: Authorization: Bearer …)")
+    for function_id, event_id, expression in serving.schedules.schedules:
+        print(f"  schedule     {function_id}.{event_id}: {expression}")
     print("  environment for edge clients:")
     for name, value in stack.env().items():
         print(f"    export {name}={value}")
@@ -711,6 +729,16 @@ def main(argv: list[str] | None = None) -> int:
         seed_students(engine, [*people, PROXY_STUDENT])
         window = f"{slots[0].start:%H:%M}-{slots[0].end:%H:%M} {TIMEZONE}"
         print(f"  {len(people)} students; CS501 runs in R101 {window}")
+        term = seed_realistic_term(
+            engine,
+            today=now.astimezone(ZoneInfo(TIMEZONE)).date(),
+            timezone=TIMEZONE,
+            live=slots,
+            photographed=people,
+        )
+        sizes = ", ".join(f"{code} {len(usns)}" for code, usns in sorted(term.rosters.items()))
+        marks = ", ".join(f"{n} {status}" for status, n in sorted(term.marks.items()))
+        print(f"  a term with {term.sessions_held} classes held so far; rosters {sizes}; past marks: {marks}")
         totals: dict[str, object] = {}
 
         os.environ.update(stack.env("FaceMatchFunction", CLASSSIGHT_DATABASE_URL=database_url))

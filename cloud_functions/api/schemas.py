@@ -478,6 +478,8 @@ TermName = Annotated[
 Note = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE_PATTERN)
 ]
+MAX_TERM_DAYS = 366
+"""A term is at most a year: generation walks every day of it."""
 ClassSessionStatus = Literal["scheduled", "cancelled"]
 ClassSessionOrigin = Literal["timetable", "moved", "extra"]
 
@@ -497,7 +499,7 @@ class DayOffPublic(BaseModel):
 
 
 class TermCreate(_In):
-    """A term: first and last day (inclusive), and days off (holidays) within it."""
+    """A term: first and last day (inclusive, at most 366 days), and days off (holidays) within it."""
 
     name: TermName
     start_date: IsoDate
@@ -508,6 +510,8 @@ class TermCreate(_In):
     def _ordered(self) -> TermCreate:
         if self.end_date < self.start_date:
             raise ValueError("end_date must not be before start_date")
+        if (self.end_date - self.start_date).days >= MAX_TERM_DAYS:
+            raise ValueError(f"a term lasts at most {MAX_TERM_DAYS} days")
         for day_off in self.days_off:
             if not self.start_date <= day_off.day <= self.end_date:
                 raise ValueError(f"day off {day_off.day} is outside the term")

@@ -21,6 +21,7 @@ from cloud_functions.api.crud.catalog import get_course, get_room
 from cloud_functions.api.errors import ConflictError, InvalidRequestError, RecordNotFoundError
 from cloud_functions.api.ownership import require_course, visible_courses
 from cloud_functions.api.schemas import (
+    MAX_TERM_DAYS,
     ClassSessionCancel,
     ClassSessionExtra,
     ClassSessionMove,
@@ -153,6 +154,8 @@ def update_term(
     end = changes.get("end_date", row["end_date"])
     if end < start:
         raise InvalidRequestError("end_date must not be before start_date", loc=("body", "end_date"))
+    if (end - start).days >= MAX_TERM_DAYS:
+        raise InvalidRequestError(f"a term lasts at most {MAX_TERM_DAYS} days", loc=("body", "end_date"))
     outside = connection.execute(
         sa.select(term_days_off.c.day).where(
             term_days_off.c.term_id == term_id, sa.or_(term_days_off.c.day < start, term_days_off.c.day > end)
