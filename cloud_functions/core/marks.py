@@ -131,10 +131,13 @@ class CountingRule:
         now: datetime,
     ) -> Tally:
         """The student's counts over ``sessions`` with their marks by class date."""
+        return self.tally_cells(self.cell(s, marks.get(s.session_date), enrolment, now) for s in sessions)
+
+    def tally_cells(self, cells: Iterable[Cell]) -> Tally:
+        """The counts of a student's cells (``cell`` of each session)."""
         counts = {"P": 0, "L": 0, "A": 0, "E": 0}
         pending = remaining = 0
-        for session in sessions:
-            cell = self.cell(session, marks.get(session.session_date), enrolment, now)
+        for cell in cells:
             if cell.state == "counted" and cell.mark is not None:
                 counts[cell.mark] += 1
             elif cell.state == "pending":

@@ -127,7 +127,6 @@ class CourseRegister:
     min_pct_from: Literal["course", "setting"]
     sessions: tuple[SessionInfo, ...]
     lines: tuple[RegisterLine, ...]
-    recorded: Mapping[tuple[str, date], Recorded]
     corrections: Mapping[tuple[str, date], tuple[Correction, ...]]
     now: datetime
 
@@ -200,15 +199,27 @@ def _min_pct(course_min: float | None, default_min_pct: float) -> tuple[float, L
 
 
 def _sessions(connection: Connection, term_id: int, course_codes: Sequence[str]) -> list[SessionInfo]:
+    # Two queries, not a join: the sessions by (term, course), then their few rooms' zones.
     query = (
-        sa.select(class_sessions, rooms.c.timezone)
-        .select_from(class_sessions.join(rooms, rooms.c.room_id == class_sessions.c.room_id))
+        sa.select(class_sessions)
         .where(class_sessions.c.term_id == term_id, class_sessions.c.course_code.in_(list(course_codes)))
         .order_by(class_sessions.c.session_date, class_sessions.c.start_time, class_sessions.c.session_id)
     )
+    rows = list(connection.execute(query).mappings())
+    room_ids = sorted({row["room_id"] for row in rows})
+    zones = (
+        dict(
+            connection.execute(
+                sa.select(rooms.c.room_id, rooms.c.timezone).where(rooms.c.room_id.in_(room_ids))
+            ).all()
+        )
+        if room_ids
+        else {}
+    )
     result = []
-    for row in connection.execute(query).mappings():
-        zone = room_zone(row["timezone"])
+    for row in rows:
+        timezone_name = zones[row["room_id"]]
+        zone = room_zone(timezone_name)
         day = row["session_date"]
         result.append(
             SessionInfo(
@@ -221,7 +232,7 @@ def _sessions(connection: Connection, term_id: int, course_codes: Sequence[str])
                 ),
                 course_code=row["course_code"],
                 room_id=row["room_id"],
-                timezone=row["timezone"],
+                timezone=timezone_name,
                 start_time=row["start_time"],
                 end_time=row["end_time"],
                 status=row["status"],
@@ -280,6 +291,14 @@ def _marks_by_date(
     }
 
 
+def _names(connection: Connection, usns: Sequence[str]) -> dict[str, str]:
+    if not usns:
+        return {}
+    return dict(
+        connection.execute(sa.select(students.c.usn, students.c.name).where(students.c.usn.in_(usns))).all()
+    )
+
+
 def course_register(
     connection: Connection,
     term: Term,
@@ -301,39 +320,45 @@ def course_register(
     roster = connection.execute(
         sa.select(
             course_rosters.c.usn,
-            students.c.name,
             course_rosters.c.section,
             course_rosters.c.valid_from,
             course_rosters.c.valid_to,
         )
-        .select_from(course_rosters.join(students, students.c.usn == course_rosters.c.usn))
         .where(course_rosters.c.course_code == course_code)
         .order_by(course_rosters.c.usn)
     ).all()
-    in_term = (
-        (attendance.c.course_code == course_code)
-        & (attendance.c.class_date >= term.start_date)
-        & (attendance.c.class_date <= term.end_date)
-    )
-    recorded = _recorded(connection, in_term)
+    names = _names(connection, [entry.usn for entry in roster])
+    # Only what the counting rule needs: the driver decodes every column of thousands of rows.
+    marks_of: dict[str, dict[date, Mark]] = defaultdict(dict)
+    for usn, day, status in connection.execute(
+        sa.select(attendance.c.usn, attendance.c.class_date, attendance.c.status).where(
+            attendance.c.course_code == course_code,
+            attendance.c.class_date >= term.start_date,
+            attendance.c.class_date <= term.end_date,
+        )
+    ):
+        marks_of[usn][day] = mark_of(status)
     corrections = _corrections(
         connection,
         attendance_corrections.c.course_code == course_code,
         attendance_corrections.c.class_date >= term.start_date,
         attendance_corrections.c.class_date <= term.end_date,
     )
-    marks_of: dict[str, dict[date, Mark]] = defaultdict(dict)
-    for (usn, _code, day), row in recorded.items():
-        marks_of[usn][day] = mark_of(row.status)
     plain_sessions = [s.session for s in sessions]
     lines = []
     for entry in roster:
         enrolment = Enrolment(entry.valid_from, entry.valid_to)
         marks = marks_of.get(entry.usn, {})
         cells = tuple(rule.cell(s, marks.get(s.session_date), enrolment, now) for s in plain_sessions)
-        tally = rule.tally(plain_sessions, marks, enrolment, now)
         lines.append(
-            RegisterLine(entry.usn, entry.name, entry.section, enrolment, cells, Standing(tally, min_pct))
+            RegisterLine(
+                entry.usn,
+                names.get(entry.usn, ""),
+                entry.section,
+                enrolment,
+                cells,
+                Standing(rule.tally_cells(cells), min_pct),
+            )
         )
     return CourseRegister(
         term=term,
@@ -343,7 +368,6 @@ def course_register(
         min_pct_from=min_from,
         sessions=tuple(sessions),
         lines=tuple(lines),
-        recorded={(usn, day): row for (usn, _code, day), row in recorded.items()},
         corrections={(usn, day): value for (usn, _code, day), value in corrections.items()},
         now=now,
     )
@@ -405,14 +429,15 @@ def student_register(
         plain = [s.session for s in sessions]
         enrolment = Enrolment(row.valid_from, row.valid_to)
         marks = _marks_by_date(recorded, usn, row.course_code)
+        cells = tuple(rule.cell(s, marks.get(s.session_date), enrolment, now) for s in plain)
         result.append(
             StudentCourse(
                 course_code=row.course_code,
                 course_title=row.title,
                 min_pct=min_pct,
                 sessions=tuple(sessions),
-                cells=tuple(rule.cell(s, marks.get(s.session_date), enrolment, now) for s in plain),
-                standing=Standing(rule.tally(plain, marks, enrolment, now), min_pct),
+                cells=cells,
+                standing=Standing(rule.tally_cells(cells), min_pct),
             )
         )
     return StudentRegister(
