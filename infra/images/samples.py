@@ -23,7 +23,14 @@ from sqlalchemy.engine import Engine
 
 from cloud_functions.api.auth import token_digest
 from cloud_functions.core.db.engine import create_engine
-from cloud_functions.core.db.schema import attendance, faceprints, recognition_events
+from cloud_functions.core.db.schema import (
+    attendance,
+    class_sessions,
+    course_rosters,
+    faceprints,
+    recognition_events,
+    terms,
+)
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError
 from cloud_functions.core.faces.embedding import DEEPFACE_ARCFACE_FILE
 from cloud_functions.core.presence import PresenceReport, PresentTrack
@@ -291,6 +298,83 @@ class PresenceSample(FunctionSample):
         return f"{row.usn} {row.status} (source {row.source}), confirmed at {row.confirmed_at:%H:%M} UTC"
 
 
+class NotifySample(FunctionSample):
+    """EventBridge's daily schedule at 18:00 (Asia/Kolkata) after a CS501 session → the teacher's message."""
+
+    logical_id = "NotifyFunction"
+    event_name = "eventbridge_notify_schedule"
+    present, absent = "1MS21CS102", "1MS21CS103"
+
+    def stage(self, world: SampleWorld) -> None:
+        seed_campus(world.engine, [SAMPLE_DAY_SLOT])
+        seed_students(
+            world.engine, [Person(usn, f"Student {usn[-3:]}", ()) for usn in (self.present, self.absent)]
+        )
+        seed_teachers(world.engine, [("Sample Teacher", "CS501")])
+        day = CLASS_START.date()
+        with world.engine.begin() as connection:
+            inserted = connection.execute(
+                terms.insert().values(name="Sample term", start_date=day, end_date=day)
+            )
+            assert inserted.inserted_primary_key is not None
+            term_id = inserted.inserted_primary_key[0]
+            connection.execute(
+                class_sessions.insert().values(
+                    term_id=term_id,
+                    course_code="CS501",
+                    room_id="R101",
+                    session_date=day,
+                    start_time=time(9),
+                    end_time=time(10),
+                    status="scheduled",
+                    origin="timetable",
+                )
+            )
+            connection.execute(
+                course_rosters.insert(),
+                [{"course_code": "CS501", "usn": usn} for usn in (self.present, self.absent)],
+            )
+            connection.execute(
+                attendance.insert(),
+                [
+                    {
+                        "usn": usn,
+                        "course_code": "CS501",
+                        "class_date": day,
+                        "room_id": "R101",
+                        "status": status,
+                        "source": source,
+                        "updated_at": CLASS_START + timedelta(hours=1),
+                    }
+                    for usn, status, source in (
+                        (self.present, "entered", "face"),
+                        (self.absent, "absent", "sweep"),
+                    )
+                ],
+            )
+        self.queued(world)
+
+    def queued(self, world: SampleWorld) -> list[dict[str, Any]]:
+        """Receive and delete every message on the teacher-notifications queue."""
+        sqs = world.stack.client("sqs")
+        url = world.stack.resources["TeacherNotificationsQueue"].physical_id
+        bodies = []
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return bodies
+
+    def check(self, world: SampleWorld, response: Any) -> str:
+        _require(isinstance(response, dict) and response.get("sent") == 1, f"{response!r}")
+        [message] = self.queued(world)
+        absences = [(a["usn"], a["source"]) for a in message["new_absences"]]
+        _require(absences == [(self.absent, "sweep")], f"new absences {absences}")
+        below = [f["usn"] for f in message["fell_below"]]
+        _require(below == [self.absent], f"fell below {below}")
+        return f"one message to {message['teacher']['username']}: {self.absent} absent and below the minimum"
+
+
 class ApiSample(FunctionSample):
     """API Gateway's ``GET /courses/CS501`` with a teacher's token → 200 and the course."""
 
@@ -423,7 +507,14 @@ def run_sample_in_image(
 
 SAMPLES: dict[str, FunctionSample] = {
     sample.logical_id: sample
-    for sample in (EnrollSample(), FaceMatchSample(), BodyMatchSample(), PresenceSample(), ApiSample())
+    for sample in (
+        EnrollSample(),
+        FaceMatchSample(),
+        BodyMatchSample(),
+        PresenceSample(),
+        NotifySample(),
+        ApiSample(),
+    )
 }
 """The sample of each image function, by logical id."""
 
