@@ -291,6 +291,32 @@ def _marks_by_date(
     }
 
 
+# A student's marks in a course come as one text per student, "2026-11-24entered,2026-12-01late":
+# the driver then decodes one row per student instead of one per mark (a 60 x 60 register: 60
+# rows, not 3,600), and the database reads them from its (course, date, usn, status) index.
+_MARKS_MAX_CHARS = 4_194_304
+
+
+def _marks_of_course(connection: Connection, course_code: str, term: Term) -> dict[str, dict[date, Mark]]:
+    if connection.dialect.name == "mysql":
+        # MySQL cuts GROUP_CONCAT at 1,024 characters by default (MariaDB at 1 MiB).
+        connection.exec_driver_sql(f"SET SESSION group_concat_max_len = {_MARKS_MAX_CHARS}")
+    entry = sa.cast(attendance.c.class_date, sa.String(10)) + attendance.c.status
+    query = (
+        sa.select(attendance.c.usn, sa.func.group_concat(entry))
+        .where(
+            attendance.c.course_code == course_code,
+            attendance.c.class_date >= term.start_date,
+            attendance.c.class_date <= term.end_date,
+        )
+        .group_by(attendance.c.usn)
+    )
+    marks_of: dict[str, dict[date, Mark]] = {}
+    for usn, joined in connection.execute(query):
+        marks_of[usn] = {date.fromisoformat(item[:10]): mark_of(item[10:]) for item in str(joined).split(",")}
+    return marks_of
+
+
 def _names(connection: Connection, usns: Sequence[str]) -> dict[str, str]:
     if not usns:
         return {}
@@ -328,16 +354,7 @@ def course_register(
         .order_by(course_rosters.c.usn)
     ).all()
     names = _names(connection, [entry.usn for entry in roster])
-    # Only what the counting rule needs: the driver decodes every column of thousands of rows.
-    marks_of: dict[str, dict[date, Mark]] = defaultdict(dict)
-    for usn, day, status in connection.execute(
-        sa.select(attendance.c.usn, attendance.c.class_date, attendance.c.status).where(
-            attendance.c.course_code == course_code,
-            attendance.c.class_date >= term.start_date,
-            attendance.c.class_date <= term.end_date,
-        )
-    ):
-        marks_of[usn][day] = mark_of(status)
+    marks_of = _marks_of_course(connection, course_code, term)
     corrections = _corrections(
         connection,
         attendance_corrections.c.course_code == course_code,
@@ -345,11 +362,11 @@ def course_register(
         attendance_corrections.c.class_date <= term.end_date,
     )
     plain_sessions = [s.session for s in sessions]
+    phases = rule.phases(plain_sessions, now)
     lines = []
     for entry in roster:
         enrolment = Enrolment(entry.valid_from, entry.valid_to)
-        marks = marks_of.get(entry.usn, {})
-        cells = tuple(rule.cell(s, marks.get(s.session_date), enrolment, now) for s in plain_sessions)
+        cells = rule.cells(plain_sessions, phases, marks_of.get(entry.usn, {}), enrolment)
         lines.append(
             RegisterLine(
                 entry.usn,
@@ -429,7 +446,7 @@ def student_register(
         plain = [s.session for s in sessions]
         enrolment = Enrolment(row.valid_from, row.valid_to)
         marks = _marks_by_date(recorded, usn, row.course_code)
-        cells = tuple(rule.cell(s, marks.get(s.session_date), enrolment, now) for s in plain)
+        cells = rule.cells(plain, rule.phases(plain, now), marks, enrolment)
         result.append(
             StudentCourse(
                 course_code=row.course_code,

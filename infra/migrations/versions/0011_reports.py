@@ -1,4 +1,4 @@
-"""reports: the daily teacher notification's publish claim; new absences by status and time
+"""reports: the daily notification's publish claim; attendance indexes for registers and new absences
 
 Revision ID: 0011
 Revises: 0009
@@ -29,13 +29,23 @@ def upgrade() -> None:
                 comment='a run publishing it holds it until then (a crashed run lets go)',
             )
         )
-    # The daily notification reads the absences written since the last one, across all courses.
     with op.batch_alter_table('attendance', schema=None) as batch_op:
+        # The daily notification reads the absences written since the last one, across all courses.
         batch_op.create_index('ix_attendance_status_updated_at', ['status', 'updated_at'], unique=False)
+        # A course's register reads its marks of a term from the index alone (usn and status in
+        # it): a few index pages instead of one table page per mark, wherever the rows lie.
+        batch_op.create_index(
+            'ix_attendance_course_code_class_date_usn_status',
+            ['course_code', 'class_date', 'usn', 'status'],
+            unique=False,
+        )
+        batch_op.drop_index('ix_attendance_course_code_class_date')
 
 
 def downgrade() -> None:
     with op.batch_alter_table('attendance', schema=None) as batch_op:
+        batch_op.create_index('ix_attendance_course_code_class_date', ['course_code', 'class_date'], unique=False)
+        batch_op.drop_index('ix_attendance_course_code_class_date_usn_status')
         batch_op.drop_index('ix_attendance_status_updated_at')
     with op.batch_alter_table('teacher_notifications', schema=None) as batch_op:
         batch_op.drop_column('claimed_until')
