@@ -297,6 +297,19 @@ def fill(engine: Engine, shape: Shape, now: datetime, seed: int = 7) -> dict[str
     return counts
 
 
+def _counts(engine: Engine) -> dict[str, int]:
+    tables = ("rooms", "courses", "students", "terms", "course_rosters", "class_sessions", "attendance")
+    with engine.connect() as connection:
+        counts = {
+            t: int(connection.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one())  # noqa: S608 - fixed names
+            for t in tables
+        }
+        counts["attendance_corrections"] = int(
+            connection.execute(sa.text("SELECT COUNT(*) FROM attendance_corrections")).scalar_one()
+        )
+    return counts
+
+
 @contextmanager
 def captured_statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
     """Every SQL statement ``engine`` runs inside the block, with its parameters."""
@@ -357,14 +370,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-url", default="mysql+pymysql://root@127.0.0.1:3306/")
     parser.add_argument("--database", default="classsight_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure a database kept by an earlier --keep run (no load)"
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args(argv)
     shape = Shape(args.students, args.courses, args.sessions, args.class_size)
     server = sa.create_engine(args.server_url)
     url = make_url(args.server_url).set(database=args.database).render_as_string(hide_password=False)
-    with server.begin() as connection:
-        connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{args.database}`"))
-        connection.execute(sa.text(f"CREATE DATABASE `{args.database}` CHARACTER SET utf8mb4"))
+    if not args.reuse:
+        with server.begin() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{args.database}`"))
+            connection.execute(sa.text(f"CREATE DATABASE `{args.database}` CHARACTER SET utf8mb4"))
     try:
         return _run(args, shape, url)
     finally:
@@ -382,14 +399,14 @@ def _run(args: argparse.Namespace, shape: Shape, url: str) -> int:
     last_day = max(session_date(shape.sessions - 1, j) for j in range(shape.courses))
     now = datetime.combine(last_day + timedelta(days=1), clock_time(12), tzinfo=UTC)
     started = time.perf_counter()
-    counts = fill(loader, shape, now)
+    counts = _counts(loader) if args.reuse else fill(loader, shape, now)
     load_s = time.perf_counter() - started
     loader.dispose()
     print(describe_machine())
     print(
         f"loaded {counts['attendance']:,} attendance rows ({shape.students:,} students x "
         f"{shape.courses} courses x {shape.sessions} sessions; {shape.course_count} courses of "
-        f"{shape.class_size}) in {load_s:.1f} s "
+        f"{shape.class_size}) in {load_s:.1f} s{' (reused: counted only)' if args.reuse else ''} "
         f"(migrations {migrated_s:.1f} s); {counts['attendance_corrections']:,} corrections"
     )
     settings = ApiSettings(

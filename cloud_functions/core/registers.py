@@ -243,24 +243,24 @@ def _sessions(connection: Connection, term_id: int, course_codes: Sequence[str])
 
 
 def _recorded(
-    connection: Connection, *conditions: sa.ColumnElement[bool]
+    connection: Connection, *conditions: sa.ColumnElement[bool], details: bool = True
 ) -> dict[tuple[str, str, date], Recorded]:
-    query = sa.select(
-        attendance.c.usn,
-        attendance.c.course_code,
-        attendance.c.class_date,
-        attendance.c.status,
-        attendance.c.source,
-        attendance.c.room_id,
-        attendance.c.first_seen_at,
-        attendance.c.confirmed_at,
-    ).where(*conditions)
-    return {
-        (row.usn, row.course_code, row.class_date): Recorded(
-            row.status, row.source, row.room_id, row.first_seen_at, row.confirmed_at
+    columns = [attendance.c.usn, attendance.c.course_code, attendance.c.class_date, attendance.c.status]
+    if details:
+        columns += [
+            attendance.c.source,
+            attendance.c.room_id,
+            attendance.c.first_seen_at,
+            attendance.c.confirmed_at,
+        ]
+    found = {}
+    for row in connection.execute(sa.select(*columns).where(*conditions)):
+        found[(row.usn, row.course_code, row.class_date)] = (
+            Recorded(row.status, row.source, row.room_id, row.first_seen_at, row.confirmed_at)
+            if details
+            else Recorded(row.status, "", "", None, None)
         )
-        for row in connection.execute(query)
-    }
+    return found
 
 
 def _corrections(
@@ -399,8 +399,13 @@ def student_register(
     now: datetime,
     *,
     only_courses: set[str] | None = None,
+    details: bool = True,
 ) -> StudentRegister | None:
-    """The student's courses over ``term`` (optionally only ``only_courses``); None for an unknown student."""
+    """The student's courses over ``term`` (optionally only ``only_courses``); None for an unknown student.
+
+    Without ``details`` the marks carry their status only (no source, room or times): enough for
+    the percentages, and fewer columns to read.
+    """
     student = connection.execute(sa.select(students.c.name).where(students.c.usn == usn)).one_or_none()
     if student is None:
         return None
@@ -431,6 +436,7 @@ def student_register(
             attendance.c.course_code.in_(codes),
             attendance.c.class_date >= term.start_date,
             attendance.c.class_date <= term.end_date,
+            details=details,
         )
         corrections = _corrections(
             connection,
