@@ -6,15 +6,26 @@ Every student seeded here has consent recorded, as enrollment requires.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cloud_functions.core.db.schema import course_teachers, courses, rooms, students, teachers, timetable
+from cloud_functions.core.db.schema import (
+    course_rosters,
+    course_teachers,
+    courses,
+    rooms,
+    students,
+    teachers,
+    term_days_off,
+    terms,
+    timetable,
+)
+from cloud_functions.core.db.sessions import generate_term_sessions
 
 
 @dataclass(frozen=True)
@@ -113,3 +124,34 @@ def seed_teachers(engine: Engine, teaching: Sequence[tuple[str, str]]) -> None:
             course_teachers.insert(),
             [{"course_code": code, "teacher_id": ids[username]} for username, code in teaching],
         )
+
+
+def seed_roster(engine: Engine, course_code: str, usns: Sequence[str], *, section: str | None = "A") -> None:
+    """Enrol ``usns`` in ``course_code`` (no dates: for the whole course)."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            course_rosters.insert(),
+            [{"course_code": course_code, "usn": usn, "section": section, "updated_at": now} for usn in usns],
+        )
+
+
+def seed_term(
+    engine: Engine, name: str, start: date, end: date, days_off: Mapping[date, str] | None = None
+) -> int:
+    """A term with its days off, and its sessions generated from the timetable; returns its id."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        inserted = connection.execute(
+            terms.insert().values(name=name, start_date=start, end_date=end, created_at=now)
+        ).inserted_primary_key
+        assert inserted is not None
+        term_id = int(inserted[0])
+        if days_off:
+            connection.execute(
+                term_days_off.insert(),
+                [{"term_id": term_id, "day": day, "reason": reason} for day, reason in days_off.items()],
+            )
+        # Seeding lays out the whole term, past included: every session counts as changeable.
+        generate_term_sessions(connection, term_id, datetime(1970, 1, 1, tzinfo=UTC))
+    return term_id

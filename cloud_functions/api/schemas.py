@@ -195,6 +195,13 @@ class EnrollmentStatusPublic(BaseModel):
     poses: list[EnrollmentPosePublic]
 
 
+class PhotoLinkPublic(BaseModel):
+    """A short-lived link to view one stored photo (each request is audited)."""
+
+    url: str
+    expires_in_s: int
+
+
 class UploadPublic(BaseModel):
     """POST ``fields`` and then the photo as the form part ``file`` to ``url``."""
 
@@ -286,6 +293,32 @@ class RoomPublic(_Out):
     timezone: str
 
 
+CameraState = Literal["recent", "quiet", "never", "not_set"]
+
+
+class CameraHealthPublic(BaseModel):
+    """What the cloud last heard from one camera of a room."""
+
+    role: Literal["door", "room"] = Field(description="door: cam1 (faces); room: cam2 (tracking).")
+    camera_id: str | None
+    last_seen_at: datetime | None = Field(
+        description="The newest capture (door) or presence report (room) it sent, UTC."
+    )
+    state: CameraState = Field(
+        description="recent: heard from within quiet_after_s; quiet: not since; never: nothing yet; "
+        "not_set: the room has no camera id for this role."
+    )
+
+
+class RoomCamerasPublic(BaseModel):
+    room_id: str
+    name: str
+    timezone: str
+    in_session: bool = Field(description="A class is timetabled in the room right now.")
+    quiet_after_s: int
+    cameras: list[CameraHealthPublic]
+
+
 class TimetableEntryCreate(_In):
     """A weekly slot; times are room-local. Also the body of a full update (PUT)."""
 
@@ -320,6 +353,48 @@ class TimetableEntryPublic(_Out):
 # --- attendance ------------------------------------------------------------------------------
 
 
+Mark = Literal["present", "late", "absent", "excused"]
+"""The four marks of a register. Stored statuses map onto them: 'entered' (on time at the door)
+and 'present' (confirmed in the room, or set by hand) are present; 'late', 'absent' and 'excused'
+are themselves."""
+MARK_OF_STATUS: dict[str, Mark] = {
+    "entered": "present",
+    "present": "present",
+    "late": "late",
+    "absent": "absent",
+    "excused": "excused",
+}
+EvidenceKind = Literal["door_sighting", "room_confirmation", "body_reid", "sweep", "manual"]
+
+
+class EvidencePublic(BaseModel):
+    """One piece of evidence behind a mark.
+
+    ``door_sighting``: the face recognised at the door (when, similarity, capture);
+    ``room_confirmation``: the room camera saw the student past the minimum dwell (when);
+    ``body_reid``: the room camera's identity came from body re-identification (when confirmed);
+    ``sweep``: nobody saw the student by the session's end (when the sweep wrote it);
+    ``manual``: a person set the mark (who, when, old -> new, reason: see ``corrections``).
+    """
+
+    kind: EvidenceKind
+    at: datetime | None
+    by: str | None = None
+    similarity: float | None = None
+    capture_id: str | None = None
+    detail: str | None = None
+
+
+class CorrectionPublic(BaseModel):
+    """A person's change of a mark: who, when, old -> new and why (``old_status`` empty: no mark)."""
+
+    old_status: str | None
+    new_status: str
+    reason: str
+    corrected_by: str
+    corrected_at: datetime
+
+
 class AttendancePublic(BaseModel):
     usn: str
     name: str | None
@@ -332,6 +407,11 @@ class AttendancePublic(BaseModel):
     confirmed_at: datetime | None
     similarity: float | None
     updated_at: datetime
+    mark: Mark | None = Field(None, description="The register mark: 'entered' counts as present.")
+    evidence: list[EvidencePublic] = Field(default_factory=list)
+    corrections: list[CorrectionPublic] = Field(
+        default_factory=list, description="Every change by a person, oldest first."
+    )
 
 
 class StudentRef(BaseModel):
@@ -373,6 +453,153 @@ class AttendanceOverride(_In):
     status: AttendanceStatus
     reason: Reason
     room_id: RoomId | None = None
+
+
+class MarkRemaining(_In):
+    """Mark every roster student of a session who has no mark yet (or only the sweep's absent)."""
+
+    status: Literal["present", "absent", "excused"]
+    reason: Reason
+
+
+class MarkRemainingPublic(BaseModel):
+    session_id: int
+    course_code: str
+    class_date: date
+    status: str
+    marked: list[str] = Field(description="USNs marked by this call, by USN.")
+
+
+# --- terms and class sessions ------------------------------------------------------------------
+
+TermName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=PRINTABLE_PATTERN)
+]
+Note = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE_PATTERN)
+]
+ClassSessionStatus = Literal["scheduled", "cancelled"]
+ClassSessionOrigin = Literal["timetable", "moved", "extra"]
+
+
+class DayOffIn(_In):
+    day: IsoDate
+    reason: Note
+
+
+class DayOffReason(_In):
+    reason: Note
+
+
+class DayOffPublic(BaseModel):
+    day: date
+    reason: str
+
+
+class TermCreate(_In):
+    """A term: first and last day (inclusive), and days off (holidays) within it."""
+
+    name: TermName
+    start_date: IsoDate
+    end_date: IsoDate
+    days_off: list[DayOffIn] = Field(default_factory=list, max_length=366)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TermCreate:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        for day_off in self.days_off:
+            if not self.start_date <= day_off.day <= self.end_date:
+                raise ValueError(f"day off {day_off.day} is outside the term")
+        if len({d.day for d in self.days_off}) != len(self.days_off):
+            raise ValueError("a day off is given twice")
+        return self
+
+
+class TermUpdate(_In):
+    """Fields to change; the days off must still fall within the new dates."""
+
+    name: TermName | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
+
+
+class GenerationPublic(BaseModel):
+    """What a generation did to the term's sessions."""
+
+    term_id: int
+    planned: int
+    added: int
+    restored: int
+    adjusted: int
+    cancelled: int
+
+
+class TermPublic(BaseModel):
+    term_id: int
+    name: str
+    start_date: date
+    end_date: date
+    days_off: list[DayOffPublic]
+    sessions: dict[str, int] = Field(description="Sessions per status.")
+    generated: GenerationPublic | None = Field(
+        None, description="What this request's generation did (creating or changing a term)."
+    )
+
+
+class ClassSessionPublic(BaseModel):
+    session_id: int
+    term_id: int
+    course_code: str
+    room_id: str
+    session_date: date
+    start_time: LocalTime
+    end_time: LocalTime
+    status: ClassSessionStatus
+    origin: ClassSessionOrigin
+    timetable_id: int | None
+    moved_from_id: int | None
+    moved_to_id: int | None = None
+    note: str | None
+    cancelled_by: str | None
+    swept_at: datetime | None
+
+
+class ClassSessionCancel(_In):
+    reason: Note
+
+
+class ClassSessionMove(_In):
+    """The new slot (room-local); ``room_id`` defaults to the session's room."""
+
+    session_date: IsoDate
+    start_time: LocalTime
+    end_time: LocalTime
+    room_id: RoomId | None = None
+    reason: Note
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClassSessionMove:
+        if self.start_time >= self.end_time:
+            raise ValueError("start_time must be before end_time")
+        return self
+
+
+class ClassSessionExtra(_In):
+    """An extra class (room-local times) on a day a term covers."""
+
+    course_code: CourseCode
+    room_id: RoomId
+    session_date: IsoDate
+    start_time: LocalTime
+    end_time: LocalTime
+    reason: Note
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClassSessionExtra:
+        if self.start_time >= self.end_time:
+            raise ValueError("start_time must be before end_time")
+        return self
 
 
 class ScheduledClassPublic(BaseModel):

@@ -207,7 +207,9 @@ class BodyMatchService:
             return done(Outcome.IMPLAUSIBLE_CAPTURE_TIME, implausible)
 
         with clock.stage("db"), transaction(self._engine) as connection:
-            context = room_context(connection, meta.room_id, meta.camera_id, "room")
+            context = room_context(
+                connection, meta.room_id, meta.camera_id, "room", meta.captured_at, self._grace
+            )
         if isinstance(context, Refusal):
             return done(context.outcome, context.detail)
         room = context.room

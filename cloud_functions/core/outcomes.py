@@ -33,6 +33,8 @@ class Outcome(StrEnum):
     UNKNOWN_ROOM = "unknown_room"
     CAMERA_NOT_IN_ROOM = "camera_not_in_room"
     NO_CLASS_IN_SESSION = "no_class_in_session"
+    CLASS_CANCELLED = "class_cancelled"
+    """The term's session at that time was cancelled or moved away: nobody is marked."""
     AMBIGUOUS_TIMETABLE = "ambiguous_timetable"
     IMPLAUSIBLE_CAPTURE_TIME = "implausible_capture_time"
     # the object itself

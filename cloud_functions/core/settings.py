@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from cloud_functions.core.errors import ConfigurationError
 from cloud_functions.core.timetable import CaptureTimeBounds, GraceWindows
 from vision.liveness.settings import LivenessSettings
+
+if TYPE_CHECKING:
+    from cloud_functions.core.proxy_rules import ProxyRules
 
 ENV_PREFIX = "CLASSSIGHT_"
 
@@ -344,6 +347,37 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, Livenes
             "leave early less often."
         ),
     )
+    proxy_entry_window_s: float = Field(
+        30.0,
+        ge=5.0,
+        le=600.0,
+        description=(
+            "Proxy rule 'not confirmed': how long after (or before: the two cameras' clocks differ) "
+            "a door recognition the room camera must tag a track that walked in through the door "
+            "zone with that capture. Longer forgives a slow doorway; shorter flags a photo shown "
+            "at the door by someone who never walks in sooner."
+        ),
+    )
+    proxy_two_faces_window_s: float = Field(
+        10.0,
+        ge=1.0,
+        le=120.0,
+        description=(
+            "Proxy rule 'one body, two faces': two door identities given to one room track within "
+            "this time flag both students. Longer catches slower swaps but risks a track id the "
+            "tracker reused for the next person."
+        ),
+    )
+
+    @property
+    def proxy_rules(self) -> ProxyRules:
+        """The two cameras' proxy rules with these windows."""
+        from cloud_functions.core.proxy_rules import ProxyRules  # imports the database layer
+
+        return ProxyRules(
+            entry_window_s=self.proxy_entry_window_s, two_faces_window_s=self.proxy_two_faces_window_s
+        )
+
     reid_weights_path: Path = Field(
         DEFAULT_MODELS_DIR / "reid" / "osnet_x0_25_msmt17.onnx",
         description="OSNet body re-id weights (ONNX) used by body_match for crops and the body gallery.",
@@ -394,6 +428,26 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, Livenes
             "Clothes change from day to day, so older prints match worse and only add biometric data."
         ),
     )
+
+
+class SweepSettings(DatabaseSettings):
+    """Settings of the sweep function (absent marks at each session's end)."""
+
+    sweep_grace: timedelta = Field(
+        timedelta(minutes=15),
+        ge=timedelta(0),
+        le=timedelta(hours=12),
+        description=(
+            "A session is swept (roster students without a mark become absent) this long after it "
+            "ends. Longer leaves time for late uploads from an offline classroom PC before a "
+            "student shows absent; a later capture still replaces the absent either way."
+        ),
+    )
+
+
+def sweep_settings() -> SweepSettings:
+    """The sweep function's settings, read once per warm container."""
+    return load_settings(SweepSettings)
 
 
 class ReportSettings(DatabaseSettings, AttendanceRuleSettings):

@@ -69,6 +69,8 @@ class ClassSession:
     starts_at: datetime
     ends_at: datetime
     arrival: Literal["entered", "late"]
+    session_id: int | None = None
+    """The ``class_sessions`` row it was resolved from (None: from the weekly timetable alone)."""
 
 
 def room_zone(timezone_name: str) -> ZoneInfo:

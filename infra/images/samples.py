@@ -23,14 +23,7 @@ from sqlalchemy.engine import Engine
 
 from cloud_functions.api.auth import token_digest
 from cloud_functions.core.db.engine import create_engine
-from cloud_functions.core.db.schema import (
-    attendance,
-    class_sessions,
-    course_rosters,
-    faceprints,
-    recognition_events,
-    terms,
-)
+from cloud_functions.core.db.schema import attendance, faceprints, recognition_events
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError
 from cloud_functions.core.faces.embedding import DEEPFACE_ARCFACE_FILE
 from cloud_functions.core.presence import PresenceReport, PresentTrack
@@ -43,7 +36,16 @@ from infra.images.runner import FunctionContainer
 from infra.images.runtime_api import Invocation
 from infra.local_stack import LocalStack
 from infra.local_stack.template import REPO_ROOT, load_template_document
-from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students, seed_teachers
+from infra.seed import (
+    Person,
+    Slot,
+    lfw_people,
+    seed_campus,
+    seed_roster,
+    seed_students,
+    seed_teachers,
+    seed_term,
+)
 
 EVENTS_DIR = REPO_ROOT / "tests" / "events"
 STANDIN_DIR = REPO_ROOT / "build" / "standin"
@@ -298,42 +300,59 @@ class PresenceSample(FunctionSample):
         return f"{row.usn} {row.status} (source {row.source}), confirmed at {row.confirmed_at:%H:%M} UTC"
 
 
-class NotifySample(FunctionSample):
-    """EventBridge's daily schedule at 18:00 (Asia/Kolkata) after a CS501 session → the teacher's message."""
+class SweepSample(FunctionSample):
+    """EventBridge's schedule at 10:20 (Asia/Kolkata) after CS501's 09:00-10:00 session → absences."""
 
-    logical_id = "NotifyFunction"
-    event_name = "eventbridge_notify_schedule"
-    present, absent = "1MS21CS102", "1MS21CS103"
+    logical_id = "SweepFunction"
+    event_name = "eventbridge_schedule"
+    present, missing = "1MS21CS102", ("1MS21CS103", "1MS21CS104")
 
     def stage(self, world: SampleWorld) -> None:
         seed_campus(world.engine, [SAMPLE_DAY_SLOT])
-        seed_students(
-            world.engine, [Person(usn, f"Student {usn[-3:]}", ()) for usn in (self.present, self.absent)]
-        )
-        seed_teachers(world.engine, [("Sample Teacher", "CS501")])
+        usns = (self.present, *self.missing)
+        seed_students(world.engine, [Person(usn, f"Student {usn[-3:]}", ()) for usn in usns])
+        seed_roster(world.engine, "CS501", usns)
         day = CLASS_START.date()
+        seed_term(world.engine, "Sample term", day, day)
         with world.engine.begin() as connection:
-            inserted = connection.execute(
-                terms.insert().values(name="Sample term", start_date=day, end_date=day)
-            )
-            assert inserted.inserted_primary_key is not None
-            term_id = inserted.inserted_primary_key[0]
             connection.execute(
-                class_sessions.insert().values(
-                    term_id=term_id,
+                attendance.insert().values(
+                    usn=self.present,
                     course_code="CS501",
+                    class_date=day,
                     room_id="R101",
-                    session_date=day,
-                    start_time=time(9),
-                    end_time=time(10),
-                    status="scheduled",
-                    origin="timetable",
+                    first_seen_at=CLASS_START,
+                    status="entered",
+                    source="face",
+                    updated_at=CLASS_START,
                 )
             )
-            connection.execute(
-                course_rosters.insert(),
-                [{"course_code": "CS501", "usn": usn} for usn in (self.present, self.absent)],
-            )
+
+    def check(self, world: SampleWorld, response: Any) -> str:
+        rows = {r.usn: (r.status, r.source) for r in world.rows(attendance)}
+        expected = {self.present: ("entered", "face"), **{usn: ("absent", "sweep") for usn in self.missing}}
+        _require(rows == expected, f"attendance {rows}")
+        _require(isinstance(response, dict) and response.get("sessions_swept") == 1, f"{response!r}")
+        return f"{len(self.missing)} absent (source sweep), {self.present} kept 'entered'"
+
+
+class NotifySample(FunctionSample):
+    """EventBridge's daily schedule at 18:00 (Asia/Kolkata) → CS501's teacher reads the day's absence."""
+
+    logical_id = "NotifyFunction"
+    event_name = "eventbridge_daily_notification"
+    teacher, present, absent = "Sample Teacher", "1MS21CS102", "1MS21CS103"
+
+    def stage(self, world: SampleWorld) -> None:
+        seed_campus(world.engine, [SAMPLE_DAY_SLOT])
+        usns = (self.present, self.absent)
+        seed_students(world.engine, [Person(usn, f"Student {usn[-3:]}", ()) for usn in usns])
+        seed_roster(world.engine, "CS501", usns)
+        seed_teachers(world.engine, [(self.teacher, "CS501")])
+        day = CLASS_START.date()
+        seed_term(world.engine, "Sample term", day, day)
+        marks = [(self.present, "entered", "face"), (self.absent, "absent", "sweep")]
+        with world.engine.begin() as connection:
             connection.execute(
                 attendance.insert(),
                 [
@@ -342,37 +361,33 @@ class NotifySample(FunctionSample):
                         "course_code": "CS501",
                         "class_date": day,
                         "room_id": "R101",
+                        "first_seen_at": CLASS_START if status == "entered" else None,
                         "status": status,
                         "source": source,
-                        "updated_at": CLASS_START + timedelta(hours=1),
+                        "updated_at": CLASS_START + timedelta(minutes=50),
                     }
-                    for usn, status, source in (
-                        (self.present, "entered", "face"),
-                        (self.absent, "absent", "sweep"),
-                    )
+                    for usn, status, source in marks
                 ],
             )
-        self.queued(world)
+        self._messages(world)  # the queue is the stack's: start it empty
 
-    def queued(self, world: SampleWorld) -> list[dict[str, Any]]:
-        """Receive and delete every message on the teacher-notifications queue."""
+    @staticmethod
+    def _messages(world: SampleWorld) -> list[dict[str, Any]]:
         sqs = world.stack.client("sqs")
         url = world.stack.resources["TeacherNotificationsQueue"].physical_id
         bodies = []
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in messages:
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
                 bodies.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return bodies
 
     def check(self, world: SampleWorld, response: Any) -> str:
         _require(isinstance(response, dict) and response.get("sent") == 1, f"{response!r}")
-        [message] = self.queued(world)
-        absences = [(a["usn"], a["source"]) for a in message["new_absences"]]
-        _require(absences == [(self.absent, "sweep")], f"new absences {absences}")
-        below = [f["usn"] for f in message["fell_below"]]
-        _require(below == [self.absent], f"fell below {below}")
-        return f"one message to {message['teacher']['username']}: {self.absent} absent and below the minimum"
+        [message] = self._messages(world)
+        absences = [a["usn"] for a in message.get("new_absences", [])]
+        _require(absences == [self.absent], f"new absences {absences}")
+        return f"1 message to {message['teacher']['username']}: {self.absent} absent from CS501"
 
 
 class ApiSample(FunctionSample):
@@ -512,6 +527,7 @@ SAMPLES: dict[str, FunctionSample] = {
         FaceMatchSample(),
         BodyMatchSample(),
         PresenceSample(),
+        SweepSample(),
         NotifySample(),
         ApiSample(),
     )

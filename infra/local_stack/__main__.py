@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -20,12 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from cloud_functions.api.accounts import CognitoAccounts
 from cloud_functions.core.errors import ClassSightError, ConfigurationError, DatabaseUnavailableError
 from infra.local_stack.endpoint import EndpointError, MotoEndpoint
 from infra.local_stack.http_api import HttpApiGateway
 from infra.local_stack.poller import Handler, resolve_handler
-from infra.local_stack.portal import PortalServer, session_admin_token
+from infra.local_stack.portal import PortalServer, first_admin_account, session_admin_token
 from infra.local_stack.stack import DEFAULT_REGION, LocalStack, local_parameter_overrides
 from infra.local_stack.template import DEFAULT_TEMPLATE_PATH
 
@@ -98,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="0-20",
         help="long-poll wait per receive; longer is fewer requests, slower shutdown (1)",
     )
+    up.add_argument(
+        "--schedule-speedup",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help=(
+            "run the template's Schedule events FACTOR times faster than their rate "
+            "(e.g. 60: rate(5 minutes) every 5 s); 1 is real time (1)"
+        ),
+    )
+    up.add_argument("--no-schedules", action="store_true", help="do not run the template's Schedule events")
     up.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -146,12 +155,15 @@ def _print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def _load_handlers(stack: LocalStack, *, serve_api: bool) -> tuple[dict[str, Handler], list[list[str]]]:
+def _load_handlers(
+    stack: LocalStack, *, serve_api: bool, schedules: bool = True
+) -> tuple[dict[str, Handler], list[list[str]]]:
     handlers: dict[str, Handler] = {}
     rows = []
     for name, function in stack.functions.items():
         triggers = [s.queue_logical_id for s in function.sqs_event_sources]
         triggers += [f"HTTP {r.route_key}" for r in function.http_routes] if serve_api else []
+        triggers += [s.expression for s in function.schedule_event_sources if s.enabled] if schedules else []
         if not triggers:
             events = ", ".join(f"{k} ({v})" for k, v in function.other_events.items()) or "none"
             rows.append([name, function.handler_path, events, "not run here"])
@@ -166,7 +178,9 @@ def _load_handlers(stack: LocalStack, *, serve_api: bool) -> tuple[dict[str, Han
         except ConfigurationError as e:  # e.g. the API without CLASSSIGHT_API_TOKENS
             rows.append([name, function.handler_path, ", ".join(triggers), f"NOT RUNNING: {e}"])
             continue
-        status = "polling" if function.sqs_event_sources else "serving"
+        status = (
+            "polling" if function.sqs_event_sources else "serving" if function.http_routes else "scheduled"
+        )
         rows.append([name, function.handler_path, ", ".join(triggers), status])
     return handlers, rows
 
@@ -234,21 +248,31 @@ def up(args: argparse.Namespace) -> int:
             ["logical id", "type", "physical id"],
         )
         if not args.no_functions:
-            handlers, rows = _load_handlers(stack, serve_api=not args.no_api)
+            handlers, rows = _load_handlers(stack, serve_api=not args.no_api, schedules=not args.no_schedules)
             print("\nFunctions:")
             _print_table(rows, ["function", "handler", "trigger", "status"])
             stack.start_pollers(handlers, functions=list(handlers), wait_s=args.poll_wait_s)
+            if not args.no_schedules:
+                runner = stack.start_schedules(
+                    handlers, functions=list(handlers), speedup=args.schedule_speedup
+                )
+                for function_id, event_id, expression in runner.schedules:
+                    print(
+                        f"schedule {function_id}.{event_id}: {expression}"
+                        f" (speed-up x{args.schedule_speedup:g})"
+                    )
             if not args.no_api:
                 gateway = _start_http_api(stack, handlers, args.api_port)
                 if gateway is not None:
                     print(f"\nHTTP API (as API Gateway, payload 2.0): {gateway.url}")
                     if admin_token is not None:
                         print(f"admin token for this run (portal → Connection): {admin_token}")
-                    first_admin = _first_admin_account(stack)
+                    first_admin = first_admin_account(stack)
                     if first_admin is not None:
                         print(f"admin account for this run (sign in): {first_admin[0]} / {first_admin[1]}")
         if not args.no_portal:
-            portal = PortalServer(args.portal_port).start()
+            portal_config: dict[str, object] | None = {"apiBaseUrl": gateway.url} if gateway else None
+            portal = PortalServer(args.portal_port, config=portal_config).start()
             print(f"\nWeb portal: {portal.url}")
         print("\nEnvironment for edge clients and tools:")
         for key, value in stack.env().items():
@@ -272,25 +296,6 @@ def up(args: argparse.Namespace) -> int:
             endpoint.stop()
     print("Local stack stopped.", flush=True)
     return 0
-
-
-def _first_admin_account(stack: LocalStack) -> tuple[str, str] | None:
-    """Make an admin account with a random password if the pool has no admin; None if it has.
-
-    The local endpoint keeps accounts in memory, so a fresh ``up`` starts with none: this one lets
-    someone sign in and create the others (portal, ``/accounts`` or the accounts CLI).
-    """
-    env = stack.env("ApiFunction")
-    pool_id = env.get("CLASSSIGHT_COGNITO_USER_POOL_ID")
-    client_id = env.get("CLASSSIGHT_COGNITO_CLIENT_ID")
-    if not pool_id or not client_id:
-        return None
-    accounts = CognitoAccounts(stack.client("cognito-idp"), user_pool_id=pool_id, client_id=client_id)
-    if any(account.role == "admin" for account in accounts.list_accounts()):
-        return None
-    password = secrets.token_urlsafe(12)
-    accounts.create_account("admin", "admin", password)
-    return "admin", password
 
 
 def main(argv: Sequence[str] | None = None) -> int:

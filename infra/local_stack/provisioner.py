@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local_stack.template import StackTemplate, TemplateError, TemplateResource
+from infra.local_stack.template import Resolver, StackTemplate, TemplateError, TemplateResource
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,20 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class ScheduleEventSource:
+    """A function's ``Schedule`` (EventBridge rule) or ``ScheduleV2`` (EventBridge Scheduler) trigger."""
+
+    function_logical_id: str
+    event_id: str
+    expression: str
+    """``rate(5 minutes)`` or ``cron(0 8 * * ? *)``, as in the template."""
+    event_type: str = "Schedule"
+    input: str | None = None
+    """The template's ``Input`` (a JSON text the target gets instead of the scheduled event)."""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     """A function's ``HttpApi`` event: method and path of the HTTP API route it serves."""
 
@@ -107,6 +121,7 @@ class LocalFunction:
     other_events: dict[str, str]
     image_metadata: dict[str, Any]
     http_routes: tuple[HttpRoute, ...] = ()
+    schedule_event_sources: tuple[ScheduleEventSource, ...] = ()
 
     @property
     def arn_suffix(self) -> str:
@@ -525,7 +540,10 @@ def _local_function(
     sqs_sources = []
     http_routes = []
     other_events = {}
+    schedules = []
     for event_id, event in raw.get("Events", {}).items():
+        if event.get("Type") in ("Schedule", "ScheduleV2"):
+            schedules.append(_schedule_source(resource.logical_id, event_id, event, resolver))
         if event.get("Type") == "HttpApi":
             properties = resolver.resolve(event.get("Properties", {}))
             # SAM: an HttpApi event without Path/Method is the API's $default (catch-all) route.
@@ -574,6 +592,34 @@ def _local_function(
         other_events=other_events,
         image_metadata=dict(resource.metadata),
         http_routes=tuple(http_routes),
+        schedule_event_sources=tuple(schedules),
+    )
+
+
+def _schedule_source(
+    function_logical_id: str, event_id: str, event: Mapping[str, Any], resolver: Resolver
+) -> ScheduleEventSource:
+    """SAM's ``Schedule`` (``Schedule``, ``Enabled``, ``State``) or ``ScheduleV2`` event.
+
+    ``ScheduleV2`` names its expression ``ScheduleExpression``; both take ``State`` and ``Input``.
+    """
+    event_type = str(event["Type"])
+    properties = resolver.resolve(event.get("Properties", {}))
+    key = "Schedule" if event_type == "Schedule" else "ScheduleExpression"
+    expression = properties.get(key)
+    if not isinstance(expression, str) or not expression:
+        raise TemplateError(f"{function_logical_id}.{event_id}: {event_type} event without {key}")
+    enabled = str(properties.get("Enabled", True)).lower() != "false"
+    if str(properties.get("State", "ENABLED")).upper() == "DISABLED":
+        enabled = False
+    raw_input = properties.get("Input")
+    return ScheduleEventSource(
+        function_logical_id=function_logical_id,
+        event_id=event_id,
+        expression=expression.strip(),
+        event_type=event_type,
+        input=None if raw_input is None else str(raw_input),
+        enabled=enabled,
     )
 
 

@@ -12,6 +12,11 @@ Typical use (tests get the same object from the ``local_stack`` fixture)::
 ``drain`` delivers what is waiting now, synchronously, exactly as Lambda would (same event shape,
 partial batch responses, retries through the visibility timeout, dead-letter queue after
 ``maxReceiveCount``). ``start_pollers`` does the same continuously in background threads.
+
+Functions with ``Schedule``/``ScheduleV2`` events run on a timer (``start_schedules``, with a
+speed-up for demos) or at once::
+
+    outcomes = stack.run_schedule("SweepFunction")    # EventBridge's scheduled event, now
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from cloud_functions.core.settings import DEFAULT_MODELS_DIR
 from infra.local_stack.http_api import BoundRoute, HttpApiGateway
 from infra.local_stack.poller import BatchOutcome, Handler, SqsEventSourcePoller, resolve_handler
 from infra.local_stack.provisioner import LocalFunction, ProvisionedResource, ProvisionedStack, provision
+from infra.local_stack.scheduler import ScheduleOutcome, ScheduleRunner
 from infra.local_stack.template import DEFAULT_TEMPLATE_PATH, TemplateError, prepare_template
 
 logger = logging.getLogger(__name__)
@@ -87,6 +93,7 @@ class LocalStack:
         self.account_id = account_id
         self._clients: dict[str, Any] = {}
         self._pollers: list[SqsEventSourcePoller] = []
+        self._schedule_runners: list[ScheduleRunner] = []
 
     # --- construction -----------------------------------------------------------------------------
 
@@ -319,12 +326,87 @@ class LocalStack:
         return started
 
     def stop_pollers(self) -> None:
-        """Stop every background poller, waiting for batches in flight."""
+        """Stop every background poller and schedule timer, waiting for invocations in flight."""
         for poller in self._pollers:
             poller.request_stop()
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()
+        for runner in self._schedule_runners:
+            runner.stop()
+        self._schedule_runners.clear()
+
+    def schedule_runner(
+        self,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        functions: list[str] | None = None,
+        speedup: float = 1.0,
+        apply_environment: bool = True,
+        environment_overrides: Mapping[str, str] | None = None,
+    ) -> ScheduleRunner:
+        """A runner for the ``Schedule``/``ScheduleV2`` events of ``functions`` (default: all).
+
+        A function's handler is ``handlers[logical_id]`` or its own (``ImageConfig.Command``,
+        imported only for functions that have a schedule).
+        """
+        handlers = dict(handlers or {})
+        chosen = [
+            f
+            for f in self.functions.values()
+            if f.schedule_event_sources and (functions is None or f.logical_id in functions)
+        ]
+        resolved = {
+            f.logical_id: handlers.get(f.logical_id) or resolve_handler(f.handler_path) for f in chosen
+        }
+        return ScheduleRunner(
+            chosen,
+            resolved,
+            region=self.region,
+            account_id=self.account_id,
+            stack_name=self.stack_name,
+            speedup=speedup,
+            environments={
+                f.logical_id: {**self.env(f.logical_id), **(environment_overrides or {})} for f in chosen
+            },
+            apply_environment=apply_environment,
+        )
+
+    def run_schedule(
+        self,
+        function_logical_id: str,
+        handler: Handler | None = None,
+        *,
+        event_id: str | None = None,
+        environment_overrides: Mapping[str, str] | None = None,
+    ) -> list[ScheduleOutcome]:
+        """Run a function's schedules now, in this thread, with EventBridge's scheduled event.
+
+        During the call ``os.environ`` holds :meth:`env` of the function plus ``environment_overrides``.
+        """
+        runner = self.schedule_runner(
+            {function_logical_id: handler} if handler is not None else None,
+            functions=[function_logical_id],
+            environment_overrides=environment_overrides,
+        )
+        return runner.run_now(function_logical_id, event_id)
+
+    def start_schedules(
+        self,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        functions: list[str] | None = None,
+        speedup: float = 1.0,
+    ) -> ScheduleRunner:
+        """Run the schedules of ``functions`` (default all) on a background timer until :meth:`stop_pollers`.
+
+        Like background pollers, the timer does not touch ``os.environ``.
+        """
+        runner = self.schedule_runner(
+            handlers, functions=functions, speedup=speedup, apply_environment=False
+        ).start()
+        self._schedule_runners.append(runner)
+        return runner
 
     def http_api(
         self,

@@ -11,6 +11,7 @@
 | ``sns_handoff.json`` | a handoff as an SNS-triggered function would get it |
 | ``sqs_handoff_raw_delivery.json`` | a handoff as cam2 receives it from its room queue (raw delivery) |
 | ``http_api_get_course.json`` | API Gateway HTTP API (payload 2.0) request for the api function |
+| ``eventbridge_schedule.json`` | EventBridge's scheduled event (the sweep, the body print retention) |
 """
 
 from __future__ import annotations

@@ -251,6 +251,7 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
         "FaceMatchFunction": ["FaceCapturesQueue"],
         "BodyMatchFunction": ["BodyCapturesQueue"],
         "PresenceFunction": ["PresenceQueue"],
+        "SweepFunction": [],
         "NotifyFunction": [],
         "ApiFunction": [],
     }
@@ -263,6 +264,8 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
             "POST /auth/refresh",
             "GET /health",
             "GET /docs",
+            "GET /redoc",
+            "GET /docs/assets/{name}",
             "GET /openapi.json",
             "OPTIONS /{proxy+}",
             "ANY /edge/{proxy+}",

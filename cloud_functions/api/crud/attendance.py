@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,9 +18,12 @@ from cloud_functions.api.crud.students import get_student
 from cloud_functions.api.errors import InvalidRequestError
 from cloud_functions.api.rules import classes_of_day, room_local_date, to_csv
 from cloud_functions.api.schemas import (
+    MARK_OF_STATUS,
     AttendanceOverride,
     AttendancePublic,
     AttendanceReport,
+    CorrectionPublic,
+    EvidencePublic,
     ScheduledClassPublic,
     StudentHistory,
     StudentRef,
@@ -64,7 +67,104 @@ def _rows(connection: Connection, *conditions: sa.ColumnElement[bool]) -> list[A
         .where(*conditions)
         .order_by(attendance.c.class_date, attendance.c.course_code, attendance.c.usn)
     )
-    return [AttendancePublic.model_validate(dict(row)) for row in connection.execute(query).mappings()]
+    rows = [dict(row) for row in connection.execute(query).mappings()]
+    corrections = _corrections_of(connection, rows)
+    result = []
+    for row in rows:
+        key = (row["usn"], row["course_code"], row["class_date"])
+        row_corrections = corrections.get(key, [])
+        result.append(
+            AttendancePublic.model_validate(
+                {
+                    **row,
+                    "mark": MARK_OF_STATUS.get(row["status"]),
+                    "evidence": evidence_of(row, row_corrections),
+                    "corrections": row_corrections,
+                }
+            )
+        )
+    return result
+
+
+def _corrections_of(
+    connection: Connection, rows: Sequence[Mapping[str, Any]]
+) -> dict[tuple[str, str, date], list[CorrectionPublic]]:
+    """The corrections of ``rows``, oldest first, by attendance key (one query per course)."""
+    found: dict[tuple[str, str, date], list[CorrectionPublic]] = {}
+    by_course: dict[str, set[date]] = {}
+    for row in rows:
+        by_course.setdefault(row["course_code"], set()).add(row["class_date"])
+    usns = sorted({row["usn"] for row in rows})
+    for course_code, days in by_course.items():
+        query = (
+            sa.select(attendance_corrections)
+            .where(
+                attendance_corrections.c.course_code == course_code,
+                attendance_corrections.c.class_date.in_(sorted(days)),
+            )
+            .order_by(attendance_corrections.c.corrected_at, attendance_corrections.c.id)
+        )
+        if len(usns) <= 500:
+            query = query.where(attendance_corrections.c.usn.in_(usns))
+        for c in connection.execute(query):
+            found.setdefault((c.usn, c.course_code, c.class_date), []).append(
+                CorrectionPublic(
+                    old_status=c.old_status,
+                    new_status=c.new_status,
+                    reason=c.reason,
+                    corrected_by=c.corrected_by,
+                    corrected_at=c.corrected_at,
+                )
+            )
+    return found
+
+
+def evidence_of(row: Mapping[str, Any], corrections: Sequence[CorrectionPublic]) -> list[EvidencePublic]:
+    """What stands behind a mark, in time order: the door sighting, the room's confirmation (or the
+    body re-identification it came from), the sweep, and the latest manual correction."""
+    evidence: list[EvidencePublic] = []
+    if row["first_seen_at"] is not None:
+        evidence.append(
+            EvidencePublic(
+                kind="door_sighting",
+                at=row["first_seen_at"],
+                similarity=row["similarity"],
+                capture_id=row["capture_id"],
+                detail="face recognised at the door",
+            )
+        )
+    if row["confirmed_at"] is not None:
+        body = row["source"] == "body"
+        evidence.append(
+            EvidencePublic(
+                kind="body_reid" if body else "room_confirmation",
+                at=row["confirmed_at"],
+                detail=(
+                    "identified in the room by body re-identification, stayed past the minimum dwell"
+                    if body
+                    else "seen in the room past the minimum dwell"
+                ),
+            )
+        )
+    if row["source"] == "sweep":
+        evidence.append(
+            EvidencePublic(kind="sweep", at=row["updated_at"], detail="no capture by the end of the session")
+        )
+    if row["source"] == "manual" or corrections:
+        latest = corrections[-1] if corrections else None
+        evidence.append(
+            EvidencePublic(
+                kind="manual",
+                at=latest.corrected_at if latest else row["updated_at"],
+                by=latest.corrected_by if latest else None,
+                detail=(
+                    f"{latest.old_status or 'no mark'} -> {latest.new_status}: {latest.reason}"
+                    if latest
+                    else "set by hand"
+                ),
+            )
+        )
+    return sorted(evidence, key=lambda e: (e.at is None, e.at))
 
 
 def _counts(rows: Sequence[AttendancePublic]) -> dict[str, int]:
@@ -235,6 +335,18 @@ def _room_for_new_row(connection: Connection, course_code: str, class_date: date
     """The room of a class with no attendance row yet: given, or the timetable's only one that day."""
     if room_id is not None:
         return str(get_room(connection, room_id)["room_id"])
+    session_rooms = {
+        r.room_id
+        for r in connection.execute(
+            sa.select(class_sessions.c.room_id).where(
+                class_sessions.c.course_code == course_code,
+                class_sessions.c.session_date == class_date,
+                class_sessions.c.status == "scheduled",
+            )
+        )
+    }
+    if len(session_rooms) == 1:
+        return str(session_rooms.pop())
     entries = connection.execute(
         sa.select(timetable).where(
             timetable.c.course_code == course_code, timetable.c.weekday == class_date.weekday()
@@ -268,7 +380,9 @@ def override(
     body: AttendanceOverride,
     actor: Principal,
 ) -> AttendancePublic:
-    """Set a student's status for a class by hand, with the reason, actor, before and after audited."""
+    """Set a student's status for a class by hand: a correction row (who, when, old -> new, reason)
+    and the audit log. It replaces any mark, the sweep's absent included, and the sweep never
+    overwrites it."""
     get_course(connection, course_code)
     get_student(connection, usn)
     key = (
@@ -297,6 +411,18 @@ def override(
         connection.execute(
             attendance.update().where(key).values(status=body.status, source="manual", updated_at=now)
         )
+    connection.execute(
+        attendance_corrections.insert().values(
+            usn=usn,
+            course_code=course_code,
+            class_date=class_date,
+            old_status=before_row["status"] if before_row is not None else None,
+            new_status=body.status,
+            reason=body.reason,
+            corrected_by=actor.name[:200],
+            corrected_at=now,
+        )
+    )
     (after,) = _rows(connection, key)
     audit.record(
         connection,

@@ -1,12 +1,17 @@
-"""Timetable entries: weekly slots of courses in rooms (room-local times)."""
+"""Timetable entries: weekly slots of courses in rooms (room-local times).
+
+A change regenerates the sessions of every term that has not ended, in the same transaction: new
+slots get sessions, slots gone are cancelled where still to come and unmarked.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from cloud_functions.api.crud import catalog as crud
+from cloud_functions.api.crud.calendar import regenerate_after_timetable_change
 from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser
 from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.schemas import CODE_PATTERN, TimetableEntryCreate, TimetableEntryPublic
@@ -35,14 +40,16 @@ def list_entries(
     responses={**WITH_BODY, **documented(403, 404, 409)},
 )
 def create_entry(
-    body: TimetableEntryCreate, connection: ConnectionDep, admin: AdminUser
+    body: TimetableEntryCreate, request: Request, connection: ConnectionDep, admin: AdminUser
 ) -> TimetableEntryPublic:
     """Add a slot; 409 if it overlaps another slot of the room on that weekday.
 
     Rules the schema cannot state (422): ``start_time`` before ``end_time``, ``valid_from`` not
     after ``valid_to``.
     """
-    return TimetableEntryPublic.model_validate(dict(crud.create_timetable_entry(connection, body, admin)))
+    entry = TimetableEntryPublic.model_validate(dict(crud.create_timetable_entry(connection, body, admin)))
+    regenerate_after_timetable_change(connection, request.app.state.clock())
+    return entry
 
 
 @router.get("/{entry_id}", response_model=TimetableEntryPublic, responses=documented(404, 422))
@@ -55,16 +62,25 @@ def get_entry(entry_id: EntryId, connection: ConnectionDep, _user: CurrentUser) 
     "/{entry_id}", response_model=TimetableEntryPublic, responses={**WITH_BODY, **documented(403, 404, 409)}
 )
 def replace_entry(
-    entry_id: EntryId, body: TimetableEntryCreate, connection: ConnectionDep, admin: AdminUser
+    entry_id: EntryId,
+    body: TimetableEntryCreate,
+    request: Request,
+    connection: ConnectionDep,
+    admin: AdminUser,
 ) -> TimetableEntryPublic:
     """Replace a slot (same overlap check and rules as on creation)."""
-    return TimetableEntryPublic.model_validate(
+    entry = TimetableEntryPublic.model_validate(
         dict(crud.replace_timetable_entry(connection, entry_id, body, admin))
     )
+    regenerate_after_timetable_change(connection, request.app.state.clock())
+    return entry
 
 
 @router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(403, 404, 422))
-def delete_entry(entry_id: EntryId, connection: ConnectionDep, admin: AdminUser) -> Response:
+def delete_entry(
+    entry_id: EntryId, request: Request, connection: ConnectionDep, admin: AdminUser
+) -> Response:
     """Delete a slot."""
     crud.delete_timetable_entry(connection, entry_id, admin)
+    regenerate_after_timetable_change(connection, request.app.state.clock())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,6 +3,11 @@
 Two deliveries of the same capture, or two captures of the same student, may be processed
 at the same moment by two function instances. The UNIQUE key decides; the upsert never
 raises on a duplicate and never creates a second row.
+
+An ``absent`` written by the sweep (source ``sweep``) is a placeholder: a capture that arrives
+later (a door sighting, a room confirmation, a body match confirmed in the room) replaces it
+whole, whichever of the two reaches the database first. The sweep itself only inserts where no
+row exists (``core.db.sessions.write_absences``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from sqlalchemy.engine import Connection
 from cloud_functions.core.db.schema import attendance
 
 DoorStatus = Literal["entered", "late"]
-AttendanceSource = Literal["face", "body", "manual"]
+AttendanceSource = Literal["face", "body", "manual", "sweep"]
+SWEEP = "sweep"
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ def record_door_sighting(connection: Connection, sighting: DoorSighting) -> Atte
     The earliest door sighting wins: a later one changes nothing, an earlier one delivered late
     (queues do not keep order) takes over the time, status, similarity and capture. A status set
     by presence or by hand ('present', 'absent', 'excused') is never downgraded by a door sighting.
+    The sweep's 'absent' is replaced: status, source, room and the sighting's fields.
     """
     values = {
         "usn": sighting.usn,
@@ -115,21 +122,25 @@ def record_door_sighting(connection: Connection, sighting: DoorSighting) -> Atte
 
     def updates(new: ColumnAccessor, least: Least) -> list[tuple[str, sa.ColumnElement[object]]]:
         earlier = sa.or_(table.c.first_seen_at.is_(None), new.first_seen_at < table.c.first_seen_at)
-        door_status = table.c.status.in_(("entered", "late"))
+        swept = table.c.source == SWEEP
+        door_status = sa.or_(table.c.status.in_(("entered", "late")), swept)
 
         def take_if_earlier(column: sa.Column[object]) -> sa.ColumnElement[object]:
             return sa.case((earlier, getattr(new, column.name)), else_=column)
 
-        # first_seen_at last: MySQL applies assignments in order, and the ones before it
-        # must still compare against the stored value.
+        # first_seen_at and source last: MySQL applies assignments in order, and the ones before
+        # them must still compare against the stored values. A sweep row has no first_seen_at,
+        # so every "earlier" test holds for it.
         return [
             ("status", sa.case((sa.and_(earlier, door_status), new.status), else_=table.c.status)),
+            ("room_id", sa.case((swept, new.room_id), else_=table.c.room_id)),
             ("similarity", take_if_earlier(table.c.similarity)),
             ("capture_id", take_if_earlier(table.c.capture_id)),
             (
                 "first_seen_at",
                 sa.func.coalesce(least(table.c.first_seen_at, new.first_seen_at), new.first_seen_at),
             ),
+            ("source", sa.case((swept, new.source), else_=table.c.source)),
         ]
 
     upsert_attendance(connection, values, updates)

@@ -9,7 +9,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cloud_functions.core.db.attendance import ColumnAccessor, Least, earliest, upsert_attendance
+from cloud_functions.core.db.attendance import SWEEP, ColumnAccessor, Least, earliest, upsert_attendance
 from cloud_functions.core.db.schema import attendance, presence_reports
 
 
@@ -89,7 +89,8 @@ def confirm_presence(connection: Connection, confirmation: PresenceConfirmation)
     The earliest confirmation wins, so redelivered or out-of-order reports change nothing.
     An existing row keeps its status (the door's 'entered'/'late', or a teacher's correction)
     and its source. A student never seen at the door gets a new row: status 'present', with the
-    source of the room's identification.
+    source of the room's identification; so does one the sweep marked absent (the sweep's row is
+    replaced: status, source and room).
     """
     values = {
         "usn": confirmation.usn,
@@ -104,6 +105,13 @@ def confirm_presence(connection: Connection, confirmation: PresenceConfirmation)
     table = attendance
 
     def updates(new: ColumnAccessor, least: Least) -> list[tuple[str, sa.ColumnElement[object]]]:
-        return [("confirmed_at", earliest(table.c.confirmed_at, new.confirmed_at, least))]
+        swept = table.c.source == SWEEP
+        # source last: MySQL applies assignments in order, and the ones before must see 'sweep'.
+        return [
+            ("status", sa.case((swept, new.status), else_=table.c.status)),
+            ("room_id", sa.case((swept, new.room_id), else_=table.c.room_id)),
+            ("confirmed_at", earliest(table.c.confirmed_at, new.confirmed_at, least)),
+            ("source", sa.case((swept, new.source), else_=table.c.source)),
+        ]
 
     upsert_attendance(connection, values, updates)

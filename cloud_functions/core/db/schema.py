@@ -460,6 +460,12 @@ class_sessions = sa.Table(
         nullable=True,
     ),
     sa.Column("note", sa.String(500), nullable=True, comment="why it was cancelled, moved or added"),
+    sa.Column(
+        "cancelled_by",
+        sa.String(200),
+        nullable=True,
+        comment="who cancelled it: a person, or 'calendar' (a day off, a slot gone from the timetable)",
+    ),
     sa.Column("swept_at", UtcDateTime(), nullable=True, comment="absent marks written for it then"),
     sa.Column("updated_at", UtcDateTime(), nullable=False, default=_now, onupdate=_now),
     sa.UniqueConstraint("course_code", "session_date", "start_time"),
@@ -510,4 +516,25 @@ teacher_notifications = sa.Table(
         comment="a run publishing it holds it until then (a crashed run lets go)",
     ),
     sa.UniqueConstraint("teacher_id", "day"),
+)
+
+# What the room camera did with the door's handoffs, from its presence reports: which track each
+# door capture (or body crop) named, and whether that track walked in through the door zone. The
+# proxy rules check the door's recognitions against it. Ids and times only, no images.
+room_tags = sa.Table(
+    "room_tags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("camera_id", CAMERA_ID, nullable=False),
+    sa.Column("tracker_id", sa.Integer, nullable=False),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("capture_id", CAPTURE_ID, nullable=False, comment="the door capture or body crop behind it"),
+    sa.Column("entered_through_door", sa.Boolean, nullable=False),
+    sa.Column("entered_at", UtcDateTime(), nullable=False, comment="the track's first sighting"),
+    sa.Column("tagged_at", UtcDateTime(), nullable=False, comment="capture time of the evidence"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.UniqueConstraint("camera_id", "tracker_id", "capture_id"),
+    sa.Index(None, "room_id", "tagged_at"),
+    sa.Index(None, "capture_id"),
 )

@@ -1,7 +1,7 @@
-"""reports: the daily notification's publish claim; attendance indexes for registers and new absences
+"""reports: the daily teacher notification's publish claim; new absences by status and time
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 22:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import cloud_functions.core.db.schema
 
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -29,23 +29,13 @@ def upgrade() -> None:
                 comment='a run publishing it holds it until then (a crashed run lets go)',
             )
         )
+    # The daily notification reads the absences written since the last one, across all courses.
     with op.batch_alter_table('attendance', schema=None) as batch_op:
-        # The daily notification reads the absences written since the last one, across all courses.
         batch_op.create_index('ix_attendance_status_updated_at', ['status', 'updated_at'], unique=False)
-        # A course's register reads its marks of a term from the index alone (usn and status in
-        # it): a few index pages instead of one table page per mark, wherever the rows lie.
-        batch_op.create_index(
-            'ix_attendance_course_code_class_date_usn_status',
-            ['course_code', 'class_date', 'usn', 'status'],
-            unique=False,
-        )
-        batch_op.drop_index('ix_attendance_course_code_class_date')
 
 
 def downgrade() -> None:
     with op.batch_alter_table('attendance', schema=None) as batch_op:
-        batch_op.create_index('ix_attendance_course_code_class_date', ['course_code', 'class_date'], unique=False)
-        batch_op.drop_index('ix_attendance_course_code_class_date_usn_status')
         batch_op.drop_index('ix_attendance_status_updated_at')
     with op.batch_alter_table('teacher_notifications', schema=None) as batch_op:
         batch_op.drop_column('claimed_until')
