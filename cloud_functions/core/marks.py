@@ -27,7 +27,7 @@ The rule, per student and course over a term:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -94,6 +94,16 @@ class Cell:
     recorded: bool
 
 
+Phase = Literal["cancelled", "upcoming", "in_grace", "past_grace"]
+_CELLS: Mapping[tuple[Mark | None, CellState], Cell] = {
+    (mark, state): Cell(mark, state, mark is not None)
+    for mark in (None, "P", "L", "A", "E")
+    for state in ("counted", "upcoming", "not_enrolled", "cancelled")
+}
+_PENDING = Cell(None, "pending", False)
+_UNMARKED_ABSENT = Cell("A", "counted", False)
+
+
 @dataclass(frozen=True)
 class CountingRule:
     """The knobs of the rule (settings ``late_weight`` and ``sweep_grace``)."""
@@ -123,6 +133,52 @@ class CountingRule:
             return Cell(None, "pending", False)
         return Cell("A", "counted", False)
 
+    def phases(self, sessions: Sequence[Session], now: datetime) -> tuple[Phase, ...]:
+        """Where each session stands at ``now``, the same for every student (see ``cells``)."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        return tuple(
+            "cancelled"
+            if s.cancelled
+            else "upcoming"
+            if now < s.ends_at
+            else "in_grace"
+            if now < s.ends_at + self.absent_after_end_grace
+            else "past_grace"
+            for s in sessions
+        )
+
+    def cells(
+        self,
+        sessions: Sequence[Session],
+        phases: Sequence[Phase],
+        marks: Mapping[date, Mark],
+        enrolment: Enrolment,
+    ) -> tuple[Cell, ...]:
+        """``cell`` of each session for one student, with the sessions' ``phases`` worked out once.
+
+        A register computes thousands of cells; the few distinct ones are shared, not rebuilt.
+        """
+        row = []
+        for session, phase in zip(sessions, phases, strict=True):
+            mark = marks.get(session.session_date)
+            if phase == "cancelled":
+                state: CellState = "cancelled"
+            elif not enrolment.covers(session.session_date):
+                state = "not_enrolled"
+            elif phase == "upcoming":
+                state = "upcoming"
+            elif mark is not None:
+                state = "counted"
+            elif phase == "in_grace":
+                row.append(_PENDING)
+                continue
+            else:
+                row.append(_UNMARKED_ABSENT)
+                continue
+            row.append(_CELLS[(mark, state)])
+        return tuple(row)
+
     def tally(
         self,
         sessions: Iterable[Session],
@@ -131,10 +187,13 @@ class CountingRule:
         now: datetime,
     ) -> Tally:
         """The student's counts over ``sessions`` with their marks by class date."""
+        return self.tally_cells(self.cell(s, marks.get(s.session_date), enrolment, now) for s in sessions)
+
+    def tally_cells(self, cells: Iterable[Cell]) -> Tally:
+        """The counts of a student's cells (``cell`` of each session)."""
         counts = {"P": 0, "L": 0, "A": 0, "E": 0}
         pending = remaining = 0
-        for session in sessions:
-            cell = self.cell(session, marks.get(session.session_date), enrolment, now)
+        for cell in cells:
             if cell.state == "counted" and cell.mark is not None:
                 counts[cell.mark] += 1
             elif cell.state == "pending":

@@ -127,7 +127,6 @@ class CourseRegister:
     min_pct_from: Literal["course", "setting"]
     sessions: tuple[SessionInfo, ...]
     lines: tuple[RegisterLine, ...]
-    recorded: Mapping[tuple[str, date], Recorded]
     corrections: Mapping[tuple[str, date], tuple[Correction, ...]]
     now: datetime
 
@@ -200,15 +199,27 @@ def _min_pct(course_min: float | None, default_min_pct: float) -> tuple[float, L
 
 
 def _sessions(connection: Connection, term_id: int, course_codes: Sequence[str]) -> list[SessionInfo]:
+    # Two queries, not a join: the sessions by (term, course), then their few rooms' zones.
     query = (
-        sa.select(class_sessions, rooms.c.timezone)
-        .select_from(class_sessions.join(rooms, rooms.c.room_id == class_sessions.c.room_id))
+        sa.select(class_sessions)
         .where(class_sessions.c.term_id == term_id, class_sessions.c.course_code.in_(list(course_codes)))
         .order_by(class_sessions.c.session_date, class_sessions.c.start_time, class_sessions.c.session_id)
     )
+    rows = list(connection.execute(query).mappings())
+    room_ids = sorted({row["room_id"] for row in rows})
+    zones = (
+        dict(
+            connection.execute(
+                sa.select(rooms.c.room_id, rooms.c.timezone).where(rooms.c.room_id.in_(room_ids))
+            ).all()
+        )
+        if room_ids
+        else {}
+    )
     result = []
-    for row in connection.execute(query).mappings():
-        zone = room_zone(row["timezone"])
+    for row in rows:
+        timezone_name = zones[row["room_id"]]
+        zone = room_zone(timezone_name)
         day = row["session_date"]
         result.append(
             SessionInfo(
@@ -221,7 +232,7 @@ def _sessions(connection: Connection, term_id: int, course_codes: Sequence[str])
                 ),
                 course_code=row["course_code"],
                 room_id=row["room_id"],
-                timezone=row["timezone"],
+                timezone=timezone_name,
                 start_time=row["start_time"],
                 end_time=row["end_time"],
                 status=row["status"],
@@ -232,24 +243,24 @@ def _sessions(connection: Connection, term_id: int, course_codes: Sequence[str])
 
 
 def _recorded(
-    connection: Connection, *conditions: sa.ColumnElement[bool]
+    connection: Connection, *conditions: sa.ColumnElement[bool], details: bool = True
 ) -> dict[tuple[str, str, date], Recorded]:
-    query = sa.select(
-        attendance.c.usn,
-        attendance.c.course_code,
-        attendance.c.class_date,
-        attendance.c.status,
-        attendance.c.source,
-        attendance.c.room_id,
-        attendance.c.first_seen_at,
-        attendance.c.confirmed_at,
-    ).where(*conditions)
-    return {
-        (row.usn, row.course_code, row.class_date): Recorded(
-            row.status, row.source, row.room_id, row.first_seen_at, row.confirmed_at
+    columns = [attendance.c.usn, attendance.c.course_code, attendance.c.class_date, attendance.c.status]
+    if details:
+        columns += [
+            attendance.c.source,
+            attendance.c.room_id,
+            attendance.c.first_seen_at,
+            attendance.c.confirmed_at,
+        ]
+    found = {}
+    for row in connection.execute(sa.select(*columns).where(*conditions)):
+        found[(row.usn, row.course_code, row.class_date)] = (
+            Recorded(row.status, row.source, row.room_id, row.first_seen_at, row.confirmed_at)
+            if details
+            else Recorded(row.status, "", "", None, None)
         )
-        for row in connection.execute(query)
-    }
+    return found
 
 
 def _corrections(
@@ -280,6 +291,40 @@ def _marks_by_date(
     }
 
 
+# A student's marks in a course come as one text per student, "2026-11-24entered,2026-12-01late":
+# the driver then decodes one row per student instead of one per mark (a 60 x 60 register: 60
+# rows, not 3,600), and the database reads them from its (course, date, usn, status) index.
+_MARKS_MAX_CHARS = 4_194_304
+
+
+def _marks_of_course(connection: Connection, course_code: str, term: Term) -> dict[str, dict[date, Mark]]:
+    if connection.dialect.name == "mysql":
+        # MySQL cuts GROUP_CONCAT at 1,024 characters by default (MariaDB at 1 MiB).
+        connection.exec_driver_sql(f"SET SESSION group_concat_max_len = {_MARKS_MAX_CHARS}")
+    entry = sa.cast(attendance.c.class_date, sa.String(10)) + attendance.c.status
+    query = (
+        sa.select(attendance.c.usn, sa.func.group_concat(entry))
+        .where(
+            attendance.c.course_code == course_code,
+            attendance.c.class_date >= term.start_date,
+            attendance.c.class_date <= term.end_date,
+        )
+        .group_by(attendance.c.usn)
+    )
+    marks_of: dict[str, dict[date, Mark]] = {}
+    for usn, joined in connection.execute(query):
+        marks_of[usn] = {date.fromisoformat(item[:10]): mark_of(item[10:]) for item in str(joined).split(",")}
+    return marks_of
+
+
+def _names(connection: Connection, usns: Sequence[str]) -> dict[str, str]:
+    if not usns:
+        return {}
+    return dict(
+        connection.execute(sa.select(students.c.usn, students.c.name).where(students.c.usn.in_(usns))).all()
+    )
+
+
 def course_register(
     connection: Connection,
     term: Term,
@@ -301,39 +346,36 @@ def course_register(
     roster = connection.execute(
         sa.select(
             course_rosters.c.usn,
-            students.c.name,
             course_rosters.c.section,
             course_rosters.c.valid_from,
             course_rosters.c.valid_to,
         )
-        .select_from(course_rosters.join(students, students.c.usn == course_rosters.c.usn))
         .where(course_rosters.c.course_code == course_code)
         .order_by(course_rosters.c.usn)
     ).all()
-    in_term = (
-        (attendance.c.course_code == course_code)
-        & (attendance.c.class_date >= term.start_date)
-        & (attendance.c.class_date <= term.end_date)
-    )
-    recorded = _recorded(connection, in_term)
+    names = _names(connection, [entry.usn for entry in roster])
+    marks_of = _marks_of_course(connection, course_code, term)
     corrections = _corrections(
         connection,
         attendance_corrections.c.course_code == course_code,
         attendance_corrections.c.class_date >= term.start_date,
         attendance_corrections.c.class_date <= term.end_date,
     )
-    marks_of: dict[str, dict[date, Mark]] = defaultdict(dict)
-    for (usn, _code, day), row in recorded.items():
-        marks_of[usn][day] = mark_of(row.status)
     plain_sessions = [s.session for s in sessions]
+    phases = rule.phases(plain_sessions, now)
     lines = []
     for entry in roster:
         enrolment = Enrolment(entry.valid_from, entry.valid_to)
-        marks = marks_of.get(entry.usn, {})
-        cells = tuple(rule.cell(s, marks.get(s.session_date), enrolment, now) for s in plain_sessions)
-        tally = rule.tally(plain_sessions, marks, enrolment, now)
+        cells = rule.cells(plain_sessions, phases, marks_of.get(entry.usn, {}), enrolment)
         lines.append(
-            RegisterLine(entry.usn, entry.name, entry.section, enrolment, cells, Standing(tally, min_pct))
+            RegisterLine(
+                entry.usn,
+                names.get(entry.usn, ""),
+                entry.section,
+                enrolment,
+                cells,
+                Standing(rule.tally_cells(cells), min_pct),
+            )
         )
     return CourseRegister(
         term=term,
@@ -343,7 +385,6 @@ def course_register(
         min_pct_from=min_from,
         sessions=tuple(sessions),
         lines=tuple(lines),
-        recorded={(usn, day): row for (usn, _code, day), row in recorded.items()},
         corrections={(usn, day): value for (usn, _code, day), value in corrections.items()},
         now=now,
     )
@@ -358,8 +399,13 @@ def student_register(
     now: datetime,
     *,
     only_courses: set[str] | None = None,
+    details: bool = True,
 ) -> StudentRegister | None:
-    """The student's courses over ``term`` (optionally only ``only_courses``); None for an unknown student."""
+    """The student's courses over ``term`` (optionally only ``only_courses``); None for an unknown student.
+
+    Without ``details`` the marks carry their status only (no source, room or times): enough for
+    the percentages, and fewer columns to read.
+    """
     student = connection.execute(sa.select(students.c.name).where(students.c.usn == usn)).one_or_none()
     if student is None:
         return None
@@ -390,6 +436,7 @@ def student_register(
             attendance.c.course_code.in_(codes),
             attendance.c.class_date >= term.start_date,
             attendance.c.class_date <= term.end_date,
+            details=details,
         )
         corrections = _corrections(
             connection,
@@ -405,14 +452,15 @@ def student_register(
         plain = [s.session for s in sessions]
         enrolment = Enrolment(row.valid_from, row.valid_to)
         marks = _marks_by_date(recorded, usn, row.course_code)
+        cells = rule.cells(plain, rule.phases(plain, now), marks, enrolment)
         result.append(
             StudentCourse(
                 course_code=row.course_code,
                 course_title=row.title,
                 min_pct=min_pct,
                 sessions=tuple(sessions),
-                cells=tuple(rule.cell(s, marks.get(s.session_date), enrolment, now) for s in plain),
-                standing=Standing(rule.tally(plain, marks, enrolment, now), min_pct),
+                cells=cells,
+                standing=Standing(rule.tally_cells(cells), min_pct),
             )
         )
     return StudentRegister(

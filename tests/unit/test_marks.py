@@ -185,3 +185,17 @@ def test_rule_bounds(weight: float) -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         CountingRule().cell(session(0), None, Enrolment(), datetime(2026, 11, 23, 12))
+
+
+def test_cells_of_a_register_row_are_the_cells_one_by_one() -> None:
+    # GIVEN every combination: cancelled, upcoming, within and past the grace, enrolled or not, marked or not
+    rule = CountingRule(absent_after_end_grace=GRACE)
+    sessions = [session(d, cancelled=d == 1) for d in range(6)]
+    now = at(4, 10, 5)  # Friday's session ended five minutes ago
+    enrolment = Enrolment(valid_from=MONDAY + timedelta(days=1), valid_to=MONDAY + timedelta(days=4))
+    for marks in ({}, {MONDAY + timedelta(days=d): m for d, m in enumerate(["P", "L", "A", "E", "P", "L"])}):
+        # WHEN the row is computed at once
+        row = rule.cells(sessions, rule.phases(sessions, now), marks, enrolment)  # type: ignore[arg-type]
+        # THEN it equals the cells computed one by one, and so does the tally
+        assert row == tuple(rule.cell(s, marks.get(s.session_date), enrolment, now) for s in sessions)  # type: ignore[call-overload]
+        assert rule.tally_cells(row) == rule.tally(sessions, marks, enrolment, now)  # type: ignore[arg-type]

@@ -71,6 +71,7 @@ def student_register(
     now: datetime,
     *,
     only_courses: set[str] | None,
+    details: bool = True,
 ) -> StudentRegister:
     """The student's register over the term (optionally only ``only_courses``), or ``RecordNotFoundError``."""
     term = get_term(connection, term_id)
@@ -83,6 +84,7 @@ def student_register(
         settings.min_attendance_pct,
         now,
         only_courses=only_courses,
+        details=details,
     )
     if register is None:
         raise RecordNotFoundError(f"no student with USN {usn}")

@@ -203,7 +203,7 @@ def student_report(
     get_student(connection, usn)
     only = _student_courses(connection, user, usn)
     register = crud.student_register(
-        connection, settings, term_id, usn, request.app.state.clock(), only_courses=only
+        connection, settings, term_id, usn, request.app.state.clock(), only_courses=only, details=False
     )
     return crud.student_report(register, settings.late_weight)
 

@@ -205,7 +205,8 @@ attendance = sa.Table(
     # 'sweep': written 'absent' at a session's end for a roster student with no mark; a later
     # capture or a correction replaces it.
     sa.CheckConstraint("source IN ('face', 'body', 'manual', 'sweep')", name="source"),
-    sa.Index(None, "course_code", "class_date"),
+    # A course's register reads usn and status of its marks in a term from this index alone.
+    sa.Index(None, "course_code", "class_date", "usn", "status"),
     # The daily teacher notification: absences written since the last one.
     sa.Index(None, "status", "updated_at"),
 )
