@@ -97,6 +97,19 @@ def test_walking_into_the_door_step_by_step_is_not_a_split() -> None:
     assert guard.door_splits == 0
 
 
+def test_an_id_that_jumps_across_the_room_is_split_off_not_carried() -> None:
+    # GIVEN a person tracked in the room (library id 4, 120 px tall)
+    tracker = ScriptedTracker()
+    guard = IdentityGuard(tracker, DOOR)
+    [first] = step(guard, tracker, 0.0, [IN_ROOM], [4])
+    # WHEN, one frame later, the library puts id 4 on a box three heights away
+    far = (40.0, 260.0, 80.0, 380.0)  # feet (60, 380): outside the door zone, 360 px away
+    [moved] = step(guard, tracker, 0.1, [far], [4])
+    # THEN that box is someone else: it gets its own id, and the first person's id is free
+    assert moved != first
+    assert guard.leap_splits == 1
+
+
 @pytest.mark.parametrize(
     ("colour", "box", "continued"),
     [
