@@ -214,6 +214,9 @@ class IdentityGuard:
         momentum: weight of the stored embedding when a fresh one is blended in.
         door_leap_heights: a track that moves into the door zone by more than this many of its
             heights between two sightings (or after going unseen) is split off as a new entry.
+        room_leap_heights: a track that moves more than this many heights (plus one per second
+            unseen) anywhere else between two sightings is split off: no one moves that fast,
+            so the library has put the id on someone else. 0 turns it off.
         startup_s: births in the first seconds of a source are people already in the room, so
             they are not protected as door entries.
     """
@@ -229,6 +232,7 @@ class IdentityGuard:
         refresh_s: float = 1.0,
         momentum: float = 0.8,
         door_leap_heights: float = 0.5,
+        room_leap_heights: float = 1.5,
         startup_s: float = 0.0,
     ) -> None:
         self.tracker = tracker
@@ -241,9 +245,11 @@ class IdentityGuard:
         self.refresh_s = refresh_s
         self.momentum = momentum
         self.door_leap_heights = door_leap_heights
+        self.room_leap_heights = room_leap_heights
         self.startup_s = startup_s
         self.relinks = 0
         self.door_splits = 0
+        self.leap_splits = 0
         self.reset()
 
     def reset(self) -> None:
@@ -284,13 +290,19 @@ class IdentityGuard:
             if public_id is None:
                 births.append(index)
                 continue
-            if in_door[index] and self._leapt_into_door(public_id, tracked.xyxy[index], timestamp_s):
-                # An existing track grabbed someone entering: that person gets an id of their own.
-                new_id = self._new_id()
-                logger.info("track %d leapt into the door zone: entry gets track %d", public_id, new_id)
-                self._public_of[library_id] = new_id
-                self.door_splits += 1
-                public_id = new_id
+            if self._leapt(public_id, tracked.xyxy[index], in_door[index], timestamp_s):
+                # The library moved this id onto someone else (entering, or far away): that
+                # person is a birth of their own, and the old id is lost, free to be re-linked.
+                logger.info(
+                    "track %d leapt%s: split off", public_id, " into the door zone" if in_door[index] else ""
+                )
+                del self._public_of[library_id]
+                if in_door[index]:
+                    self.door_splits += 1
+                else:
+                    self.leap_splits += 1
+                births.append(index)
+                continue
             public[index] = public_id
         live = {p for p in public if p is not None}
         relinkable = [i for i in births if not in_door[i] or self._starting(timestamp_s)]
@@ -314,12 +326,23 @@ class IdentityGuard:
     def _starting(self, timestamp_s: float) -> bool:
         return self._started_s is not None and timestamp_s - self._started_s <= self.startup_s
 
-    def _leapt_into_door(self, public_id: int, xyxy: np.ndarray, timestamp_s: float) -> bool:
+    def _leapt(self, public_id: int, xyxy: np.ndarray, in_door: bool, timestamp_s: float) -> bool:
+        """Whether the library's new box for this id is too far from where it was to be one person.
+
+        Into the door zone from outside it, half a height is enough; elsewhere it takes
+        ``room_leap_heights`` plus one height per second unseen (people walk on while hidden).
+        """
         track = self._tracks.get(public_id)
-        if track is None or track.in_door:
+        if track is None:
             return False
-        step = np.hypot(*(np.subtract(_feet(xyxy), _feet(track.last_xyxy))))
-        return bool(step > self.door_leap_heights * _height(track.last_xyxy))
+        step = float(np.hypot(*(np.subtract(_feet(xyxy), _feet(track.last_xyxy)))))
+        height = _height(track.last_xyxy)
+        if in_door and not track.in_door:
+            return step > self.door_leap_heights * height
+        if self.room_leap_heights <= 0:
+            return False
+        unseen_s = max(timestamp_s - track.last_seen_s, 0.0)
+        return step > height * (self.room_leap_heights + unseen_s)
 
     def _embed_births(
         self, tracked: sv.Detections, births: list[int], frame: np.ndarray | None

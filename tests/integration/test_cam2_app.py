@@ -100,6 +100,9 @@ def test_stream_serves_annotated_jpeg_frames_and_health(tmp_path: Path) -> None:
     assert health["status"] == "ok"
     assert health["frames"] == 5
     assert health["tracks"] >= 1
+    # AND the door/room clock offset, not estimated yet (no handoff paired)
+    assert health["clock_offset_s"] == 0.0
+    assert health["clock_offset_pairs"] == 0
 
 
 def test_handoff_from_the_queue_tags_the_person_entering_and_is_reported(

@@ -10,6 +10,7 @@ import supervision as sv
 
 from contracts.handoff import Handoff
 from edge_client.cam2.handoff import ClockOffsetEstimator, HandoffAssigner
+from edge_client.cam2.reid import IdentityKeeper
 from edge_client.cam2.tracking import IdentityGuard
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 
@@ -97,6 +98,19 @@ def test_walking_into_the_door_step_by_step_is_not_a_split() -> None:
     assert guard.door_splits == 0
 
 
+def test_an_id_that_jumps_across_the_room_is_split_off_not_carried() -> None:
+    # GIVEN a person tracked in the room (library id 4, 120 px tall)
+    tracker = ScriptedTracker()
+    guard = IdentityGuard(tracker, DOOR)
+    [first] = step(guard, tracker, 0.0, [IN_ROOM], [4])
+    # WHEN, one frame later, the library puts id 4 on a box three heights away
+    far = (40.0, 260.0, 80.0, 380.0)  # feet (60, 380): outside the door zone, 360 px away
+    [moved] = step(guard, tracker, 0.1, [far], [4])
+    # THEN that box is someone else: it gets its own id, and the first person's id is free
+    assert moved != first
+    assert guard.leap_splits == 1
+
+
 @pytest.mark.parametrize(
     ("colour", "box", "continued"),
     [
@@ -176,3 +190,42 @@ def test_a_learned_clock_offset_moves_expected_arrivals() -> None:
     outcomes = assigner.update(registry, T0 + timedelta(seconds=6.5))
     assert [(o.message.usn, o.tracker_id) for o in outcomes] == [("USN-A", 2)]
     assert assigner.clock_offset_s == pytest.approx(2.5)
+
+
+class SameLookEmbedder:
+    """Everyone looks alike: only the rules, not appearance, can refuse a carry."""
+
+    def embed(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        return np.tile(np.array([1.0, 0.0, 0.0], dtype=np.float32), (len(xyxy), 1))
+
+
+@pytest.mark.parametrize(
+    ("new_box", "carried"),
+    [(NEAR_ROOM, True), (IN_DOOR, False), ((600.0, 20.0, 620.0, 60.0), False)],
+    ids=["nearby-in-the-room", "fresh-door-entry", "far-in-person-heights"],
+)
+def test_carry_over_skips_door_entries_and_is_measured_in_person_heights(
+    new_box: tuple[float, float, float, float], carried: bool
+) -> None:
+    # Regression: a 200 px radius carried a student's USN onto another student's fresh
+    # door-entry track, who was then never tagged.
+    registry = TrackRegistry(DoorZone(DOOR), startup_frames=0)
+    keeper = IdentityKeeper(SameLookEmbedder(), similarity_threshold=0.5, carry_radius_heights=1.5)
+    image = np.zeros((480, 640, 3), dtype=np.uint8)
+
+    def see(t_s: float, tracks: dict[int, tuple[float, float, float, float]]) -> None:
+        at = T0 + timedelta(seconds=t_s)
+        detections = sv.Detections(
+            xyxy=np.array(list(tracks.values()), dtype=float).reshape(-1, 4),
+            tracker_id=np.array(list(tracks), dtype=int),
+        )
+        keeper.update_with_detections(registry.update_with_detections(detections, at), image, at, registry)
+
+    # GIVEN track 1 tagged in the room and embedded
+    see(0.0, {1: IN_ROOM})
+    registry.tag(1, "USN-1", "face", T0)
+    see(0.1, {1: IN_ROOM})
+    # WHEN it is lost and track 2 appears a moment later (same look)
+    see(0.3, {2: new_box})
+    # THEN the USN moves only to a nearby track in the room, never to a door entry or far away
+    assert (registry.records[2].usn == "USN-1") is carried
