@@ -24,6 +24,9 @@ import uvicorn
 from sqlalchemy.engine import Engine
 
 from cloud_functions.api.app import create_app
+from cloud_functions.api.auth import Principal
+from cloud_functions.api.crud.calendar import create_term
+from cloud_functions.api.schemas import TermCreate
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
 from cloud_functions.core.db.presence import PresenceConfirmation, confirm_presence
 from cloud_functions.core.db.schema import attendance, course_rosters
@@ -70,7 +73,8 @@ class Campus:
 
 
 def seed_portal_campus(engine: Engine) -> Campus:
-    """CS501 in R101 from an hour ago to an hour from now (room time), CS502 later in R102.
+    """CS501 in R101 from an hour ago to an hour from now (room time), CS502 later in R102, and
+    a term from before the first of four past weeks to two months ahead.
 
     Today: Ada, Alan and Grace arrived and were confirmed, Katherine arrived late, Edsger arrived
     (not yet confirmed); three have no mark. The four previous weeks: Barbara was absent three
@@ -133,6 +137,17 @@ def seed_portal_campus(engine: Engine) -> Campus:
                     }
                 )
         connection.execute(attendance.insert(), rows)
+        # The term: its sessions come from the timetable (one a week, the past four held).
+        create_term(
+            connection,
+            TermCreate(
+                name="2026 Odd Semester",
+                start_date=past[-1] - timedelta(days=1),
+                end_date=today + timedelta(days=60),
+            ),
+            Principal("Ada Admin", "admin"),
+            now,
+        )
     return Campus(engine=engine, today=today, arrived_at=arrived_at, past_days=past)
 
 
