@@ -18,10 +18,11 @@ import * as signin from "./views/signin.js";
 import * as student from "./views/student.js";
 import * as students from "./views/students.js";
 import * as teachers from "./views/teachers.js";
+import * as terms from "./views/terms.js";
 import * as timetable from "./views/timetable.js";
 
-const VIEWS = { signin, home, register, course, courses, student, students, live, timetable, glossary, rooms, teachers, imports, cameras, receipt };
-const ADMIN_ONLY = new Set(["rooms", "teachers", "imports", "cameras", "receipt"]);
+const VIEWS = { signin, home, register, course, courses, student, students, live, timetable, glossary, rooms, teachers, terms, imports, cameras, receipt };
+const ADMIN_ONLY = new Set(["rooms", "teachers", "terms", "imports", "cameras", "receipt"]);
 
 const MENU = [
   ["home", "Today"],
@@ -31,6 +32,7 @@ const MENU = [
   ["live", "Live room"],
   ["rooms", "Rooms", "admin"],
   ["teachers", "Teachers", "admin"],
+  ["terms", "Terms", "admin"],
   ["imports", "Import", "admin"],
   ["cameras", "Cameras", "admin"],
   ["glossary", "Glossary"],

@@ -311,3 +311,42 @@ def test_admin_sees_camera_health_and_the_offline_docs(admin: tuple[Tab, str]) -
     )
     browser.screenshot(tab.artifacts / "api-redoc.png")
     assert json.loads(json.dumps(browser.errors())) == []
+
+
+def test_admin_adds_a_term_and_a_holiday(admin: tuple[Tab, str], campus: Campus) -> None:
+    tab, browser = admin[0], admin[0].browser
+    tab.open("#/terms", "document.querySelector('#term-list h2') !== null")
+    # WHEN the admin adds a term that overlaps the current one
+    next_year = campus.today.year + 1
+    tab.fill("form [name=name]", "Overlapping term")
+    tab.fill("form [name=start_date]", campus.today.isoformat())
+    tab.fill("form [name=end_date]", f"{next_year}-01-31")
+    tab.click("form button[type=submit]", "Add term")
+    # THEN it is refused in plain words next to the first day
+    browser.wait_for("document.querySelector('[name=start_date]').getAttribute('aria-invalid') === 'true'")
+    assert "overlap another term" in _field_error(tab, "start_date")
+    _no_raw_text(tab)
+    tab.check_page("terms-error")
+    # WHEN a term of its own is added, and a holiday in it
+    tab.fill("form [name=name]", f"{next_year} Even Semester")
+    tab.fill("form [name=start_date]", f"{next_year}-06-01")
+    tab.fill("form [name=end_date]", f"{next_year}-09-30")
+    tab.click("form button[type=submit]", "Add term")
+    browser.wait_for(
+        f"document.querySelector('#term-list').textContent.includes('{next_year} Even Semester')"
+    )
+    section = (
+        "[...document.querySelectorAll('#term-list section')]"
+        f".find((s) => s.textContent.includes('{next_year} Even'))"
+    )
+    browser.evaluate(
+        f"""(() => {{
+            const form = {section}.querySelector('form');
+            form.querySelector('[name=day]').value = '{next_year}-08-15';
+            form.querySelector('[name=reason]').value = 'Independence Day';
+            form.requestSubmit();
+            return true;
+        }})()"""
+    )
+    browser.wait_for(f"{section}.textContent.includes('Independence Day')")
+    tab.check_page("terms")
