@@ -77,9 +77,7 @@ function renderChrome(me, current) {
         class: "secondary small on-dark",
         onclick: async () => {
           await signOut();
-          endedMessage = "You have signed out.";
-          location.hash = "#/signin";
-          route();
+          toSignIn("You have signed out.");
         },
       },
       "Sign out",
@@ -121,11 +119,14 @@ async function route() {
   document.title = heading ? `${heading.textContent} · ClassSight` : "ClassSight";
 }
 
-onSessionEnd(() => {
-  endedMessage = "Your session has ended. Please sign in again.";
-  location.hash = "#/signin";
-  route();
-});
+/** Show the sign-in page with `message` (one render: the hash change, or a direct one). */
+function toSignIn(message) {
+  endedMessage = message;
+  if (location.hash === "#/signin") route();
+  else location.hash = "#/signin";
+}
+
+onSessionEnd(() => toSignIn("Your session has ended. Please sign in again."));
 
 document.getElementById("menu-button").addEventListener("click", () => {
   const open = !document.body.classList.contains("nav-open");
