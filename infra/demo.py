@@ -77,6 +77,7 @@ from infra.demo_room import (
     write_door_replay,
 )
 from infra.local_stack import LocalStack, MotoEndpoint, local_parameter_overrides
+from infra.local_stack.__main__ import first_admin_account
 from infra.local_stack.host import FunctionHostProcess
 from infra.local_stack.http_api import HttpApiGateway
 from infra.local_stack.portal import PortalServer, session_admin_token
@@ -581,7 +582,7 @@ def start_serving(stack: LocalStack, api_port: int, portal_port: int) -> Serving
     for key, value in stack.env("ApiFunction").items():
         os.environ.setdefault(key, value)  # the API reads its settings when imported
     gateway = stack.http_api(functions=["ApiFunction"], port=api_port).start()
-    portal = PortalServer(portal_port).start()
+    portal = PortalServer(portal_port, api_url=gateway.url).start()
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -597,7 +598,10 @@ def print_serving(stack: LocalStack, serving: Serving, admin_token: str, stream_
     print(f"  web portal   {serving.portal.url}   (live room: {serving.portal.url}#/live?room=R101)")
     print(f"  HTTP API     {serving.gateway.url}")
     print(f"  cam2 stream  http://127.0.0.1:{stream_port}/stream   (R101, boxes, track ids, names)")
-    print(f"  admin token  {admin_token}")
+    print(f"  admin token  {admin_token}   (tools and scripts)")
+    account = first_admin_account(stack)
+    if account is not None:
+        print(f"  sign in      {account[0]} / {account[1]}   (the portal's admin account for this run)")
     print("  environment for edge clients:")
     for name, value in stack.env().items():
         print(f"    export {name}={value}")

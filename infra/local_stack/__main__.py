@@ -268,12 +268,14 @@ def up(args: argparse.Namespace) -> int:
                 if gateway is not None:
                     print(f"\nHTTP API (as API Gateway, payload 2.0): {gateway.url}")
                     if admin_token is not None:
-                        print(f"admin token for this run (portal → Connection): {admin_token}")
-                    first_admin = _first_admin_account(stack)
+                        print(f"admin token for this run (tools and scripts): {admin_token}")
+                    first_admin = first_admin_account(stack)
                     if first_admin is not None:
                         print(f"admin account for this run (sign in): {first_admin[0]} / {first_admin[1]}")
         if not args.no_portal:
-            portal = PortalServer(args.portal_port).start()
+            portal = PortalServer(
+                args.portal_port, api_url=gateway.url if gateway is not None else None
+            ).start()
             print(f"\nWeb portal: {portal.url}")
         print("\nEnvironment for edge clients and tools:")
         for key, value in stack.env().items():
@@ -299,7 +301,7 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_admin_account(stack: LocalStack) -> tuple[str, str] | None:
+def first_admin_account(stack: LocalStack) -> tuple[str, str] | None:
     """Make an admin account with a random password if the pool has no admin; None if it has.
 
     The local endpoint keeps accounts in memory, so a fresh ``up`` starts with none: this one lets

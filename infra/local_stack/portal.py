@@ -26,15 +26,34 @@ def session_admin_token(name: str = "local admin") -> tuple[str, str]:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    config: bytes | None = None  # config.json's body, when this run's API is not the file's
+
+    def do_GET(self) -> None:
+        if self.config is not None and self.path.split("?")[0] == "/config.json":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(self.config)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(self.config)
+            return
+        super().do_GET()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
 class PortalServer:
-    """``frontend_static/`` over HTTP on 127.0.0.1 in a daemon thread."""
+    """``frontend_static/`` over HTTP on 127.0.0.1 in a daemon thread.
 
-    def __init__(self, port: int = 8080, directory: Path = PORTAL_DIR) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(directory))
+    The portal reads the API's address from its ``config.json``; with ``api_url`` this server
+    answers that file with the run's API (the committed one names ``http://127.0.0.1:3000``).
+    """
+
+    def __init__(self, port: int = 8080, directory: Path = PORTAL_DIR, *, api_url: str | None = None) -> None:
+        config = None if api_url is None else json.dumps({"apiBaseUrl": api_url.rstrip("/")}).encode()
+        handler_class = type("_PortalHandler", (_QuietHandler,), {"config": config})
+        handler = functools.partial(handler_class, directory=str(directory))
         try:
             self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         except OSError as e:

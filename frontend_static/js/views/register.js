@@ -3,7 +3,7 @@
 // changes, the evidence behind each mark in plain words, CSV export and a printable register.
 
 import { api, seg } from "../api.js";
-import { courseRoom, courses as listCourses, technicalDetail } from "../data.js";
+import { courseRoom, courses as listCourses, setTechnicalDetail, technicalDetail } from "../data.js";
 import { badge, download, formError, h, longDate, notice, picker, replace, showErrors, timeIn, toast, todayIn, zoneAbbr } from "../dom.js";
 import { MARKS, SOURCE_WORDS, STATUS_WORDS, confidenceWord, markWord } from "../words.js";
 
@@ -412,6 +412,22 @@ export async function render(root, params, ctx) {
         ),
       ),
       h("div", { class: "field" }, h("label", { for: "register-filter" }, "Find a student"), filterInput),
+      ctx.isAdmin
+        ? h(
+            "label",
+            { class: "check" },
+            h("input", {
+              type: "checkbox",
+              name: "technical",
+              checked: showTechnical,
+              onchange: (e) => {
+                setTechnicalDetail(e.target.checked);
+                window.dispatchEvent(new HashChangeEvent("hashchange"));
+              },
+            }),
+            " Show technical detail (admins)",
+          )
+        : null,
     ),
     h("p", { class: "print-only" }, `Printed ${new Date().toLocaleString("en-GB", { timeZone })} ${zoneLabel}`),
     h("div", { tabindex: "-1", id: "register-counts-wrap" }, chips),
