@@ -4,7 +4,7 @@
 
 import { api, seg } from "../api.js";
 import { courseRoom, courses as listCourses, setTechnicalDetail, technicalDetail } from "../data.js";
-import { badge, download, formError, h, longDate, notice, picker, replace, showErrors, timeIn, toast, todayIn, zoneAbbr } from "../dom.js";
+import { badge, dateTimeIn, download, formError, h, longDate, notice, picker, replace, showErrors, timeIn, toast, todayIn, zoneAbbr } from "../dom.js";
 import { MARKS, SOURCE_WORDS, STATUS_WORDS, confidenceWord, markWord } from "../words.js";
 
 const REASON_FIRST_MARK = "marked in the register";
@@ -332,7 +332,7 @@ export async function render(root, params, ctx) {
         "table",
         { class: "list-table register-table" },
         h("caption", { class: "visually-hidden" }, `Register of ${courseCode} on ${longDate(classDate)}`),
-        h("thead", {}, h("tr", {}, ["Student", "Mark", "Evidence", "Change"].map((t) => h("th", { scope: "col" }, t)))),
+        h("thead", {}, h("tr", {}, ["Student", "Mark", "Evidence", "Change"].map((t) => h("th", { scope: "col", class: t === "Change" ? "no-print" : null }, t)))),
         h(
           "tbody",
           {},
@@ -429,7 +429,7 @@ export async function render(root, params, ctx) {
           )
         : null,
     ),
-    h("p", { class: "print-only" }, `Printed ${new Date().toLocaleString("en-GB", { timeZone })} ${zoneLabel}`),
+    h("p", { class: "print-only" }, `Printed ${dateTimeIn(new Date().toISOString(), timeZone)} (${timeZone}) · signature: ____________________`),
     h("div", { tabindex: "-1", id: "register-counts-wrap" }, chips),
     h("div", { class: "bulk-wrap no-print" }, bulk),
     status,
