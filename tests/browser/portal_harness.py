@@ -29,7 +29,7 @@ from cloud_functions.api.crud.calendar import create_term
 from cloud_functions.api.schemas import TermCreate
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
 from cloud_functions.core.db.presence import PresenceConfirmation, confirm_presence
-from cloud_functions.core.db.schema import attendance, course_rosters
+from cloud_functions.core.db.schema import attendance, course_rosters, recognition_events
 from infra.seed import Person, Slot, seed_campus, seed_students, seed_teachers
 from tests.browser.cdp import Browser
 from tests.integration.test_api_helpers import TEACHERS, api_settings
@@ -54,6 +54,11 @@ ROSTER = (
     Person("1MS21CS006", "Donald Knuth", ()),
     Person("1MS21CS007", HOSTILE_NAME, ()),
 )
+
+
+def door_crop_key(usn: str) -> str:
+    """Where the seeded door capture of ``usn`` would be in the bucket."""
+    return f"captures/faces/R101/today/cap-{usn}.jpg"
 
 
 def free_port() -> int:
@@ -116,11 +121,36 @@ def seed_portal_campus(engine: Engine) -> Campus:
                     usn, "CS501", today, "R101", seen, status, "face", 0.70 - i * 0.08, f"cap-{usn}"
                 ),  # type: ignore[arg-type]
             )
+            connection.execute(
+                recognition_events.insert().values(
+                    object_key=door_crop_key(usn),
+                    capture_id=f"cap-{usn}",
+                    camera_id="R101-door",
+                    room_id="R101",
+                    captured_at=seen,
+                    outcome="recognised",
+                    usn=usn,
+                    similarity=0.70 - i * 0.08,
+                    created_at=seen,
+                )
+            )
             if i < 3:
                 confirm_presence(
                     connection,
                     PresenceConfirmation(usn, "CS501", today, "R101", seen + timedelta(minutes=12), "face"),
                 )
+        connection.execute(
+            recognition_events.insert().values(
+                object_key="captures/faces/R101/stranger.jpg",
+                capture_id="cap-stranger",
+                camera_id="R101-door",
+                room_id="R101",
+                captured_at=arrived_at + timedelta(minutes=6),
+                outcome="unknown_person",
+                similarity=0.21,
+                created_at=arrived_at + timedelta(minutes=6),
+            )
+        )
         rows = []
         for k, day in enumerate(past):
             for p in ROSTER:

@@ -24,13 +24,14 @@ from tests.browser.portal_harness import (
     CHROMIUM,
     Campus,
     Tab,
+    door_crop_key,
     free_port,
     running,
     seed_portal_campus,
     signed_in_as,
 )
 from tests.conftest import DATA_DIR
-from tests.integration.test_api_helpers import ADMIN_TOKEN
+from tests.integration.test_api_helpers import ADMIN_TOKEN, audit_entries
 from tests.local_stack_fixtures import LocalStackFactory
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -291,12 +292,40 @@ def test_admin_enrolls_with_photos_then_deletes_the_face_data(
     assert s3.list_objects_v2(Bucket=stack.bucket_name, Prefix="enrollment/1MS21CS777/").get("KeyCount") == 0
 
 
+def test_admin_opens_the_door_photo_behind_a_mark(
+    admin: tuple[Tab, str], stack: LocalStack, campus: Campus
+) -> None:
+    tab, browser = admin[0], admin[0].browser
+    # GIVEN Ada's door crop in the bucket; the register lists no photo until asked
+    photo = (LFW_PERSON / "Colin_Powell_0001.jpg").read_bytes()
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name, Key=door_crop_key("1MS21CS000"), Body=photo, ContentType="image/jpeg"
+    )
+    tab.open(
+        f"#/register?course=CS501&date={campus.today.isoformat()}",
+        "document.querySelectorAll('#register tbody tr').length === 8",
+    )
+    assert browser.evaluate("document.querySelectorAll('#register img').length") == 0
+    # WHEN the admin asks for Ada's door photo
+    tab.click("#register button[aria-label='Door photo: Ada Lovelace']")
+    # THEN it opens beside her mark, and focus is on the button that hides it
+    browser.wait_for("[...document.querySelectorAll('#register img')].some((i) => i.naturalWidth > 0)")
+    assert tab.active() == "Hide door photo: Ada Lovelace"
+    tab.check_page("register-door-photo")
+    (viewing,) = audit_entries(campus.engine, "view_door_photo")
+    assert (viewing["actor"], viewing["entity_id"]) == (
+        "Ada Admin",
+        f"1MS21CS000/CS501/{campus.today.isoformat()}",
+    )
+
+
 def test_admin_sees_camera_health_and_the_offline_docs(admin: tuple[Tab, str]) -> None:
     tab, browser = admin[0], admin[0].browser
     api_url = admin[1]
     tab.open("#/cameras", "document.querySelector('.camera-grid') !== null")
     text = tab.text()
-    assert "Door camera" in text and "Room camera" in text and "Never heard from" in text
+    # R101's door camera sent captures 40 minutes ago (quiet); nothing else was heard from
+    assert "Door camera" in text and "Room camera" in text and "Never heard from" in text and "Quiet" in text
     tab.check_page("cameras")
     # The API's docs render in a browser that reaches nothing but the API (no CDN).
     browser.navigate(f"{api_url}/docs")
