@@ -108,7 +108,18 @@ async function route() {
     if (typeof result === "function") cleanup = result;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return; // the session ended: onSessionEnd routes
-    replace(root, h("h1", {}, "This page could not be loaded"), notice(e.message || "Something went wrong."), h("p", {}, h("a", { href: "#/home" }, "Back to today")));
+    const message =
+      e instanceof ApiError && e.status === 403
+        ? "Your account cannot open this page: it shows a course you do not teach."
+        : e instanceof ApiError && e.status === 404
+          ? "What this page shows was not found. It may have been removed."
+          : e.message || "Something went wrong.";
+    replace(
+      root,
+      h("h1", {}, "This page could not be loaded"),
+      notice(message),
+      h("p", { class: "actions" }, h("button", { type: "button", onclick: () => route() }, "Try again"), h("a", { href: "#/home" }, "Back to today")),
+    );
   }
   // Focus the page's heading, so that keyboard and screen reader users start at the new page.
   const heading = root.querySelector("h1");
