@@ -77,10 +77,9 @@ from infra.demo_room import (
     write_door_replay,
 )
 from infra.local_stack import LocalStack, MotoEndpoint, local_parameter_overrides
-from infra.local_stack.__main__ import first_admin_account
 from infra.local_stack.host import FunctionHostProcess
 from infra.local_stack.http_api import HttpApiGateway
-from infra.local_stack.portal import PortalServer, session_admin_token
+from infra.local_stack.portal import PortalServer, first_admin_account, session_admin_token
 from infra.migrations import upgrade
 from infra.seed import Person, Slot, lfw_people, seed_campus, seed_students
 
@@ -577,12 +576,19 @@ class Serving:
         self.gateway.stop()
 
 
-def start_serving(stack: LocalStack, api_port: int, portal_port: int) -> Serving:
-    """The HTTP API and the web portal on loopback; SIGINT/SIGTERM set ``stop`` from now on."""
+def start_serving(stack: LocalStack, api_port: int, portal_port: int, stream_port: int) -> Serving:
+    """The HTTP API and the web portal on loopback; SIGINT/SIGTERM set ``stop`` from now on.
+
+    The portal's config names the API and R101's room-camera stream, which its live view shows.
+    """
     for key, value in stack.env("ApiFunction").items():
         os.environ.setdefault(key, value)  # the API reads its settings when imported
     gateway = stack.http_api(functions=["ApiFunction"], port=api_port).start()
-    portal = PortalServer(portal_port, api_url=gateway.url).start()
+    config: dict[str, object] = {
+        "apiBaseUrl": gateway.url,
+        "roomStreams": {"R101": f"http://127.0.0.1:{stream_port}/stream"},
+    }
+    portal = PortalServer(portal_port, config=config).start()
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -598,10 +604,10 @@ def print_serving(stack: LocalStack, serving: Serving, admin_token: str, stream_
     print(f"  web portal   {serving.portal.url}   (live room: {serving.portal.url}#/live?room=R101)")
     print(f"  HTTP API     {serving.gateway.url}")
     print(f"  cam2 stream  http://127.0.0.1:{stream_port}/stream   (R101, boxes, track ids, names)")
-    print(f"  admin token  {admin_token}   (tools and scripts)")
     account = first_admin_account(stack)
     if account is not None:
-        print(f"  sign in      {account[0]} / {account[1]}   (the portal's admin account for this run)")
+        print(f"  sign in      {account[0]} / {account[1]}   (an admin account for this run)")
+    print(f"  admin token  {admin_token}   (for scripts: Authorization: Bearer …)")
     print("  environment for edge clients:")
     for name, value in stack.env().items():
         print(f"    export {name}={value}")
@@ -740,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.serve:
                 _say("HTTP API, web portal and cam2's stream, up while the cameras run")
-                serving = start_serving(stack, args.api_port, args.portal_port)
+                serving = start_serving(stack, args.api_port, args.portal_port, args.stream_port)
                 print_serving(stack, serving, admin_token, args.stream_port)
             _say("enrollment through the bucket (enroll function)")
             enroll_through_bucket(stack, engine, [*people, PROXY_STUDENT])

@@ -79,6 +79,7 @@ class TrackRecord:
     frames_seen: int = 0
     embedding: np.ndarray | None = None
     embedded_at: datetime | None = None
+    appearance: np.ndarray | None = None  # clothing colour when it entered (door entries only)
     last_body_upload_at: datetime | None = None
     gallery_uploads: int = 0
     last_gallery_upload_at: datetime | None = None

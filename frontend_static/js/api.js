@@ -19,7 +19,7 @@ export class ApiError extends Error {
 
 let configPromise = null;
 
-/** The portal's config.json ({ apiBaseUrl }), fetched once. */
+/** The portal's config.json ({ apiBaseUrl, roomStreams }), fetched once. */
 export function config() {
   if (!configPromise) {
     configPromise = fetch("config.json", { cache: "no-store", credentials: "omit" })
@@ -27,7 +27,11 @@ export function config() {
         if (!r.ok) throw new Error(String(r.status));
         return r.json();
       })
-      .then((c) => ({ apiBaseUrl: String(c.apiBaseUrl || "").replace(/\/+$/, "") }))
+      .then((c) => ({
+        apiBaseUrl: String(c.apiBaseUrl || "").replace(/\/+$/, ""),
+        // Optional: each room's camera stream (MJPEG), shown on the live room page.
+        roomStreams: c.roomStreams && typeof c.roomStreams === "object" ? c.roomStreams : {},
+      }))
       .catch(() => {
         configPromise = null;
         throw new ApiError(0, "The portal's settings file (config.json) could not be read. Ask your administrator.");

@@ -358,3 +358,38 @@ def test_csv_shows_room_local_times_absentees_and_corrections(api: Api) -> None:
     alan = rows["1MS21CS001"]
     assert (alan["corrected_by"], alan["corrected_at_local"]) == ("Tom Teacher", "2026-11-24 11:30:00")
     assert alan["correction_reason"] == "'=bus was late"
+
+
+def test_room_events_can_be_only_the_door_cameras_or_only_the_room_cameras(api: Api) -> None:
+    # GIVEN a door face, a body crop and a gallery crop of R101
+    keys = {
+        "door-1": "captures/faces/R101/2026-11-24/door-1.jpg",
+        "body-1": "captures/bodies/R101/2026-11-24/body-1.jpg",
+        "gallery-1": "captures/gallery/R101/2026-11-24/1MS21CS000/gallery-1.jpg",
+    }
+    with api.engine.begin() as connection:
+        connection.execute(
+            recognition_events.insert(),
+            [
+                {
+                    "object_key": key,
+                    "capture_id": capture_id,
+                    "room_id": "R101",
+                    "captured_at": TUESDAY,
+                    "outcome": "recognised" if capture_id.startswith("door") else "body_unknown",
+                    "created_at": TUESDAY,
+                }
+                for capture_id, key in keys.items()
+            ],
+        )
+
+    def ids(**params: str) -> list[str]:
+        page = api.client.get("/rooms/R101/events", params=params, headers=TEACHER).json()
+        return sorted(e["capture_id"] for e in page["items"])
+
+    # WHEN the live view asks for the door camera's events, the room camera's, or all
+    # THEN each gets its own, and an unknown camera is refused
+    assert ids(camera="door") == ["door-1"]
+    assert ids(camera="room") == ["body-1", "gallery-1"]
+    assert ids() == ["body-1", "door-1", "gallery-1"]
+    assert api.client.get("/rooms/R101/events", params={"camera": "hall"}, headers=TEACHER).status_code == 422
