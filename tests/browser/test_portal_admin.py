@@ -6,6 +6,7 @@ the offline API docs. Every page passes axe-core and is saved as screenshots at 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -259,19 +260,35 @@ def test_admin_enrolls_with_photos_then_deletes_the_face_data(
         photos.append(photo)
     browser.set_file_input("#student-detail input[type=file]", photos)
     browser.wait_for("document.querySelectorAll('.drop-list li').length === 3")
+    # AND drags a fourth onto the drop zone
+    up = (LFW_PERSON / "Colin_Powell_0004.jpg").read_bytes()
+    photos.append(tmp_path / "mary_up.jpg")
+    photos[-1].write_bytes(up)
+    encoded = json.dumps(base64.b64encode(up).decode())
+    browser.evaluate(
+        f"""(() => {{
+            const bytes = Uint8Array.from(atob({encoded}), (c) => c.charCodeAt(0));
+            const files = new DataTransfer();
+            files.items.add(new File([bytes], 'mary_up.jpg', {{type: 'image/jpeg'}}));
+            const drop = new DragEvent('drop', {{dataTransfer: files, bubbles: true}});
+            document.querySelector('.drop-zone').dispatchEvent(drop);
+            return true;
+        }})()"""
+    )
+    browser.wait_for("document.querySelectorAll('.drop-list li').length === 4")
     poses = browser.evaluate("[...document.querySelectorAll('.drop-list select')].map((s) => s.value)")
-    assert poses == ["frontal", "left", "right"]
+    assert poses == ["frontal", "left", "right", "up"]
     tab.check_page("enrollment-chosen")
     tab.click("#student-detail button", "Upload photos")
-    browser.wait_for("document.querySelectorAll('.upload-result li.ok').length === 3")
+    browser.wait_for("document.querySelectorAll('.upload-result li.ok').length === 4")
     s3 = stack.client("s3")
-    for pose, photo in zip(("frontal", "left", "right"), photos, strict=True):
+    for pose, photo in zip(("frontal", "left", "right", "up"), photos, strict=True):
         stored = s3.get_object(Bucket=stack.bucket_name, Key=f"enrollment/1MS21CS777/{pose}.jpg")
         assert stored["Body"].read() == photo.read_bytes()
     # THEN the pose thumbnails show the stored photos
     browser.wait_for(
         "[...document.querySelectorAll('#student-detail .poses img')]"
-        ".filter((i) => i.naturalWidth > 0).length === 3",
+        ".filter((i) => i.naturalWidth > 0).length === 4",
         timeout_s=15,
     )
     assert "Uploaded, waiting to be checked" in tab.text("#student-detail")
@@ -284,9 +301,11 @@ def test_admin_enrolls_with_photos_then_deletes_the_face_data(
     # THEN the receipt is a page that stays, with what was deleted and a fresh check
     browser.wait_for("location.hash.startsWith('#/receipt') && document.querySelector('.receipt') !== null")
     receipt = tab.text()
-    assert "Photos deleted from storage\n3" in receipt or "Photos deleted from storage 3" in receipt.replace(
-        "\n", " "
+    deleted = browser.evaluate(
+        "[...document.querySelectorAll('.receipt-list dt')].find((dt) => dt.textContent === "
+        "'Photos deleted from storage').nextElementSibling.textContent"
     )
+    assert deleted == "4"
     assert "Nothing of this student's face data is left." in receipt
     tab.check_page("receipt")
     assert s3.list_objects_v2(Bucket=stack.bucket_name, Prefix="enrollment/1MS21CS777/").get("KeyCount") == 0

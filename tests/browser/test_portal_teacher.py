@@ -173,7 +173,7 @@ def test_teacher_marks_corrects_exports_and_prints_the_register(
     browser.command("Emulation.setEmulatedMedia", {"media": ""}, session=True)
 
 
-def test_teacher_opens_a_student_and_the_course(teacher_tab: Tab) -> None:
+def test_teacher_opens_a_student_and_the_course(teacher_tab: Tab, tmp_path: Path) -> None:
     tab, browser = teacher_tab, teacher_tab.browser
     # GIVEN the course page of CS501
     tab.open("#/course?code=CS501", "document.querySelector('#shortage-h') !== null")
@@ -183,6 +183,17 @@ def test_teacher_opens_a_student_and_the_course(teacher_tab: Tab) -> None:
     assert "2026 Odd Semester" in tab.text()
     assert browser.evaluate("document.querySelectorAll('canvas').length") == 2
     tab.check_page("course")
+    # WHEN the term register is exported as a spreadsheet
+    downloads = tmp_path / "downloads"
+    browser.allow_downloads(downloads)
+    tab.click("button", "Term register (XLSX)")
+    for _ in range(100):
+        if list(downloads.glob("*.xlsx")):
+            break
+        time.sleep(0.1)
+    (xlsx,) = downloads.glob("*.xlsx")
+    assert xlsx.name == "register_CS501_2026_Odd_Semester.xlsx"
+    assert xlsx.read_bytes()[:2] == b"PK"  # a workbook is a zip
     # WHEN the teacher finds a student by part of the name and opens them
     tab.open("#/students", "document.querySelector('input[name=student]') !== null")
     tab.focus("input[name=student]")
