@@ -81,7 +81,7 @@ def test_teacher_marks_corrects_exports_and_prints_the_register(
     browser.wait_for("document.querySelectorAll('#register tbody tr').length === 8")
     text = tab.text()
     # THEN the register is on the room's day, times in the room's zone and labelled
-    assert f"{campus.today.day} " in text and str(campus.today.year) in text
+    assert f"{campus.today:%a}, {campus.today.day} " in text and str(campus.today.year) in text
     assert re.search(r"times in (IST|GMT\+5:30) \(Asia/Kolkata\)", text), text
     arrived = campus.arrived_at.astimezone(ZONE).strftime("%H:%M")
     assert re.search(rf"Arrived \(door camera\) {arrived} (IST|GMT\+5:30)", text), text
