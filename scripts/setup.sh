@@ -39,7 +39,7 @@ fi
 # --- Chromium, for the portal's browser tests (scripts/test.sh asks for it) ------------------
 if [ -n "${CLASSSIGHT_WITH_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   log "installing Chromium (browser tests)"
-  apt_install chromium
+  apt_install chromium fonts-dejavu-core
 fi
 
 # --- MariaDB (MySQL protocol, stands in for RDS MySQL) ---------------------------------------

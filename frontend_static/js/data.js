@@ -113,3 +113,47 @@ export function technicalDetail() {
 export function setTechnicalDetail(on) {
   localStorage.setItem("classsight.technical", on ? "1" : "0");
 }
+
+/** The term covering `day` (YYYY-MM-DD), else the latest that began before it; null when none. */
+export async function termOn(day) {
+  let list = [];
+  try {
+    list = await api("/terms");
+  } catch {
+    return null;
+  }
+  const covering = list.find((t) => t.start_date <= day && day <= t.end_date);
+  if (covering) return covering;
+  const before = list.filter((t) => t.start_date <= day).sort((a, b) => b.start_date.localeCompare(a.start_date));
+  return before[0] || null;
+}
+
+/** The course's standing over a term from the API's reports, in the shape courseStats gives. */
+export async function courseTermStats(term, courseCode) {
+  const base = `/reports/terms/${seg(term.term_id)}/courses/${seg(courseCode)}`;
+  const [report, register] = await Promise.all([api(base), api(`${base}/register`)]);
+  const students = report.students.map((s) => ({
+    usn: s.usn,
+    name: s.name,
+    attended: s.present + s.late,
+    held: s.counted,
+    pct: s.percentage,
+    short: s.short,
+    canStillMiss: s.can_still_miss,
+  }));
+  const sessions = register.sessions
+    .map((session, j) => ({ session, j }))
+    .filter(({ session }) => session.held)
+    .map(({ session, j }) => {
+      let attended = 0;
+      let expected = 0;
+      for (const line of register.lines) {
+        const mark = line.marks[j];
+        if (!mark || mark === "excused") continue;
+        expected += 1;
+        if (mark === "present" || mark === "late") attended += 1;
+      }
+      return { day: session.session_date, attended, expected, pct: expected ? (100 * attended) / expected : null };
+    });
+  return { students, sessions, held: report.sessions_held, remaining: report.sessions_remaining, minPct: report.min_pct, exportBase: base };
+}

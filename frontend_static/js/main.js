@@ -18,10 +18,11 @@ import * as signin from "./views/signin.js";
 import * as student from "./views/student.js";
 import * as students from "./views/students.js";
 import * as teachers from "./views/teachers.js";
+import * as terms from "./views/terms.js";
 import * as timetable from "./views/timetable.js";
 
-const VIEWS = { signin, home, register, course, courses, student, students, live, timetable, glossary, rooms, teachers, imports, cameras, receipt };
-const ADMIN_ONLY = new Set(["rooms", "teachers", "imports", "cameras", "receipt"]);
+const VIEWS = { signin, home, register, course, courses, student, students, live, timetable, glossary, rooms, teachers, terms, imports, cameras, receipt };
+const ADMIN_ONLY = new Set(["rooms", "teachers", "terms", "imports", "cameras", "receipt"]);
 
 const MENU = [
   ["home", "Today"],
@@ -31,6 +32,7 @@ const MENU = [
   ["live", "Live room"],
   ["rooms", "Rooms", "admin"],
   ["teachers", "Teachers", "admin"],
+  ["terms", "Terms", "admin"],
   ["imports", "Import", "admin"],
   ["cameras", "Cameras", "admin"],
   ["glossary", "Glossary"],
@@ -75,9 +77,7 @@ function renderChrome(me, current) {
         class: "secondary small on-dark",
         onclick: async () => {
           await signOut();
-          endedMessage = "You have signed out.";
-          location.hash = "#/signin";
-          route();
+          toSignIn("You have signed out.");
         },
       },
       "Sign out",
@@ -108,7 +108,18 @@ async function route() {
     if (typeof result === "function") cleanup = result;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return; // the session ended: onSessionEnd routes
-    replace(root, h("h1", {}, "This page could not be loaded"), notice(e.message || "Something went wrong."), h("p", {}, h("a", { href: "#/home" }, "Back to today")));
+    const message =
+      e instanceof ApiError && e.status === 403
+        ? "Your account cannot open this page: it shows a course you do not teach."
+        : e instanceof ApiError && e.status === 404
+          ? "What this page shows was not found. It may have been removed."
+          : e.message || "Something went wrong.";
+    replace(
+      root,
+      h("h1", {}, "This page could not be loaded"),
+      notice(message),
+      h("p", { class: "actions" }, h("button", { type: "button", onclick: () => route() }, "Try again"), h("a", { href: "#/home" }, "Back to today")),
+    );
   }
   // Focus the page's heading, so that keyboard and screen reader users start at the new page.
   const heading = root.querySelector("h1");
@@ -119,11 +130,14 @@ async function route() {
   document.title = heading ? `${heading.textContent} · ClassSight` : "ClassSight";
 }
 
-onSessionEnd(() => {
-  endedMessage = "Your session has ended. Please sign in again.";
-  location.hash = "#/signin";
-  route();
-});
+/** Show the sign-in page with `message` (one render: the hash change, or a direct one). */
+function toSignIn(message) {
+  endedMessage = message;
+  if (location.hash === "#/signin") route();
+  else location.hash = "#/signin";
+}
+
+onSessionEnd(() => toSignIn("Your session has ended. Please sign in again."));
 
 document.getElementById("menu-button").addEventListener("click", () => {
   const open = !document.body.classList.contains("nav-open");

@@ -96,6 +96,9 @@ const SENTENCES = [
   [/valid_from must not be after valid_to/, "valid_to", "The last day must not be before the first day."],
   [/cam1_id and cam2_id must differ/, "cam2_id", "The door camera and the room camera need different names."],
   [/not an IANA time zone/, "timezone", "Pick a time zone from the list."],
+  [/end_date must not be before start_date/, "end_date", "The last day must not be before the first day."],
+  [/day off .* is outside the term/, "day", "This day is outside the term's dates."],
+  [/outside the term/, "day", "This day is outside the term's dates."],
   [/expected a date/, null, "Enter a date."],
   [/timetabled in \d+ rooms/, "room_id", "This course meets in more than one room that day; pick the room."],
 ];

@@ -24,9 +24,12 @@ import uvicorn
 from sqlalchemy.engine import Engine
 
 from cloud_functions.api.app import create_app
+from cloud_functions.api.auth import Principal
+from cloud_functions.api.crud.calendar import create_term
+from cloud_functions.api.schemas import TermCreate
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
 from cloud_functions.core.db.presence import PresenceConfirmation, confirm_presence
-from cloud_functions.core.db.schema import attendance, course_rosters
+from cloud_functions.core.db.schema import attendance, course_rosters, recognition_events
 from infra.seed import Person, Slot, seed_campus, seed_students, seed_teachers
 from tests.browser.cdp import Browser
 from tests.integration.test_api_helpers import TEACHERS, api_settings
@@ -53,6 +56,11 @@ ROSTER = (
 )
 
 
+def door_crop_key(usn: str) -> str:
+    """Where the seeded door capture of ``usn`` would be in the bucket."""
+    return f"captures/faces/R101/today/cap-{usn}.jpg"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -70,7 +78,8 @@ class Campus:
 
 
 def seed_portal_campus(engine: Engine) -> Campus:
-    """CS501 in R101 from an hour ago to an hour from now (room time), CS502 later in R102.
+    """CS501 in R101 from an hour ago to an hour from now (room time), CS502 later in R102, and
+    a term from before the first of four past weeks to two months ahead.
 
     Today: Ada, Alan and Grace arrived and were confirmed, Katherine arrived late, Edsger arrived
     (not yet confirmed); three have no mark. The four previous weeks: Barbara was absent three
@@ -112,11 +121,36 @@ def seed_portal_campus(engine: Engine) -> Campus:
                     usn, "CS501", today, "R101", seen, status, "face", 0.70 - i * 0.08, f"cap-{usn}"
                 ),  # type: ignore[arg-type]
             )
+            connection.execute(
+                recognition_events.insert().values(
+                    object_key=door_crop_key(usn),
+                    capture_id=f"cap-{usn}",
+                    camera_id="R101-door",
+                    room_id="R101",
+                    captured_at=seen,
+                    outcome="recognised",
+                    usn=usn,
+                    similarity=0.70 - i * 0.08,
+                    created_at=seen,
+                )
+            )
             if i < 3:
                 confirm_presence(
                     connection,
                     PresenceConfirmation(usn, "CS501", today, "R101", seen + timedelta(minutes=12), "face"),
                 )
+        connection.execute(
+            recognition_events.insert().values(
+                object_key="captures/faces/R101/stranger.jpg",
+                capture_id="cap-stranger",
+                camera_id="R101-door",
+                room_id="R101",
+                captured_at=arrived_at + timedelta(minutes=6),
+                outcome="unknown_person",
+                similarity=0.21,
+                created_at=arrived_at + timedelta(minutes=6),
+            )
+        )
         rows = []
         for k, day in enumerate(past):
             for p in ROSTER:
@@ -133,6 +167,17 @@ def seed_portal_campus(engine: Engine) -> Campus:
                     }
                 )
         connection.execute(attendance.insert(), rows)
+        # The term: its sessions come from the timetable (one a week, the past four held).
+        create_term(
+            connection,
+            TermCreate(
+                name="2026 Odd Semester",
+                start_date=past[-1] - timedelta(days=1),
+                end_date=today + timedelta(days=60),
+            ),
+            Principal("Ada Admin", "admin"),
+            now,
+        )
     return Campus(engine=engine, today=today, arrived_at=arrived_at, past_days=past)
 
 

@@ -6,6 +6,7 @@ the offline API docs. Every page passes axe-core and is saved as screenshots at 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +25,14 @@ from tests.browser.portal_harness import (
     CHROMIUM,
     Campus,
     Tab,
+    door_crop_key,
     free_port,
     running,
     seed_portal_campus,
     signed_in_as,
 )
 from tests.conftest import DATA_DIR
-from tests.integration.test_api_helpers import ADMIN_TOKEN
+from tests.integration.test_api_helpers import ADMIN_TOKEN, audit_entries
 from tests.local_stack_fixtures import LocalStackFactory
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -258,19 +260,35 @@ def test_admin_enrolls_with_photos_then_deletes_the_face_data(
         photos.append(photo)
     browser.set_file_input("#student-detail input[type=file]", photos)
     browser.wait_for("document.querySelectorAll('.drop-list li').length === 3")
+    # AND drags a fourth onto the drop zone
+    up = (LFW_PERSON / "Colin_Powell_0004.jpg").read_bytes()
+    photos.append(tmp_path / "mary_up.jpg")
+    photos[-1].write_bytes(up)
+    encoded = json.dumps(base64.b64encode(up).decode())
+    browser.evaluate(
+        f"""(() => {{
+            const bytes = Uint8Array.from(atob({encoded}), (c) => c.charCodeAt(0));
+            const files = new DataTransfer();
+            files.items.add(new File([bytes], 'mary_up.jpg', {{type: 'image/jpeg'}}));
+            const drop = new DragEvent('drop', {{dataTransfer: files, bubbles: true}});
+            document.querySelector('.drop-zone').dispatchEvent(drop);
+            return true;
+        }})()"""
+    )
+    browser.wait_for("document.querySelectorAll('.drop-list li').length === 4")
     poses = browser.evaluate("[...document.querySelectorAll('.drop-list select')].map((s) => s.value)")
-    assert poses == ["frontal", "left", "right"]
+    assert poses == ["frontal", "left", "right", "up"]
     tab.check_page("enrollment-chosen")
     tab.click("#student-detail button", "Upload photos")
-    browser.wait_for("document.querySelectorAll('.upload-result li.ok').length === 3")
+    browser.wait_for("document.querySelectorAll('.upload-result li.ok').length === 4")
     s3 = stack.client("s3")
-    for pose, photo in zip(("frontal", "left", "right"), photos, strict=True):
+    for pose, photo in zip(("frontal", "left", "right", "up"), photos, strict=True):
         stored = s3.get_object(Bucket=stack.bucket_name, Key=f"enrollment/1MS21CS777/{pose}.jpg")
         assert stored["Body"].read() == photo.read_bytes()
     # THEN the pose thumbnails show the stored photos
     browser.wait_for(
         "[...document.querySelectorAll('#student-detail .poses img')]"
-        ".filter((i) => i.naturalWidth > 0).length === 3",
+        ".filter((i) => i.naturalWidth > 0).length === 4",
         timeout_s=15,
     )
     assert "Uploaded, waiting to be checked" in tab.text("#student-detail")
@@ -283,12 +301,41 @@ def test_admin_enrolls_with_photos_then_deletes_the_face_data(
     # THEN the receipt is a page that stays, with what was deleted and a fresh check
     browser.wait_for("location.hash.startsWith('#/receipt') && document.querySelector('.receipt') !== null")
     receipt = tab.text()
-    assert "Photos deleted from storage\n3" in receipt or "Photos deleted from storage 3" in receipt.replace(
-        "\n", " "
+    deleted = browser.evaluate(
+        "[...document.querySelectorAll('.receipt-list dt')].find((dt) => dt.textContent === "
+        "'Photos deleted from storage').nextElementSibling.textContent"
     )
+    assert deleted == "4"
     assert "Nothing of this student's face data is left." in receipt
     tab.check_page("receipt")
     assert s3.list_objects_v2(Bucket=stack.bucket_name, Prefix="enrollment/1MS21CS777/").get("KeyCount") == 0
+
+
+def test_admin_opens_the_door_photo_behind_a_mark(
+    admin: tuple[Tab, str], stack: LocalStack, campus: Campus
+) -> None:
+    tab, browser = admin[0], admin[0].browser
+    # GIVEN Ada's door crop in the bucket; the register lists no photo until asked
+    photo = (LFW_PERSON / "Colin_Powell_0001.jpg").read_bytes()
+    stack.client("s3").put_object(
+        Bucket=stack.bucket_name, Key=door_crop_key("1MS21CS000"), Body=photo, ContentType="image/jpeg"
+    )
+    tab.open(
+        f"#/register?course=CS501&date={campus.today.isoformat()}",
+        "document.querySelectorAll('#register tbody tr').length === 8",
+    )
+    assert browser.evaluate("document.querySelectorAll('#register img').length") == 0
+    # WHEN the admin asks for Ada's door photo
+    tab.click("#register button[aria-label='Door photo: Ada Lovelace']")
+    # THEN it opens beside her mark, and focus is on the button that hides it
+    browser.wait_for("[...document.querySelectorAll('#register img')].some((i) => i.naturalWidth > 0)")
+    assert tab.active() == "Hide door photo: Ada Lovelace"
+    tab.check_page("register-door-photo")
+    (viewing,) = audit_entries(campus.engine, "view_door_photo")
+    assert (viewing["actor"], viewing["entity_id"]) == (
+        "Ada Admin",
+        f"1MS21CS000/CS501/{campus.today.isoformat()}",
+    )
 
 
 def test_admin_sees_camera_health_and_the_offline_docs(admin: tuple[Tab, str]) -> None:
@@ -296,7 +343,8 @@ def test_admin_sees_camera_health_and_the_offline_docs(admin: tuple[Tab, str]) -
     api_url = admin[1]
     tab.open("#/cameras", "document.querySelector('.camera-grid') !== null")
     text = tab.text()
-    assert "Door camera" in text and "Room camera" in text and "Never heard from" in text
+    # R101's door camera sent captures 40 minutes ago (quiet); nothing else was heard from
+    assert "Door camera" in text and "Room camera" in text and "Never heard from" in text and "Quiet" in text
     tab.check_page("cameras")
     # The API's docs render in a browser that reaches nothing but the API (no CDN).
     browser.navigate(f"{api_url}/docs")
@@ -311,3 +359,42 @@ def test_admin_sees_camera_health_and_the_offline_docs(admin: tuple[Tab, str]) -
     )
     browser.screenshot(tab.artifacts / "api-redoc.png")
     assert json.loads(json.dumps(browser.errors())) == []
+
+
+def test_admin_adds_a_term_and_a_holiday(admin: tuple[Tab, str], campus: Campus) -> None:
+    tab, browser = admin[0], admin[0].browser
+    tab.open("#/terms", "document.querySelector('#term-list h2') !== null")
+    # WHEN the admin adds a term that overlaps the current one
+    next_year = campus.today.year + 1
+    tab.fill("form [name=name]", "Overlapping term")
+    tab.fill("form [name=start_date]", campus.today.isoformat())
+    tab.fill("form [name=end_date]", f"{next_year}-01-31")
+    tab.click("form button[type=submit]", "Add term")
+    # THEN it is refused in plain words next to the first day
+    browser.wait_for("document.querySelector('[name=start_date]').getAttribute('aria-invalid') === 'true'")
+    assert "overlap another term" in _field_error(tab, "start_date")
+    _no_raw_text(tab)
+    tab.check_page("terms-error")
+    # WHEN a term of its own is added, and a holiday in it
+    tab.fill("form [name=name]", f"{next_year} Even Semester")
+    tab.fill("form [name=start_date]", f"{next_year}-06-01")
+    tab.fill("form [name=end_date]", f"{next_year}-09-30")
+    tab.click("form button[type=submit]", "Add term")
+    browser.wait_for(
+        f"document.querySelector('#term-list').textContent.includes('{next_year} Even Semester')"
+    )
+    section = (
+        "[...document.querySelectorAll('#term-list section')]"
+        f".find((s) => s.textContent.includes('{next_year} Even'))"
+    )
+    browser.evaluate(
+        f"""(() => {{
+            const form = {section}.querySelector('form');
+            form.querySelector('[name=day]').value = '{next_year}-08-15';
+            form.querySelector('[name=reason]').value = 'Independence Day';
+            form.requestSubmit();
+            return true;
+        }})()"""
+    )
+    browser.wait_for(f"{section}.textContent.includes('Independence Day')")
+    tab.check_page("terms")

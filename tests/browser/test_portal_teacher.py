@@ -5,16 +5,18 @@ scroll sideways at 390 px, and is saved as screenshots at 1366×768 and 390×844
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cloud_functions.core.db.engine import create_engine
+from cloud_functions.core.db.schema import attendance_corrections
 from infra.migrations import upgrade
 from tests.browser.cdp import Browser
 from tests.browser.portal_harness import (
@@ -28,7 +30,7 @@ from tests.browser.portal_harness import (
     seed_portal_campus,
     signed_in_as,
 )
-from tests.integration.test_api_helpers import TEACHER_TOKEN, audit_entries
+from tests.integration.test_api_helpers import TEACHER_TOKEN
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
@@ -54,7 +56,7 @@ def teacher_tab(campus: Campus, tmp_path: Path) -> Iterator[Tab]:
             yield tab
 
 
-def test_teacher_finds_todays_class_with_its_counts(teacher_tab: Tab) -> None:
+def test_teacher_finds_todays_class_with_its_counts(teacher_tab: Tab, campus: Campus) -> None:
     tab = teacher_tab
     # GIVEN the home page of a teacher with CS501 on now
     text = tab.text()
@@ -63,6 +65,9 @@ def test_teacher_finds_todays_class_with_its_counts(teacher_tab: Tab) -> None:
     assert "CS501 Computer Vision" in text
     assert "4 present · 1 late · 0 absent · 3 not marked of 8" in text
     assert "In class now: CS501 Computer Vision" in text
+    # AND the next class after today is named, from the term's sessions: a week from today
+    next_week = campus.today + timedelta(days=7)
+    assert f"Next class: CS501 on {next_week.strftime('%a')}, {next_week.day} " in text
     tab.check_page("home")
 
 
@@ -76,7 +81,7 @@ def test_teacher_marks_corrects_exports_and_prints_the_register(
     browser.wait_for("document.querySelectorAll('#register tbody tr').length === 8")
     text = tab.text()
     # THEN the register is on the room's day, times in the room's zone and labelled
-    assert campus.today.strftime("%-d %b %Y") in text
+    assert f"{campus.today:%a}, {campus.today.day} " in text and str(campus.today.year) in text
     assert re.search(r"times in (IST|GMT\+5:30) \(Asia/Kolkata\)", text), text
     arrived = campus.arrived_at.astimezone(ZONE).strftime("%H:%M")
     assert re.search(rf"Arrived \(door camera\) {arrived} (IST|GMT\+5:30)", text), text
@@ -122,14 +127,29 @@ def test_teacher_marks_corrects_exports_and_prints_the_register(
         "document.querySelector('#mark-1MS21CS005-excused')?.getAttribute('aria-pressed') === 'true'"
     )
     assert browser.evaluate("document.activeElement.closest('tr')?.dataset.usn") != "1MS21CS005"
-    marks = [e for e in audit_entries(campus.engine, "override") if "1MS21CS005" in e["entity_id"]]
-    assert [
-        (e["actor"], json.loads(e["detail"])["reason"], json.loads(e["detail"])["after"]["status"])
-        for e in marks
-    ] == [
-        ("Tom Teacher", "marked all remaining absent in the register", "absent"),
-        ("Tom Teacher", "doctor's note", "excused"),
+    with campus.engine.connect() as connection:
+        corrections = connection.execute(
+            sa.select(
+                attendance_corrections.c.old_status,
+                attendance_corrections.c.new_status,
+                attendance_corrections.c.reason,
+                attendance_corrections.c.corrected_by,
+            )
+            .where(
+                attendance_corrections.c.usn == "1MS21CS005",
+                attendance_corrections.c.class_date == campus.today,
+            )
+            .order_by(attendance_corrections.c.id)
+        ).all()
+    assert [tuple(c) for c in corrections] == [
+        (None, "absent", "marked all remaining absent in the register", "Tom Teacher"),
+        ("absent", "excused", "doctor's note", "Tom Teacher"),
     ]
+    # AND the register shows the correction with its reason beside the mark
+    barbara = tab.text("#register tr[data-usn='1MS21CS005']")
+    assert (
+        "Corrected by Tom Teacher" in barbara and "Absent → Excused" in barbara and "doctor's note" in barbara
+    )
 
     # WHEN the register is exported as CSV
     downloads = tmp_path / "downloads"
@@ -157,15 +177,27 @@ def test_teacher_marks_corrects_exports_and_prints_the_register(
     browser.command("Emulation.setEmulatedMedia", {"media": ""}, session=True)
 
 
-def test_teacher_opens_a_student_and_the_course(teacher_tab: Tab) -> None:
+def test_teacher_opens_a_student_and_the_course(teacher_tab: Tab, tmp_path: Path) -> None:
     tab, browser = teacher_tab, teacher_tab.browser
     # GIVEN the course page of CS501
     tab.open("#/course?code=CS501", "document.querySelector('#shortage-h') !== null")
     # THEN Barbara Liskov (absent 3 of 4 past weeks) is on the shortage list; charts are drawn
     shortage = tab.text(".shortage")
     assert "Shortage: 1 student under 75%" in shortage and "Barbara Liskov" in shortage
+    assert "2026 Odd Semester" in tab.text()
     assert browser.evaluate("document.querySelectorAll('canvas').length") == 2
     tab.check_page("course")
+    # WHEN the term register is exported as a spreadsheet
+    downloads = tmp_path / "downloads"
+    browser.allow_downloads(downloads)
+    tab.click("button", "Term register (XLSX)")
+    for _ in range(100):
+        if list(downloads.glob("*.xlsx")):
+            break
+        time.sleep(0.1)
+    (xlsx,) = downloads.glob("*.xlsx")
+    assert xlsx.name == "register_CS501_2026_Odd_Semester.xlsx"
+    assert xlsx.read_bytes()[:2] == b"PK"  # a workbook is a zip
     # WHEN the teacher finds a student by part of the name and opens them
     tab.open("#/students", "document.querySelector('input[name=student]') !== null")
     tab.focus("input[name=student]")

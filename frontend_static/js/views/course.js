@@ -2,8 +2,9 @@
 // highlighted, and attendance per class day as a chart. Each chart has its table.
 
 import { percentBars, sessionLine } from "../charts.js";
-import { MIN_ATTENDANCE_PCT, courseRoom, courseStats, courses as listCourses } from "../data.js";
-import { badge, h, longDate, notice, picker, replace, table, todayIn } from "../dom.js";
+import { api } from "../api.js";
+import { MIN_ATTENDANCE_PCT, courseRoom, courseStats, courseTermStats, courses as listCourses, termOn } from "../data.js";
+import { badge, download, h, longDate, notice, picker, replace, table, toast, todayIn } from "../dom.js";
 
 function pct(value) {
   return value === null ? "—" : `${Math.round(value)}%`;
@@ -31,19 +32,42 @@ export async function render(root, params) {
     replace(root, h("h1", {}, "Course attendance"), h("div", { class: "card toolbar" }, coursePicker), code ? notice("You do not teach this course, or it does not exist.", "info") : h("p", { class: "muted" }, "Find a course by its code or title."));
     return;
   }
-  const [{ room, timeZone }, stats] = await Promise.all([courseRoom(code, null), courseStats(code)]);
-  const threshold = MIN_ATTENDANCE_PCT;
-  const students = [...stats.students].sort((a, b) => (a.pct ?? 101) - (b.pct ?? 101) || a.name.localeCompare(b.name));
-  const shortage = students.filter((s) => s.pct !== null && s.pct < threshold);
+  const { room, timeZone } = await courseRoom(code, null);
   const today = todayIn(timeZone);
+  const term = await termOn(today);
+  // Over a term: the API's reports (sessions held, the course's minimum); without one, the
+  // marks recorded so far.
+  const stats = term ? await courseTermStats(term, code).catch(() => null) : null;
+  const figures = stats || (await courseStats(code));
+  const threshold = stats ? stats.minPct : MIN_ATTENDANCE_PCT;
+  const students = [...figures.students].sort((a, b) => (a.pct ?? 101) - (b.pct ?? 101) || a.name.localeCompare(b.name));
+  const shortage = students.filter((s) => (s.short !== undefined ? s.short : s.pct !== null && s.pct < threshold));
+  const exportFile = async (suffix, label) => {
+    try {
+      const response = await api(`${stats.exportBase}/${suffix}`, { raw: true });
+      await download(response, `register_${code}_${term.name.replace(/[^A-Za-z0-9]+/g, "_")}.${suffix.split(".").pop()}`);
+    } catch (e) {
+      toast(`The ${label} could not be made: ${e.message}`);
+    }
+  };
+  const scope = stats
+    ? `${term.name} · ${stats.held} class${stats.held === 1 ? "" : "es"} held, ${stats.remaining} to come`
+    : `${figures.held} class day${figures.held === 1 ? "" : "s"} with a register so far`;
 
   replace(
     root,
     h(
       "div",
       { class: "page-head" },
-      h("div", {}, h("h1", {}, `${course.course_code} ${course.title}`), h("p", { class: "muted" }, `${room ? room.name : "No room timetabled"} · ${stats.held} class day${stats.held === 1 ? "" : "s"} with a register so far · minimum ${threshold}%`)),
-      h("div", { class: "actions" }, h("a", { class: "button", href: `#/register?course=${encodeURIComponent(code)}&date=${today}` }, "Open today's register")),
+      h("div", {}, h("h1", {}, `${course.course_code} ${course.title}`), h("p", { class: "muted" }, `${room ? room.name : "No room timetabled"} · ${scope} · minimum ${threshold}%`)),
+      h(
+        "div",
+        { class: "actions" },
+        h("a", { class: "button", href: `#/register?course=${encodeURIComponent(code)}&date=${today}` }, "Open today's register"),
+        stats ? h("button", { type: "button", class: "secondary", onclick: () => exportFile("register.xlsx", "spreadsheet") }, "Term register (XLSX)") : null,
+        stats ? h("button", { type: "button", class: "secondary", onclick: () => exportFile("register.csv", "CSV") }, "Term register (CSV)") : null,
+        stats ? h("button", { type: "button", class: "secondary", onclick: () => exportFile("register.html", "printable register") }, "Printable term register") : null,
+      ),
     ),
     h("div", { class: "card toolbar" }, coursePicker),
     h(
@@ -84,10 +108,10 @@ export async function render(root, params) {
       "section",
       { class: "card", "aria-labelledby": "sessions-h" },
       h("h2", { id: "sessions-h" }, "Attendance per class day"),
-      stats.sessions.length
+      figures.sessions.length
         ? sessionLine(
-            stats.sessions.map((s) => longDate(s.day)),
-            stats.sessions.map((s) => (s.pct === null ? null : Math.round(s.pct))),
+            figures.sessions.map((s) => longDate(s.day)),
+            figures.sessions.map((s) => (s.pct === null ? null : Math.round(s.pct))),
             { threshold, label: `Line chart of the share of students attending each class day of ${code}; the table below lists the same figures.` },
           )
         : null,
@@ -97,7 +121,7 @@ export async function render(root, params) {
           { label: "Attending", class: "num", cell: (s) => `${s.attended} of ${s.expected}` },
           { label: "Share", class: "num", cell: (s) => pct(s.pct) },
         ],
-        [...stats.sessions].reverse(),
+        [...figures.sessions].reverse(),
         { empty: "No class day has a register yet.", caption: `Attendance per class day in ${code}` },
       ),
     ),

@@ -2,11 +2,25 @@
 // the next class. Times are each room's own, labelled.
 
 import { api } from "../api.js";
-import { classCounts, countsLine } from "../data.js";
-import { badge, h, hhmm, longDate, notice, replace, zoneAbbr } from "../dom.js";
+import { classCounts, countsLine, rooms } from "../data.js";
+import { badge, h, hhmm, longDate, notice, replace, todayIn, zoneAbbr } from "../dom.js";
 import { CLASS_STATE_WORDS } from "../words.js";
 
 const REFRESH_MS = 30_000;
+
+/** The first class session after today (the next two weeks), or null; a teacher sees theirs. */
+async function nextSession(classes) {
+  const allRooms = await rooms().catch(() => []);
+  const zone = (classes[0] && classes[0].timezone) || (allRooms[0] && allRooms[0].timezone) || "UTC";
+  const today = todayIn(zone);
+  const [y, m, d] = today.split("-").map(Number);
+  const day = (offset) => new Date(Date.UTC(y, m - 1, d + offset)).toISOString().slice(0, 10);
+  const sessions = await api("/sessions", { query: { date_from: day(1), date_to: day(14), status: "scheduled", limit: 50 } }).catch(() => []);
+  const first = sessions[0];
+  if (!first) return null;
+  const room = allRooms.find((r) => r.room_id === first.room_id);
+  return { ...first, room: room ? room.name : first.room_id, zone: zoneAbbr(room ? room.timezone : "UTC") };
+}
 
 export async function render(root, _params, ctx) {
   const list = h("div", { id: "todays-classes" });
@@ -19,6 +33,7 @@ export async function render(root, _params, ctx) {
     const counts = await Promise.all(classes.map((c) => classCounts(c.course_code, c.class_date).catch(() => null)));
     const upcoming = classes.find((c) => c.state === "upcoming");
     const now = classes.find((c) => c.state === "in_session");
+    const later = upcoming ? null : await nextSession(classes);
     replace(
       next,
       now
@@ -26,7 +41,12 @@ export async function render(root, _params, ctx) {
         : null,
       upcoming
         ? h("p", { class: "lead" }, "Next class: ", h("strong", {}, `${upcoming.course_code} ${upcoming.course_title}`), ` at ${hhmm(upcoming.start_time)} ${zoneAbbr(upcoming.timezone)} in ${upcoming.room_name}.`)
-        : h("p", { class: "lead" }, classes.length ? "No more classes today." : "No classes today."),
+        : h(
+            "p",
+            { class: "lead" },
+            classes.length ? "No more classes today." : "No classes today.",
+            later ? [" Next class: ", h("strong", {}, `${later.course_code}`), ` on ${longDate(later.session_date)} at ${hhmm(later.start_time)} ${later.zone} in ${later.room}.`] : null,
+          ),
     );
     replace(
       list,

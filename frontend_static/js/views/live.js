@@ -56,7 +56,7 @@ export async function render(root, params) {
             { label: "Time", cell: (e) => timeIn(e.captured_at || e.created_at, room.timezone) },
             { label: "What happened", cell: (e) => OUTCOME_WORDS[e.outcome] || e.outcome.replaceAll("_", " ") },
             { label: "Student", cell: (e) => (e.usn ? h("a", { href: `#/student?usn=${encodeURIComponent(e.usn)}` }, names.get(e.usn) || e.usn) : "—") },
-            { label: "Match confidence", cell: (e) => confidenceWord(e.similarity) || "—" },
+            { label: "Match confidence", cell: (e) => (e.usn ? confidenceWord(e.similarity) || "—" : "—") },
           ],
           page.items,
           { empty: "Nobody at the door yet today.", caption: "Newest door-camera events" },

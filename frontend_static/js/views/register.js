@@ -3,8 +3,8 @@
 // changes, the evidence behind each mark in plain words, CSV export and a printable register.
 
 import { api, seg } from "../api.js";
-import { courseRoom, courses as listCourses, technicalDetail } from "../data.js";
-import { badge, download, formError, h, longDate, notice, picker, replace, showErrors, timeIn, toast, todayIn, zoneAbbr } from "../dom.js";
+import { courseRoom, courses as listCourses, setTechnicalDetail, technicalDetail } from "../data.js";
+import { badge, dateTimeIn, download, formError, h, longDate, notice, picker, replace, showErrors, timeIn, toast, todayIn, zoneAbbr } from "../dom.js";
 import { MARKS, SOURCE_WORDS, STATUS_WORDS, confidenceWord, markWord } from "../words.js";
 
 const REASON_FIRST_MARK = "marked in the register";
@@ -332,7 +332,7 @@ export async function render(root, params, ctx) {
         "table",
         { class: "list-table register-table" },
         h("caption", { class: "visually-hidden" }, `Register of ${courseCode} on ${longDate(classDate)}`),
-        h("thead", {}, h("tr", {}, ["Student", "Mark", "Evidence", "Change"].map((t) => h("th", { scope: "col" }, t)))),
+        h("thead", {}, h("tr", {}, ["Student", "Mark", "Evidence", "Change"].map((t) => h("th", { scope: "col", class: t === "Change" ? "no-print" : null }, t)))),
         h(
           "tbody",
           {},
@@ -412,8 +412,24 @@ export async function render(root, params, ctx) {
         ),
       ),
       h("div", { class: "field" }, h("label", { for: "register-filter" }, "Find a student"), filterInput),
+      ctx.isAdmin
+        ? h(
+            "label",
+            { class: "check" },
+            h("input", {
+              type: "checkbox",
+              name: "technical",
+              checked: showTechnical,
+              onchange: (e) => {
+                setTechnicalDetail(e.target.checked);
+                window.dispatchEvent(new HashChangeEvent("hashchange"));
+              },
+            }),
+            " Show technical detail (admins)",
+          )
+        : null,
     ),
-    h("p", { class: "print-only" }, `Printed ${new Date().toLocaleString("en-GB", { timeZone })} ${zoneLabel}`),
+    h("p", { class: "print-only" }, `Printed ${dateTimeIn(new Date().toISOString(), timeZone)} (${timeZone}) · signature: ____________________`),
     h("div", { tabindex: "-1", id: "register-counts-wrap" }, chips),
     h("div", { class: "bulk-wrap no-print" }, bulk),
     status,

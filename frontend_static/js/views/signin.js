@@ -27,7 +27,10 @@ export async function render(root, _params, ctx) {
         try {
           await signIn(username.value.trim(), password.value);
           password.value = "";
-          location.hash = "#/home";
+          // Back to the page that asked for the sign-in (a link into the register), else home.
+          const target = location.hash && !location.hash.startsWith("#/signin") ? location.hash : "#/home";
+          if (location.hash === target) window.dispatchEvent(new HashChangeEvent("hashchange"));
+          else location.hash = target;
         } catch (e) {
           showErrors(form, e);
           password.value = "";

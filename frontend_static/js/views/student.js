@@ -3,8 +3,8 @@
 
 import { api, seg } from "../api.js";
 import { percentBars } from "../charts.js";
-import { ATTENDED, MIN_ATTENDANCE_PCT, rooms } from "../data.js";
-import { badge, h, longDate, notice, picker, replace, table, timeIn } from "../dom.js";
+import { ATTENDED, MIN_ATTENDANCE_PCT, rooms, termOn } from "../data.js";
+import { badge, h, longDate, notice, picker, replace, table, timeIn, todayIn } from "../dom.js";
 import { SOURCE_WORDS, markWord } from "../words.js";
 
 export function studentPicker(onPick, initial = "") {
@@ -39,7 +39,19 @@ export async function render(root, params) {
     }
     perCourse.set(row.course_code, entry);
   }
-  const courses = [...perCourse.values()].map((c) => ({ ...c, pct: c.held ? (100 * c.attended) / c.held : null }));
+  let courses = [...perCourse.values()].map((c) => ({ ...c, pct: c.held ? (100 * c.attended) / c.held : null, min: MIN_ATTENDANCE_PCT }));
+  // Over the current term the API's report counts the sessions held (absences the register
+  // never saw included) against each course's own minimum.
+  const latest = history.rows[history.rows.length - 1];
+  const term = await termOn(todayIn((latest && zones.get(latest.room_id)) || (allRooms[0] && allRooms[0].timezone) || "UTC"));
+  let scope = "Over the classes recorded so far.";
+  if (term) {
+    const report = await api(`/reports/terms/${seg(term.term_id)}/students/${seg(usn)}`).catch(() => null);
+    if (report && report.courses.length) {
+      courses = report.courses.map((c) => ({ course: c.course_code, attended: c.present + c.late, held: c.counted, pct: c.percentage, min: c.min_pct }));
+      scope = `Over ${term.name}, classes held so far.`;
+    }
+  }
   const rows = [...history.rows].reverse();
   replace(
     root,
@@ -50,6 +62,7 @@ export async function render(root, params) {
       "section",
       { class: "card", "aria-labelledby": "per-course-h" },
       h("h2", { id: "per-course-h" }, "Attendance per course"),
+      h("p", { class: "muted small" }, scope),
       courses.length
         ? percentBars(
             courses.map((c) => c.course),
@@ -64,7 +77,7 @@ export async function render(root, params) {
           {
             label: "Attendance",
             class: "num",
-            cell: (c) => (c.pct === null ? "—" : c.pct < MIN_ATTENDANCE_PCT ? badge(`${Math.round(c.pct)}% · shortage`, "absent") : `${Math.round(c.pct)}%`),
+            cell: (c) => (c.pct === null ? "—" : c.pct < c.min ? badge(`${Math.round(c.pct)}% · shortage`, "absent") : `${Math.round(c.pct)}%`),
           },
         ],
         courses,
