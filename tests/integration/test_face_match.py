@@ -29,12 +29,20 @@ from sqlalchemy.engine import Engine
 
 from cloud_functions.core.db.schema import (
     attendance,
+    enrollment_flags,
     handoffs,
     recognition_events,
 )
 from cloud_functions.core.doorway import DoorwayService
 from cloud_functions.core.errors import MessagingError
-from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError, Matcher
+from cloud_functions.core.faces import (
+    EnrollmentPhoto,
+    FacePipeline,
+    FaceprintRepository,
+    FaceRejectedError,
+    Matcher,
+)
+from cloud_functions.core.faces.enrollment import enrollment_service
 from cloud_functions.core.handoff import SnsHandoffPublisher
 from cloud_functions.core.settings import FaceModelSettings, function_settings
 from cloud_functions.core.storage import S3ObjectStore
@@ -42,7 +50,7 @@ from cloud_functions.core.timetable import CaptureTimeBounds
 from cloud_functions.face_match import handler as face_match
 from contracts.handoff import Handoff
 from infra.local_stack import LambdaContext, LocalStack
-from infra.seed import Slot, lfw_people, seed_campus, seed_roster, seed_students
+from infra.seed import Person, Slot, lfw_people, seed_campus, seed_roster, seed_students
 from tests.conftest import DATA_DIR
 from tests.events import load_event
 from tests.integration.delivery_storm import StormJob, deliver_storm, start_storm
@@ -766,6 +774,33 @@ def test_an_off_roster_face_below_the_stricter_bar_is_unknown_not_credited_to_a_
     result = drain(stack, database_url, CLASSSIGHT_OFF_ROSTER_MATCH_THRESHOLD="0.99")
 
     # THEN it is an unknown person: nobody is named, marked or handed off
+    assert result.errors == []
+    [event] = table_rows(rostered_campus, recognition_events)
+    assert (event.object_key, event.outcome, event.usn) == (capture.key, "unknown_person", None)
+    assert table_rows(rostered_campus, attendance) == [] and room_messages(stack, "R101") == []
+
+
+def test_a_face_enrolled_under_two_usns_is_flagged_at_enrollment_and_marks_neither_at_the_door(
+    stack: LocalStack, rostered_campus: Engine, database_url: str
+) -> None:
+    # GIVEN Colin Powell (on CS501's roster) enrolled a second time, with other photos, under a
+    # new USN that is on no roster: enrollment flags the pair as a possible double enrollment
+    second_usn = "1MS21CS900"
+    seed_students(rostered_campus, [Person(second_usn, "C. Powell", ())])
+    service = enrollment_service(FaceModelSettings(), rostered_campus)
+    outcomes = service.enroll_batch(
+        [EnrollmentPhoto(second_usn, f"p{n}", photo(ROSTERED, n)) for n in (7, 8, 9)]
+    )
+    assert any(o.accepted for o in outcomes)
+    with rostered_campus.connect() as connection:
+        flagged = {(r.usn, r.other_usn, r.kind) for r in connection.execute(sa.select(enrollment_flags))}
+    assert flagged == {(second_usn, usn_of(ROSTERED), "duplicate")}
+
+    # WHEN a held-out photo of him is captured at R101's door during CS501
+    capture = put_capture(stack, photo(ROSTERED, 10))
+    result = drain(stack, database_url)
+
+    # THEN neither USN is credited: the face does not lead its flagged twin by the margin
     assert result.errors == []
     [event] = table_rows(rostered_campus, recognition_events)
     assert (event.object_key, event.outcome, event.usn) == (capture.key, "unknown_person", None)

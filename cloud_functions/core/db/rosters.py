@@ -39,6 +39,22 @@ def matching_roster(connection: Connection, course_code: str, on_date: date) -> 
     return frozenset(roster_on(connection, course_code, on_date))
 
 
+def course_mates(connection: Connection, usn: str, on_date: date) -> set[str]:
+    """Everyone on a roster row valid on or after ``on_date`` of a course ``usn`` takes on or after it.
+
+    Enrollment often comes before the term, so current and future roster rows count; past
+    ones do not. ``usn`` itself is not in the answer.
+    """
+    current = sa.or_(course_rosters.c.valid_to.is_(None), course_rosters.c.valid_to >= on_date)
+    own_courses = sa.select(course_rosters.c.course_code).where(course_rosters.c.usn == usn, current)
+    query = (
+        sa.select(course_rosters.c.usn)
+        .where(course_rosters.c.course_code.in_(own_courses), current, course_rosters.c.usn != usn)
+        .distinct()
+    )
+    return {row.usn for row in connection.execute(query)}
+
+
 def courses_taught_by(connection: Connection, username: str) -> set[str]:
     """Codes of the courses the teacher signed in as ``username`` teaches (empty if none or unknown)."""
     query = (
