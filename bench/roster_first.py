@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             model,
             gallery_size=GALLERY_SIZES[-1],
             roster_size=args.roster_size,
-            reps=max(1, args.reps // 4),
+            reps=max(1, args.reps // 2),
             threshold=threshold,
             margin=margin,
             off_roster_threshold=level,

@@ -599,6 +599,19 @@ class ApiSettings(CognitoSettings, DatabaseSettings, AttendanceRuleSettings):
     """Settings of the HTTP API."""
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
+    handoff_topic_arn: str = Field(
+        "",
+        description=(
+            "The handoff topic. Set (the template sets it), a room added through the API gets its "
+            "handoff queue, DLQ and filtered subscription before the room is stored; empty, rooms "
+            "are stored alone and their queues must come from the template's RoomIds."
+        ),
+    )
+    stage: str = Field(
+        "dev",
+        pattern=r"^[a-z][a-z0-9-]{0,15}$",
+        description="Deployment stage, part of room queue names: classsight-<stage>-handoffs-<room_id>.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (comma-separated or a JSON list).",
