@@ -27,8 +27,13 @@ from tqdm import tqdm
 from cloud_functions.core.db.engine import get_engine, transaction
 from cloud_functions.core.db.schema import students
 from cloud_functions.core.errors import ConfigurationError, DatabaseUnavailableError, InvalidEventError
-from cloud_functions.core.faces import EnrollmentRepository, EnrollmentService, FacePipeline
-from cloud_functions.core.faces.enrollment import EnrollmentOutcome, EnrollmentPhoto, validate_usn_pose
+from cloud_functions.core.faces import EnrollmentService
+from cloud_functions.core.faces.enrollment import (
+    EnrollmentOutcome,
+    EnrollmentPhoto,
+    enrollment_service,
+    validate_usn_pose,
+)
 from cloud_functions.core.settings import DatabaseSettings, FaceModelSettings, load_settings
 from contracts.keys import ENROLLMENT_PHOTO_SUFFIXES
 
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.consent_recorded_by:
             changed = record_consent(engine, sorted({p.usn for p in photos}), args.consent_recorded_by)
             print(f"consent recorded by {args.consent_recorded_by} for {changed} students")
-        service = EnrollmentService(FacePipeline.from_settings(settings), EnrollmentRepository(engine))
+        service = enrollment_service(settings, engine)
         outcomes = invalid + enroll_folder(photos, service, progress=not args.no_progress)
     except (ConfigurationError, DatabaseUnavailableError) as e:
         print(f"error: {e}", file=sys.stderr)

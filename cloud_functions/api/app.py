@@ -33,6 +33,7 @@ from cloud_functions.api.routes import api_router
 from cloud_functions.core.aws import aws_client
 from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.errors import ClassSightError
+from cloud_functions.core.room_queues import RoomQueues
 from cloud_functions.core.settings import ApiSettings, load_settings
 from cloud_functions.core.storage import S3ObjectStore
 
@@ -117,6 +118,16 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock = _utc_now) 
     app.state.clock = clock
     app.state.engine = engine_for(settings)
     app.state.photo_bucket = S3ObjectStore(aws_client("s3", settings), settings.bucket_name)
+    app.state.room_queues = (
+        RoomQueues(
+            aws_client("sqs", settings),
+            aws_client("sns", settings),
+            settings.handoff_topic_arn,
+            settings.stage,
+        )
+        if settings.handoff_topic_arn
+        else None
+    )
     app.state.accounts = None
     app.state.people_tokens = None
     if settings.cognito_enabled:

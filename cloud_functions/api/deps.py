@@ -21,6 +21,7 @@ from cloud_functions.api.crud.sessions import ensure_not_signed_out
 from cloud_functions.api.people import PeopleTokenVerifier, PersonToken, looks_like_jwt
 from cloud_functions.api.photos import PhotoBucket
 from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.room_queues import RoomQueues
 from cloud_functions.core.settings import ApiSettings
 
 _bearer = HTTPBearer(
@@ -59,7 +60,14 @@ async def get_photo_bucket(request: Request) -> PhotoBucket:
     return bucket
 
 
+async def get_room_queues(request: Request) -> RoomQueues | None:
+    """Creates rooms' handoff queues; None when this API has no handoff topic configured."""
+    room_queues: RoomQueues | None = request.app.state.room_queues
+    return room_queues
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+RoomQueuesDep = Annotated[RoomQueues | None, Depends(get_room_queues)]
 # scope="function": the commit happens before the response is sent, so a failed commit is an
 # error response and never a 200 for data that was not stored.
 ConnectionDep = Annotated[Connection, Depends(get_connection, scope="function")]

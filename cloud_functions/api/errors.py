@@ -12,6 +12,7 @@ from cloud_functions.core.errors import (
     ConfigurationError,
     DatabaseUnavailableError,
     InvalidEventError,
+    MessagingError,
     ObjectNotFoundError,
     StorageError,
     TransientError,
@@ -90,6 +91,8 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     DeletionNotVerifiedError: 500,
     ConfigurationError: 500,
     StorageError: 502,
+    # A room's handoff queue could not be created: nothing was stored, the admin tries again.
+    MessagingError: 503,
     DatabaseUnavailableError: 503,
     TransientError: 503,
     ClassSightError: 500,

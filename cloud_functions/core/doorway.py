@@ -22,6 +22,7 @@ raise, so the message is retried and, in the end, kept in the dead-letter queue.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -40,12 +41,15 @@ from cloud_functions.core.captures import (
 )
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
 from cloud_functions.core.db.engine import transaction
+from cloud_functions.core.db.enrollment_flags import lookalike_partners
 from cloud_functions.core.db.flags import NewFlag, raise_flag
+from cloud_functions.core.db.rosters import matching_roster
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.faces.types import AnalysisMode, FaceAnalysis, FaceRejectedError
 from cloud_functions.core.handoff import HandoffPublisher
 from cloud_functions.core.handoff_outbox import DEFAULT_PUBLISH_LEASE
 from cloud_functions.core.liveness import DoorLiveness, DoorLivenessCheck
+from cloud_functions.core.matching import MatchDecision, MatchResult
 from cloud_functions.core.outcomes import Outcome
 from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
@@ -64,20 +68,16 @@ class FaceAnalyser(Protocol):
     def analyse(self, image_bytes: bytes, mode: AnalysisMode = "capture") -> FaceAnalysis: ...
 
 
-class Identification(Protocol):
-    """What a matcher answers: ``usn`` is None for "unknown"."""
-
-    @property
-    def usn(self) -> str | None: ...
-
-    @property
-    def similarity(self) -> float: ...
-
-
 class IdentityMatcher(Protocol):
     """Port: 1:N search against the enrolled faceprints of the pipeline's model (``Matcher``)."""
 
-    def match(self, embedding: NDArray[np.floating]) -> Identification: ...
+    def match(
+        self,
+        embedding: NDArray[np.floating],
+        *,
+        roster: Set[str] | None = None,
+        lookalikes: Mapping[str, Set[str]] | None = None,
+    ) -> MatchResult: ...
 
 
 @dataclass
@@ -164,7 +164,7 @@ class DoorwayService:
             # suspected spoof, whose face was shown), nothing else.
             result.outcome, result.detail = outcome, detail
             result.course_code = session.course_code if session else None
-            if outcome not in (Outcome.RECOGNISED, Outcome.SPOOF_SUSPECTED):
+            if outcome not in (Outcome.RECOGNISED, Outcome.SPOOF_SUSPECTED, Outcome.NOT_ON_ROSTER):
                 result.usn = None
             return _Evaluation(result, meta, session, liveness)
 
@@ -177,9 +177,11 @@ class DoorwayService:
             located = locate_class(
                 connection, meta.room_id, meta.camera_id, "door", meta.captured_at, self._grace
             )
-        if isinstance(located, Refusal):
-            return done(located.outcome, located.detail)
-        session = located.session
+            if isinstance(located, Refusal):
+                return done(located.outcome, located.detail)
+            session = located.session
+            roster = matching_roster(connection, session.course_code, session.class_date)
+            lookalikes = lookalike_partners(connection)
 
         if head.size_bytes > self._max_image_bytes:
             return done(Outcome.TOO_LARGE, f"{head.size_bytes} bytes > limit {self._max_image_bytes}")
@@ -196,7 +198,7 @@ class DoorwayService:
         clock.timings_ms["embed"] = round(analysis.timings_ms.get("embed", 0.0), 2)
 
         with clock.stage("match"):
-            decision = self._matcher.match(analysis.embedding)
+            decision = self._matcher.match(analysis.embedding, roster=roster, lookalikes=lookalikes)
         result.similarity = round(float(decision.similarity), 4)
         liveness = self._judge_liveness(meta, analysis, clock)
         # A suspicion in record_only mode is noted on the event; attendance goes ahead.
@@ -204,6 +206,11 @@ class DoorwayService:
         if liveness is not None and liveness.blocks_attendance:
             result.usn = decision.usn
             return done(Outcome.SPOOF_SUSPECTED, noted, session=session, liveness=liveness)
+        if decision.decision is MatchDecision.NOT_ON_ROSTER:
+            # Named for admins (the event's usn and course), never marked or handed off.
+            result.usn = decision.best_usn
+            evaluation = done(Outcome.NOT_ON_ROSTER, noted, session=session, liveness=liveness)
+            return _Evaluation(evaluation.result, meta, None, liveness, flag_session=session)
         if decision.usn is None:
             evaluation = done(Outcome.UNKNOWN_PERSON, noted, liveness=liveness)
             return _Evaluation(evaluation.result, meta, None, liveness, flag_session=session)

@@ -8,7 +8,8 @@ prints) by at least ``margin``; anything else is "unknown", a valid answer rathe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,12 +22,18 @@ from numpy.typing import NDArray
 class MatchDecision(StrEnum):
     MATCH = "match"
     UNKNOWN = "unknown"
+    NOT_ON_ROSTER = "not_on_roster"
+    """An enrolled student clearly identified (stricter threshold) who is not on the class's roster."""
 
 
 class UnknownReason(StrEnum):
     NO_FACEPRINTS = "no_faceprints"
     BELOW_THRESHOLD = "below_threshold"
     LOW_MARGIN = "low_margin"
+    OFF_ROSTER_CONFLICT = "off_roster_conflict"
+    """The best roster student does not lead a plausible (>= threshold) off-roster student by the margin."""
+    LOOKALIKE_MARGIN = "lookalike_margin"
+    """The best student does not lead a student flagged as their look-alike or duplicate by the margin."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,8 @@ class MatchResult:
     """The answer for one face.
 
     ``usn`` is set only for a match. ``best_usn`` is the closest student even when the answer
-    is unknown (for audit and calibration; never act on it). ``runner_up_similarity`` is the
+    is unknown (for audit and calibration; never act on it), and the student identified off the
+    roster for ``NOT_ON_ROSTER`` (recorded for admins; never marked). ``runner_up_similarity`` is the
     second-best *student's* score, ``None`` when only one student is enrolled.
     """
 
@@ -225,3 +233,143 @@ def decide(
     if reason is not None:
         return MatchResult(None, best_score, runner_up, MatchDecision.UNKNOWN, students[best], reason)
     return MatchResult(students[best], best_score, runner_up, MatchDecision.MATCH, students[best])
+
+
+def _index_of(students: Sequence[str], usn: str) -> int | None:
+    # Gallery.students is sorted, so a bisect finds a roster or flagged student in O(log N).
+    i = bisect.bisect_left(students, usn)
+    return i if i < len(students) and students[i] == usn else None
+
+
+def decide_for_class(
+    students: Sequence[str],
+    scores: NDArray[np.floating],
+    *,
+    threshold: float,
+    margin: float,
+    off_roster_threshold: float,
+    roster: Set[str] | None = None,
+    lookalikes: Mapping[str, Set[str]] | None = None,
+) -> MatchResult:
+    """The door rule: roster first, a stricter bar off the roster, the margin between flagged pairs.
+
+    ``students`` must be sorted (``Gallery.students`` is). With ``roster`` None (the course has
+    no roster) this is ``decide`` over the whole gallery. With a roster:
+
+    1. a student **off** the roster who is the whole gallery's best, reaches
+       ``off_roster_threshold`` and leads the runner-up by ``margin`` is ``NOT_ON_ROSTER``;
+    2. otherwise the roster alone is decided at ``threshold`` and ``margin``, and the best
+       roster student must also lead every off-roster student who reaches ``threshold`` by
+       ``margin`` (``OFF_ROSTER_CONFLICT``): an enrolled face from another class that resembles
+       a roster student is refused, not credited to them; off-roster students below
+       ``threshold`` (the tens of thousands of strangers to this face) do not hold an honest
+       student up;
+    3. a match or ``NOT_ON_ROSTER`` for student A is refused (``LOOKALIKE_MARGIN``) unless A
+       leads each student in ``lookalikes[A]`` (flagged at enrollment as a possible twin or
+       double enrollment) by ``margin``, whether or not that student is on the roster or above
+       any threshold.
+    """
+    values = np.asarray(scores, dtype=np.float64)
+    if roster is None or len(students) == 0:
+        result = decide(students, values, threshold=threshold, margin=margin)
+    else:
+        result = _roster_first(
+            students,
+            values,
+            roster,
+            threshold=threshold,
+            margin=margin,
+            off_roster_threshold=off_roster_threshold,
+        )
+    return _enforce_lookalikes(result, students, values, lookalikes or {}, margin)
+
+
+def _roster_first(
+    students: Sequence[str],
+    values: NDArray[np.float64],
+    roster: Set[str],
+    *,
+    threshold: float,
+    margin: float,
+    off_roster_threshold: float,
+) -> MatchResult:
+    overall = decide(students, values, threshold=threshold, margin=margin)
+    best = overall.best_usn
+    assert best is not None
+    on_roster = np.zeros(len(students), dtype=bool)
+    indices = [i for i in (_index_of(students, usn) for usn in roster) if i is not None]
+    on_roster[indices] = True
+    best_index = _index_of(students, best)
+    if (
+        best_index is not None
+        and not on_roster[best_index]
+        and overall.similarity >= off_roster_threshold - _TOLERANCE
+        and (overall.margin is None or overall.margin >= margin - _TOLERANCE)
+    ):
+        return MatchResult(
+            None, overall.similarity, overall.runner_up_similarity, MatchDecision.NOT_ON_ROSTER, best
+        )
+    if not indices:
+        return MatchResult(
+            None,
+            overall.similarity,
+            overall.runner_up_similarity,
+            MatchDecision.UNKNOWN,
+            best,
+            UnknownReason.BELOW_THRESHOLD,
+        )
+    roster_indices = np.flatnonzero(on_roster)
+    within = decide(
+        [students[int(i)] for i in roster_indices], values[roster_indices], threshold=threshold, margin=margin
+    )
+    if not within.is_match:
+        return MatchResult(
+            None,
+            within.similarity,
+            within.runner_up_similarity,
+            MatchDecision.UNKNOWN,
+            within.best_usn,
+            within.reason,
+        )
+    off = values[~on_roster]
+    strongest_off = float(off.max()) if off.size else None
+    others = [s for s in (within.runner_up_similarity, strongest_off) if s is not None]
+    runner_up = max(others) if others else None
+    if (
+        strongest_off is not None
+        and strongest_off >= threshold - _TOLERANCE
+        and within.similarity - strongest_off < margin - _TOLERANCE
+    ):
+        return MatchResult(
+            None,
+            within.similarity,
+            runner_up,
+            MatchDecision.UNKNOWN,
+            within.usn,
+            UnknownReason.OFF_ROSTER_CONFLICT,
+        )
+    return MatchResult(within.usn, within.similarity, runner_up, MatchDecision.MATCH, within.usn)
+
+
+def _enforce_lookalikes(
+    result: MatchResult,
+    students: Sequence[str],
+    values: NDArray[np.float64],
+    lookalikes: Mapping[str, Set[str]],
+    margin: float,
+) -> MatchResult:
+    if result.decision is MatchDecision.UNKNOWN or result.best_usn is None:
+        return result
+    partners = lookalikes.get(result.best_usn, ())
+    for partner in partners:
+        i = _index_of(students, partner)
+        if i is not None and result.similarity - float(values[i]) < margin - _TOLERANCE:
+            return MatchResult(
+                None,
+                result.similarity,
+                float(values[i]),
+                MatchDecision.UNKNOWN,
+                result.best_usn,
+                UnknownReason.LOOKALIKE_MARGIN,
+            )
+    return result

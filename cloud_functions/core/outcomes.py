@@ -15,6 +15,9 @@ class Outcome(StrEnum):
     # door faces (face_match)
     RECOGNISED = "recognised"
     UNKNOWN_PERSON = "unknown_person"
+    NOT_ON_ROSTER = "not_on_roster"
+    """An enrolled student identified at the stricter off-roster bar who is not on the class's roster:
+    the event names them for admins; no attendance for that course, no handoff."""
     SPOOF_SUSPECTED = "spoof_suspected"
     """A photo or screen suspected at the door (liveness enforced): no attendance, no handoff, a flag."""
     # body and gallery crops (body_match)

@@ -24,16 +24,19 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloud_functions.core.errors import ClassSightError
+from cloud_functions.core.errors import MessagingError
+from contracts.ids import ROOM_ID_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
-_ROOM_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+# Rooms in the template become logical ids (letters and digits only); a room the system adds
+# only names queues, which take hyphens and underscores too: any room id the API accepts.
+_ROOM_ID = re.compile(ROOM_ID_PATTERN)
 
 
-class RoomQueueError(ClassSightError):
+class RoomQueueError(MessagingError):
     """A room's handoff queue could not be created or wired (the SDK's error is the cause)."""
 
 
@@ -67,7 +70,7 @@ class RoomQueues:
 
     def queue_name(self, room_id: str) -> str:
         if not _ROOM_ID.match(room_id):
-            raise ValueError(f"room_id {room_id!r} must be 1-32 letters or digits")
+            raise ValueError(f"room_id {room_id!r} must be 1-32 letters, digits, '-' or '_'")
         return f"classsight-{self._stage}-handoffs-{room_id}"
 
     def ensure(self, room_id: str) -> RoomQueue:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cloud_functions.core.errors import ConfigurationError
@@ -212,6 +212,41 @@ class FaceModelSettings(_Base):
             "correct identification while refusing faces that resemble two students."
         ),
     )
+    off_roster_match_threshold: float = Field(
+        0.5,
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "Similarity a door face needs to be named as an enrolled student who is NOT on the "
+            "roster of the class running in that room (outcome not_on_roster: shown to admins, "
+            "no attendance, no handoff). Courses without roster rows match the whole gallery at "
+            "match_threshold. Higher names fewer strangers as someone from another class and "
+            "leaves more real visitors as unknown_person; must not be below match_threshold. "
+            "python -m bench.roster_first measures both on LFW pairs."
+        ),
+    )
+    duplicate_similarity: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "At enrollment, a new faceprint this similar to ANY other student's (best over their "
+            "prints) is flagged as a possible double enrollment. Lower catches more double "
+            "enrollments and flags more strangers who merely look alike. On the LFW subset "
+            "(python -m bench.roster_first) 95% of a person's held-out photos score >= 0.569 "
+            "against their own 3 prints and no other person scores above 0.298."
+        ),
+    )
+    lookalike_similarity: float = Field(
+        0.365,
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "At enrollment, a new faceprint this similar to a course mate's (sharing a roster) is "
+            "flagged as a possible twin or look-alike, and the door then always demands the "
+            "margin between the two. Lower flags more pairs (each costs only a stricter margin)."
+        ),
+    )
     gallery_refresh_s: float = Field(
         1.0,
         ge=0.0,
@@ -223,6 +258,14 @@ class FaceModelSettings(_Base):
             "class-start burst, and a new enrollment or a deletion reaches the matcher within a second."
         ),
     )
+
+    @model_validator(mode="after")
+    def _stricter_bars_are_stricter(self) -> FaceModelSettings:
+        if self.off_roster_match_threshold < self.match_threshold:
+            raise ValueError("off_roster_match_threshold must not be below match_threshold")
+        if self.duplicate_similarity < self.lookalike_similarity:
+            raise ValueError("duplicate_similarity must not be below lookalike_similarity")
+        return self
 
     @property
     def resolved_face_detector_path(self) -> Path:
@@ -556,6 +599,19 @@ class ApiSettings(CognitoSettings, DatabaseSettings, AttendanceRuleSettings):
     """Settings of the HTTP API."""
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")
+    handoff_topic_arn: str = Field(
+        "",
+        description=(
+            "The handoff topic. Set (the template sets it), a room added through the API gets its "
+            "handoff queue, DLQ and filtered subscription before the room is stored; empty, rooms "
+            "are stored alone and their queues must come from the template's RoomIds."
+        ),
+    )
+    stage: str = Field(
+        "dev",
+        pattern=r"^[a-z][a-z0-9-]{0,15}$",
+        description="Deployment stage, part of room queue names: classsight-<stage>-handoffs-<room_id>.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (comma-separated or a JSON list).",

@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloud_functions.core.aws import aws_client
 from cloud_functions.core.db.engine import engine_for
 from cloud_functions.core.events import handle_s3_notifications
-from cloud_functions.core.faces import EnrollmentRepository, EnrollmentService, FacePipeline
-from cloud_functions.core.faces.enrollment import EnrollmentOutcome, enroll_stored_photo
+from cloud_functions.core.faces import EnrollmentService
+from cloud_functions.core.faces.enrollment import EnrollmentOutcome, enroll_stored_photo, enrollment_service
 from cloud_functions.core.settings import function_settings
 from cloud_functions.core.storage import ObjectStore, S3ObjectStore
 
@@ -34,7 +34,7 @@ def enrollment() -> tuple[EnrollmentService, ObjectStore]:
     """The enrollment service and the bucket, built once per warm container."""
     settings = function_settings()
     engine = engine_for(settings)
-    service = EnrollmentService(FacePipeline.from_settings(settings), EnrollmentRepository(engine))
+    service = enrollment_service(settings, engine)
     return service, S3ObjectStore(aws_client("s3", settings), settings.bucket_name)
 
 

@@ -29,12 +29,20 @@ from sqlalchemy.engine import Engine
 
 from cloud_functions.core.db.schema import (
     attendance,
+    enrollment_flags,
     handoffs,
     recognition_events,
 )
 from cloud_functions.core.doorway import DoorwayService
 from cloud_functions.core.errors import MessagingError
-from cloud_functions.core.faces import FacePipeline, FaceprintRepository, FaceRejectedError, Matcher
+from cloud_functions.core.faces import (
+    EnrollmentPhoto,
+    FacePipeline,
+    FaceprintRepository,
+    FaceRejectedError,
+    Matcher,
+)
+from cloud_functions.core.faces.enrollment import enrollment_service
 from cloud_functions.core.handoff import SnsHandoffPublisher
 from cloud_functions.core.settings import FaceModelSettings, function_settings
 from cloud_functions.core.storage import S3ObjectStore
@@ -42,7 +50,7 @@ from cloud_functions.core.timetable import CaptureTimeBounds
 from cloud_functions.face_match import handler as face_match
 from contracts.handoff import Handoff
 from infra.local_stack import LambdaContext, LocalStack
-from infra.seed import Slot, lfw_people, seed_campus, seed_students
+from infra.seed import Person, Slot, lfw_people, seed_campus, seed_roster, seed_students
 from tests.conftest import DATA_DIR
 from tests.events import load_event
 from tests.integration.delivery_storm import StormJob, deliver_storm, start_storm
@@ -707,3 +715,93 @@ def test_a_capture_time_far_from_its_arrival_is_refused(
     [event] = table_rows(campus, recognition_events)
     assert (event.object_key, event.outcome, event.usn) == (capture.key, "implausible_capture_time", None)
     assert table_rows(campus, attendance) == [] and room_messages(stack, "R101") == []
+
+
+ROSTERED, OFF_ROSTER = "Colin_Powell", "Hugo_Chavez"
+
+
+@pytest.fixture
+def rostered_campus(campus: Engine) -> Engine:
+    """CS501's roster on 2026-11-23: three enrolled LFW people (Hugo Chavez, enrolled, is not on it)."""
+    seed_roster(campus, "CS501", [usn_of(ROSTERED), usn_of("Laura_Bush"), usn_of("Kofi_Annan")])
+    return campus
+
+
+@pytest.mark.parametrize(
+    ("who", "outcome", "named", "marked"),
+    [
+        pytest.param(lambda: photo(ROSTERED, 10), "recognised", usn_of(ROSTERED), True, id="rostered"),
+        pytest.param(lambda: photo(OFF_ROSTER, 10), "not_on_roster", usn_of(OFF_ROSTER), False, id="off"),
+        pytest.param(_unknown_person, "unknown_person", None, False, id="stranger"),
+    ],
+)
+def test_a_course_with_a_roster_matches_its_students_first_and_names_others_as_not_on_roster(
+    stack: LocalStack,
+    rostered_campus: Engine,
+    database_url: str,
+    who: Any,
+    outcome: str,
+    named: str | None,
+    marked: bool,
+) -> None:
+    # GIVEN CS501 running in R101 with a roster, and a real face at R101's door
+    capture = put_capture(stack, who())
+
+    # WHEN face_match takes it
+    result = drain(stack, database_url)
+
+    # THEN the event says who it was (a student off the roster is named for admins, in CS501's
+    # class) and only a rostered student is marked and handed off to the room
+    assert result.errors == [] and result.failed_message_ids == []
+    [event] = table_rows(rostered_campus, recognition_events)
+    assert (event.object_key, event.outcome, event.usn) == (capture.key, outcome, named)
+    if outcome == "not_on_roster":
+        assert event.similarity >= FaceModelSettings().off_roster_match_threshold
+    marks = [(r.usn, r.course_code) for r in table_rows(rostered_campus, attendance)]
+    assert marks == ([(named, "CS501")] if marked else [])
+    handed_off = [m["usn"] for m in room_messages(stack, "R101")]
+    assert handed_off == ([named] if marked else [])
+    assert len(table_rows(rostered_campus, handoffs)) == (1 if marked else 0)
+
+
+def test_an_off_roster_face_below_the_stricter_bar_is_unknown_not_credited_to_a_rostered_student(
+    stack: LocalStack, rostered_campus: Engine, database_url: str
+) -> None:
+    # GIVEN the stricter off-roster bar set above any real similarity
+    capture = put_capture(stack, photo(OFF_ROSTER, 10))
+
+    # WHEN face_match takes an enrolled student's face who is not on CS501's roster
+    result = drain(stack, database_url, CLASSSIGHT_OFF_ROSTER_MATCH_THRESHOLD="0.99")
+
+    # THEN it is an unknown person: nobody is named, marked or handed off
+    assert result.errors == []
+    [event] = table_rows(rostered_campus, recognition_events)
+    assert (event.object_key, event.outcome, event.usn) == (capture.key, "unknown_person", None)
+    assert table_rows(rostered_campus, attendance) == [] and room_messages(stack, "R101") == []
+
+
+def test_a_face_enrolled_under_two_usns_is_flagged_at_enrollment_and_marks_neither_at_the_door(
+    stack: LocalStack, rostered_campus: Engine, database_url: str
+) -> None:
+    # GIVEN Colin Powell (on CS501's roster) enrolled a second time, with other photos, under a
+    # new USN that is on no roster: enrollment flags the pair as a possible double enrollment
+    second_usn = "1MS21CS900"
+    seed_students(rostered_campus, [Person(second_usn, "C. Powell", ())])
+    service = enrollment_service(FaceModelSettings(), rostered_campus)
+    outcomes = service.enroll_batch(
+        [EnrollmentPhoto(second_usn, f"p{n}", photo(ROSTERED, n)) for n in (7, 8, 9)]
+    )
+    assert any(o.accepted for o in outcomes)
+    with rostered_campus.connect() as connection:
+        flagged = {(r.usn, r.other_usn, r.kind) for r in connection.execute(sa.select(enrollment_flags))}
+    assert flagged == {(second_usn, usn_of(ROSTERED), "duplicate")}
+
+    # WHEN a held-out photo of him is captured at R101's door during CS501
+    capture = put_capture(stack, photo(ROSTERED, 10))
+    result = drain(stack, database_url)
+
+    # THEN neither USN is credited: the face does not lead its flagged twin by the margin
+    assert result.errors == []
+    [event] = table_rows(rostered_campus, recognition_events)
+    assert (event.object_key, event.outcome, event.usn) == (capture.key, "unknown_person", None)
+    assert table_rows(rostered_campus, attendance) == [] and room_messages(stack, "R101") == []

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from cloud_functions.api.crud import catalog as crud
 from cloud_functions.api.crud import events
-from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser
+from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser, RoomQueuesDep
 from cloud_functions.api.responses import AUTHENTICATED, WITH_BODY, documented
 from cloud_functions.api.routes.params import Limit, RoomIdPath
 from cloud_functions.api.schemas import RecognitionEventPage, RoomCreate, RoomPublic, RoomUpdate
@@ -28,9 +28,19 @@ def list_rooms(connection: ConnectionDep, _user: CurrentUser) -> list[RoomPublic
     status_code=status.HTTP_201_CREATED,
     responses={**WITH_BODY, **documented(403, 409)},
 )
-def create_room(body: RoomCreate, connection: ConnectionDep, admin: AdminUser) -> RoomPublic:
-    """Add a room; camera ids are unique across rooms and differ within one, the time zone is IANA."""
-    return RoomPublic.model_validate(dict(crud.create_room(connection, body, admin)))
+def create_room(
+    body: RoomCreate, connection: ConnectionDep, admin: AdminUser, room_queues: RoomQueuesDep
+) -> RoomPublic:
+    """Add a room; camera ids are unique across rooms and differ within one, the time zone is IANA.
+
+    The room's handoff queue and its subscription to the handoff topic are created before the
+    room is committed: if AWS refuses, the answer is 503 and no room is stored; if the commit
+    fails after them, the queue is left for the retry, which reuses it.
+    """
+    room = crud.create_room(connection, body, admin)
+    if room_queues is not None:
+        room_queues.ensure(body.room_id)
+    return RoomPublic.model_validate(dict(room))
 
 
 @router.get("/{room_id}", response_model=RoomPublic, responses=documented(404, 422))

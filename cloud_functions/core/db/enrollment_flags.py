@@ -56,3 +56,16 @@ def open_flags(connection: Connection) -> list[LookalikeFlag]:
         LookalikeFlag(r.usn, r.other_usn, FlagKind(r.kind), float(r.similarity))
         for r in connection.execute(query)
     ]
+
+
+def lookalike_partners(connection: Connection) -> dict[str, frozenset[str]]:
+    """Each flagged student's partners, both ways round, resolved flags included.
+
+    A resolved flag still counts: resolving "twins, both genuine" does not make them look less
+    alike, and the margin it keeps costs a genuine match nothing when the two differ.
+    """
+    partners: dict[str, set[str]] = {}
+    for row in connection.execute(sa.select(enrollment_flags.c.usn, enrollment_flags.c.other_usn)):
+        partners.setdefault(row.usn, set()).add(row.other_usn)
+        partners.setdefault(row.other_usn, set()).add(row.usn)
+    return {usn: frozenset(others) for usn, others in partners.items()}

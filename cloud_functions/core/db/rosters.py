@@ -24,6 +24,37 @@ def roster_on(
     return [row.usn for row in connection.execute(query.order_by(course_rosters.c.usn))]
 
 
+def matching_roster(connection: Connection, course_code: str, on_date: date) -> frozenset[str] | None:
+    """The students a door face is matched against first: the course's roster on ``on_date``.
+
+    ``None`` when the course has no roster rows at all (the whole gallery competes, as before
+    rosters existed); an empty set when it has rows but none valid that day (everyone is off
+    the roster).
+    """
+    has_rows = connection.execute(
+        sa.select(course_rosters.c.usn).where(course_rosters.c.course_code == course_code).limit(1)
+    ).first()
+    if has_rows is None:
+        return None
+    return frozenset(roster_on(connection, course_code, on_date))
+
+
+def course_mates(connection: Connection, usn: str, on_date: date) -> set[str]:
+    """Everyone on a roster row valid on or after ``on_date`` of a course ``usn`` takes on or after it.
+
+    Enrollment often comes before the term, so current and future roster rows count; past
+    ones do not. ``usn`` itself is not in the answer.
+    """
+    current = sa.or_(course_rosters.c.valid_to.is_(None), course_rosters.c.valid_to >= on_date)
+    own_courses = sa.select(course_rosters.c.course_code).where(course_rosters.c.usn == usn, current)
+    query = (
+        sa.select(course_rosters.c.usn)
+        .where(course_rosters.c.course_code.in_(own_courses), current, course_rosters.c.usn != usn)
+        .distinct()
+    )
+    return {row.usn for row in connection.execute(query)}
+
+
 def courses_taught_by(connection: Connection, username: str) -> set[str]:
     """Codes of the courses the teacher signed in as ``username`` teaches (empty if none or unknown)."""
     query = (

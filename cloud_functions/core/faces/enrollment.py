@@ -11,13 +11,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cloud_functions.core.db.faceprints import EnrollmentRepository
 from cloud_functions.core.errors import InvalidEventError, ObjectNotFoundError
+from cloud_functions.core.faces.lookalikes import LookalikeScreen
 from cloud_functions.core.faces.pipeline import FacePipeline
 from cloud_functions.core.faces.types import AlignedFace, FaceRejectedError
 from cloud_functions.core.storage import ObjectStore
 from contracts import keys
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from cloud_functions.core.settings import FaceModelSettings
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +95,19 @@ def parse_enrollment_key(key: str) -> tuple[str, str]:
 
 
 class EnrollmentService:
-    """Consent check, quality gates, embedding and storage for enrollment photos."""
+    """Consent check, quality gates, embedding and storage for enrollment photos.
 
-    def __init__(self, pipeline: FacePipeline, repository: EnrollmentRepository) -> None:
+    With a ``screen``, every stored faceprint is then compared with course mates and the whole
+    gallery, and possible twins or double enrollments are flagged for an admin
+    (``enrollment_flags``); the door matcher keeps its margin between flagged pairs.
+    """
+
+    def __init__(
+        self, pipeline: FacePipeline, repository: EnrollmentRepository, screen: LookalikeScreen | None = None
+    ) -> None:
         self._pipeline = pipeline
         self._repository = repository
+        self._screen = screen
 
     def photo_on_record(self, usn: str, pose: str) -> str | None:
         """The object key of the pose's current photo, if it came from the bucket."""
@@ -116,14 +131,18 @@ class EnrollmentService:
             if isinstance(item, EnrollmentOutcome):
                 outcomes.append(item)
                 continue
+            embedding = next(embeddings)
             faceprint_id = self._repository.accept(
                 photo.usn,
                 photo.pose,
                 self._pipeline.model_id,
-                next(embeddings),
+                embedding,
                 object_key=photo.object_key,
                 source_url=photo.source_url,
             )
+            if self._screen is not None:
+                # After the store: a failure here retries the photo, which stores the same print again.
+                self._screen.screen(photo.usn, embedding)
             logger.info("enrollment photo accepted", extra={"usn": photo.usn, "pose": photo.pose})
             outcomes.append(EnrollmentOutcome(photo.usn, photo.pose, "accepted", faceprint_id=faceprint_id))
         return outcomes
@@ -192,3 +211,27 @@ def enroll_stored_photo(
             "replaced enrollment photo deleted", extra={"object_key": previous_key, "usn": usn, "pose": pose}
         )
     return outcome
+
+
+def enrollment_service(settings: FaceModelSettings, engine: Engine) -> EnrollmentService:
+    """The enrollment service of the settings, with look-alike and duplicate screening."""
+    from cloud_functions.core.db.faceprints import FaceprintRepository
+    from cloud_functions.core.faces.lookalikes import RosterCourseMates
+    from cloud_functions.core.faces.matcher import Matcher
+
+    pipeline = FacePipeline.from_settings(settings)
+    screen = LookalikeScreen(
+        engine,
+        # Refreshed before every screen: a pose stored a moment ago by a parallel delivery counts.
+        Matcher(
+            FaceprintRepository(engine),
+            pipeline.model_id,
+            threshold=settings.match_threshold,
+            margin=settings.match_margin,
+            refresh_s=0.0,
+        ),
+        RosterCourseMates(engine),
+        duplicate_similarity=settings.duplicate_similarity,
+        lookalike_similarity=settings.lookalike_similarity,
+    )
+    return EnrollmentService(pipeline, EnrollmentRepository(engine), screen)

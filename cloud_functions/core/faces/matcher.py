@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Set
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cloud_functions.core.matching import Gallery, GalleryVersion, MatchResult, decide
+from cloud_functions.core.matching import Gallery, GalleryVersion, MatchResult, decide_for_class
 
 if TYPE_CHECKING:
     from cloud_functions.core.settings import FaceModelSettings
@@ -57,6 +57,9 @@ class Matcher:
         threshold: cosine similarity the best student needs. Higher cuts false accepts and
             raises false rejects.
         margin: lead over the runner-up student the best one needs; look-alikes become unknown.
+        off_roster_threshold: similarity a student who is not on the class's roster needs to be
+            named (``not_on_roster``, never marked); stricter than ``threshold`` because the
+            whole campus, not one class, competes for the face. Defaults to ``threshold``.
         refresh_s: ask the source for its version at most this often (0: before every match).
             Higher saves the version query on busy captures; a change is seen up to this late.
         clock: monotonic seconds (tests pass a fake one).
@@ -69,6 +72,7 @@ class Matcher:
         *,
         threshold: float,
         margin: float,
+        off_roster_threshold: float | None = None,
         refresh_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -76,6 +80,7 @@ class Matcher:
         self.model_id = model_id
         self.threshold = threshold
         self.margin = margin
+        self.off_roster_threshold = threshold if off_roster_threshold is None else off_roster_threshold
         self.refresh_s = refresh_s
         self._clock = clock
         self._checked_at: float | None = None
@@ -91,6 +96,7 @@ class Matcher:
             model_id,
             threshold=settings.match_threshold,
             margin=settings.match_margin,
+            off_roster_threshold=settings.off_roster_match_threshold,
             refresh_s=settings.gallery_refresh_s,
         )
 
@@ -144,7 +150,26 @@ class Matcher:
         )
         return merged
 
-    def match(self, embedding: NDArray[np.floating]) -> MatchResult:
-        """The student ``embedding`` (L2-normalised, this model's) belongs to, or unknown."""
+    def match(
+        self,
+        embedding: NDArray[np.floating],
+        *,
+        roster: Set[str] | None = None,
+        lookalikes: Mapping[str, Set[str]] | None = None,
+    ) -> MatchResult:
+        """The student ``embedding`` (L2-normalised, this model's) belongs to, or unknown.
+
+        ``roster``: the students of the class running at the door (None: the course keeps no
+        roster, the whole gallery competes); ``lookalikes``: each student's flagged look-alikes
+        and duplicates. The rule is ``core.matching.decide_for_class``.
+        """
         students, scores = self.gallery().student_scores(embedding)
-        return decide(students, scores, threshold=self.threshold, margin=self.margin)
+        return decide_for_class(
+            students,
+            scores,
+            threshold=self.threshold,
+            margin=self.margin,
+            off_roster_threshold=self.off_roster_threshold,
+            roster=roster,
+            lookalikes=lookalikes,
+        )
