@@ -7,6 +7,7 @@ import { h, notice, replace } from "./dom.js";
 import * as cameras from "./views/cameras.js";
 import * as course from "./views/course.js";
 import * as courses from "./views/courses.js";
+import * as flags from "./views/flags.js";
 import * as glossary from "./views/glossary.js";
 import * as home from "./views/home.js";
 import * as imports from "./views/imports.js";
@@ -21,7 +22,7 @@ import * as teachers from "./views/teachers.js";
 import * as terms from "./views/terms.js";
 import * as timetable from "./views/timetable.js";
 
-const VIEWS = { signin, home, register, course, courses, student, students, live, timetable, glossary, rooms, teachers, terms, imports, cameras, receipt };
+const VIEWS = { signin, home, register, course, courses, student, students, live, flags, timetable, glossary, rooms, teachers, terms, imports, cameras, receipt };
 const ADMIN_ONLY = new Set(["rooms", "teachers", "terms", "imports", "cameras", "receipt"]);
 
 const MENU = [
@@ -30,6 +31,7 @@ const MENU = [
   ["students", "Students"],
   ["timetable", "Timetable"],
   ["live", "Live room"],
+  ["flags", "Flags"],
   ["rooms", "Rooms", "admin"],
   ["teachers", "Teachers", "admin"],
   ["terms", "Terms", "admin"],
