@@ -85,7 +85,15 @@ from infra.local_stack.http_api import HttpApiGateway
 from infra.local_stack.portal import PortalServer, first_admin_account, session_admin_token
 from infra.local_stack.scheduler import ScheduleRunner
 from infra.migrations import upgrade
-from infra.seed import Person, Slot, lfw_people, seed_campus, seed_realistic_term, seed_students
+from infra.seed import (
+    Person,
+    Slot,
+    lfw_people,
+    seed_campus,
+    seed_realistic_term,
+    seed_roster,
+    seed_students,
+)
 
 if TYPE_CHECKING:
     from edge_client.cam1.app import Cam1Runner
@@ -736,6 +744,9 @@ def main(argv: list[str] | None = None) -> int:
             live=slots,
             photographed=people,
         )
+        # The student whose printed photo is held up at the door (step 6) takes CS501 too.
+        seed_roster(engine, "CS501", [PROXY_STUDENT.usn])
+        term.rosters["CS501"] = [*term.rosters["CS501"], PROXY_STUDENT.usn]
         sizes = ", ".join(f"{code} {len(usns)}" for code, usns in sorted(term.rosters.items()))
         marks = ", ".join(f"{n} {status}" for status, n in sorted(term.marks.items()))
         print(f"  a term with {term.sessions_held} classes held so far; rosters {sizes}; past marks: {marks}")

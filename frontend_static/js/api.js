@@ -114,11 +114,13 @@ export async function signIn(username, password) {
 }
 
 let refreshing = null;
+let signOuts = 0; // sign-outs so far in this tab
 
 async function refresh() {
   const current = session();
   if (!current || !current.refresh_token) return false;
   if (!refreshing) {
+    const signOutsBefore = signOuts;
     refreshing = (async () => {
       const { apiBaseUrl } = await config();
       const response = await send(`${apiBaseUrl}/auth/refresh`, {
@@ -126,7 +128,7 @@ async function refresh() {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ refresh_token: current.refresh_token }),
       });
-      if (!response.ok) return false;
+      if (!response.ok || signOuts !== signOutsBefore) return false; // signed out meanwhile: stay out
       const value = await response.json();
       storeSession({ ...value, refresh_token: value.refresh_token || current.refresh_token });
       return true;
@@ -138,7 +140,9 @@ async function refresh() {
 }
 
 /** End the session on the server (best effort) and here. */
+
 export async function signOut() {
+  signOuts += 1;
   const current = session();
   if (current) {
     try {
@@ -162,6 +166,7 @@ export async function api(path, { method = "GET", query, body, contentType, raw 
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
+  const signOutsBefore = signOuts;
   const current = session();
   if (current && current.expires_at && current.refresh_token && Date.parse(current.expires_at) - Date.now() < REFRESH_MARGIN_MS) {
     await refresh();
@@ -180,7 +185,9 @@ export async function api(path, { method = "GET", query, body, contentType, raw 
   let response = await attempt();
   if (response.status === 401 && (await refresh())) response = await attempt();
   if (response.status === 401) {
-    sessionEnded("expired");
+    // A request still in flight when the person signed out answers 401 without ending anything
+    // more: the sign-out already did, with its own message.
+    if (signOuts === signOutsBefore) sessionEnded("expired");
     throw new ApiError(401, "Your session has ended. Please sign in again.");
   }
   if (!response.ok) {
