@@ -217,7 +217,8 @@ function deleteControl(student) {
 }
 
 async function renderDetail(panel, usn, isAdmin) {
-  const [student, enrollment] = await Promise.all([api(`/students/${seg(usn)}`), api(`/students/${seg(usn)}/enrollment`)]);
+  // Face data is the admins' business: a teacher sees the student and their attendance link.
+  const [student, enrollment] = await Promise.all([api(`/students/${seg(usn)}`), isAdmin ? api(`/students/${seg(usn)}/enrollment`) : null]);
   const reload = () => renderDetail(panel, usn, isAdmin);
   replace(
     panel,
@@ -226,8 +227,8 @@ async function renderDetail(panel, usn, isAdmin) {
     student.consent_given_at
       ? h("p", {}, h("span", { class: "badge badge-accepted" }, "Consent recorded"), ` ${dateTimeIn(student.consent_given_at, ADMIN_ZONE)} · ${student.consent_given_by ?? ""}`)
       : h("div", {}, h("p", {}, h("span", { class: "badge badge-rejected" }, "No consent"), " Photos can be taken only after consent is recorded."), isAdmin ? consentForm(student, reload) : null),
-    h("h3", {}, "Face photo set"),
-    poseCards(student, enrollment, isAdmin),
+    isAdmin ? h("h3", {}, "Face photo set") : null,
+    isAdmin ? poseCards(student, enrollment, isAdmin) : null,
     isAdmin && student.consent_given_at ? dropZone(student, reload) : null,
     isAdmin ? h("h3", {}, "Face data") : null,
     isAdmin ? deleteControl(student) : null,
