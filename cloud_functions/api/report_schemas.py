@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat
 
 from cloud_functions.api.schemas import LocalTime, _In
 from cloud_functions.core.marks import CellState, Mark
@@ -160,7 +160,8 @@ class StudentTermReportPublic(BaseModel):
 class CourseMinimumUpdate(_In):
     """A course's own minimum attendance; null falls back to the setting (default 75)."""
 
-    min_attendance_pct: float | None = Field(..., ge=0.0, le=100.0)
+    # Strict: a JSON true or "80" is no percentage (lax mode would read them as 1.0 and 80.0).
+    min_attendance_pct: StrictFloat | None = Field(..., ge=0.0, le=100.0)
 
 
 class CourseMinimumPublic(BaseModel):

@@ -253,7 +253,17 @@ def test_course_minimum_is_set_by_admins_and_moves_the_shortage_list(api: Api, t
     )
 
 
-@pytest.mark.parametrize("body", [{"min_attendance_pct": 101}, {"min_attendance_pct": -1}, {}, {"min": 50}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"min_attendance_pct": 101},
+        {"min_attendance_pct": -1},
+        {"min_attendance_pct": False},
+        {"min_attendance_pct": "80"},
+        {},
+        {"min": 50},
+    ],
+)
 def test_course_minimum_out_of_bounds_is_refused(api: Api, body: dict[str, Any]) -> None:
     assert api.client.put("/courses/CS501/minimum-attendance", json=body, headers=ADMIN).status_code == 422
 
