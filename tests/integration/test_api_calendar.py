@@ -101,6 +101,7 @@ def test_a_new_term_generates_its_sessions_around_its_days_off(api: Api) -> None
         ({**TERM, "start_date": "2026-13-01"}, 422),  # malformed date
         ({**TERM, "start_date": "24/11/2026"}, 422),
         ({**TERM, "name": ""}, 422),
+        ({**TERM, "start_date": "0001-01-01", "end_date": "9999-12-31"}, 422),  # longer than a year
     ],
 )
 def test_bad_terms_are_refused_and_nothing_is_written(api: Api, body: dict[str, Any], status: int) -> None:
