@@ -242,7 +242,16 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
         "FaceMatchFunction": ["FaceCapturesQueue"],
         "BodyMatchFunction": ["BodyCapturesQueue"],
         "PresenceFunction": ["PresenceQueue"],
+        "SweepFunction": [],
         "ApiFunction": [],
+    }
+    assert {
+        f: [(s.event_id, s.expression) for s in fn.schedule_event_sources]
+        for f, fn in local_stack.functions.items()
+        if fn.schedule_event_sources
+    } == {
+        "BodyMatchFunction": [("BodyPrintRetention", "rate(1 hour)")],
+        "SweepFunction": [("AbsentSweep", "rate(5 minutes)")],
     }
     assert {
         f: [r.route_key for r in fn.http_routes] for f, fn in local_stack.functions.items() if fn.http_routes
