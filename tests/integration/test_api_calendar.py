@@ -369,3 +369,13 @@ def test_a_timetable_change_regenerates_the_open_term(api: Api) -> None:
     # THEN both Fridays of the term have a session
     fridays = [s["session_date"] for s in _sessions(api, course_code="CS501") if s["room_id"] == "R102"]
     assert fridays == ["2026-11-27", "2026-12-04"]
+
+
+def test_todays_classes_follow_the_terms_sessions(api: Api) -> None:
+    # GIVEN a term, and today's CS502 class cancelled
+    _term(api)
+    cs502 = _session(api, "CS502", "2026-11-24")
+    api.client.post(f"/sessions/{cs502['session_id']}/cancel", json={"reason": "exam duty"}, headers=ADMIN)
+    # WHEN today's classes are asked for THEN only CS501 is held in R101
+    classes = api.client.get("/classes/today", params={"room_id": "R101"}, headers=ADMIN).json()
+    assert [(c["course_code"], c["state"]) for c in classes] == [("CS501", "in_session")]
