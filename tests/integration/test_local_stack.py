@@ -749,6 +749,8 @@ def test_up_command_serves_then_stops_cleanly(
         assert "CLASSSIGHT_BUCKET_NAME=" in output
         assert not port_is_free(port)
         assert ("polling" in output) == (not options)
+        # (the template's schedules run on a timer: the absent sweep among them)
+        assert ("schedule SweepFunction.AbsentSweep: rate(5 minutes)" in output) == (not options), output
         # (the HTTP API is served when the API function's handler imports)
         api_served = f"http://127.0.0.1:{api_port}" in output
         assert api_served == (not port_is_free(api_port))
