@@ -28,6 +28,14 @@ class Handoff(BaseModel):
     room_id: RoomId = Field(description="The room the person is entering (or is in).")
     camera_id: CameraId | None = Field(None, description="The camera that took the capture.")
     source: Literal["face", "body"] = Field("face", description="Which matcher produced the identity.")
+    appearance: list[float] | None = Field(
+        None,
+        max_length=64,
+        description=(
+            "Clothing colour the door camera saw below the face (vision.appearance descriptor); "
+            "cam2 uses it to tell apart people who enter within a second of each other."
+        ),
+    )
 
     @field_validator("captured_at")
     @classmethod

@@ -11,7 +11,7 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from contracts.ids import CameraId, RoomId, Usn
+from contracts.ids import CameraId, CaptureId, RoomId, Usn
 
 # A report lists the identified tracks of one room: a few kilobytes. Anything far larger is
 # not a report, and is refused before it is read.
@@ -19,6 +19,20 @@ MAX_REPORT_BYTES = 1_000_000
 MAX_PRESENT_TRACKS = 1_000
 # cam2 stamps the report after the sightings it lists; allow for rounding, not for the future.
 _SIGHTING_AFTER_REPORT = timedelta(seconds=1)
+
+
+# Identities a track carried before its present one (a handoff that moved, a second face): a few.
+MAX_EARLIER_TAGS = 8
+
+
+class EarlierTag(BaseModel):
+    """An identity a track carried before its present one, and the capture behind it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    usn: Usn
+    capture_id: CaptureId | None = None
+    tagged_at: AwareDatetime
 
 
 class PresentTrack(BaseModel):
@@ -35,6 +49,18 @@ class PresentTrack(BaseModel):
     first_seen_at: AwareDatetime
     last_seen_at: AwareDatetime
     dwell_s: float = Field(ge=0.0)
+    # The two cameras' cross-check (proxy rules): which door capture named this track, whether the
+    # track walked in through the door zone, and the identities it carried before. Older cam2s
+    # send none of them; the rules then judge only what they can.
+    capture_id: CaptureId | None = Field(
+        None, description="The door capture (or body crop) behind the USN; none for re-id carry-over."
+    )
+    tagged_at: AwareDatetime | None = Field(None, description="Capture time of the evidence behind the USN.")
+    entered_through_door: bool = Field(
+        False, description="The track the capture named appeared in the door zone (kept across re-id)."
+    )
+    entered_at: AwareDatetime | None = Field(None, description="When that track first appeared.")
+    earlier_tags: list[EarlierTag] = Field(default_factory=list, max_length=MAX_EARLIER_TAGS)
 
     @model_validator(mode="after")
     def _seen_in_order(self) -> Self:

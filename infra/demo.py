@@ -27,9 +27,10 @@ liveness runs in ``record_only`` for it (``CLASSSIGHT_LIVENESS_MODE``): every sc
 and a suspicion is recorded as a flag, but attendance goes ahead. The proxy attempt runs with
 ``enforce``, the production default. The printed summary says which mode each part ran in.
 
-With ``--serve`` the stack stays up afterwards with the HTTP API and the web portal (Ctrl-C
-stops it); the portal URL, an admin token for this run and the edge clients' environment are
-printed.
+With ``--serve`` the HTTP API, the web portal and cam2's annotated MJPEG stream (boxes, track
+ids, names) are up while the cameras run, so the portal's live room view shows the room next to
+the register filling in; afterwards the class replays in a loop until Ctrl-C. The portal URL, an
+admin token for this run and the edge clients' environment are printed.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ from infra.demo_room import (
 )
 from infra.local_stack import LocalStack, MotoEndpoint, local_parameter_overrides
 from infra.local_stack.host import FunctionHostProcess
-from infra.local_stack.portal import PortalServer, session_admin_token
+from infra.local_stack.http_api import HttpApiGateway
+from infra.local_stack.portal import PortalServer, first_admin_account, session_admin_token
+from infra.local_stack.scheduler import ScheduleRunner
 from infra.migrations import upgrade
 from infra.seed import Person, Slot, lfw_people, seed_campus, seed_realistic_term, seed_students
 
@@ -93,6 +96,9 @@ LFW = DEFAULT_MODELS_DIR.parent / "data" / "faces" / "lfw_subset"
 TRACKING = DEFAULT_MODELS_DIR.parent / "data" / "tracking"
 # The demo's class is an hour, its room replay 21 s: a short dwell, so presence confirms within it.
 DEMO_MIN_DWELL = "PT3S"
+# The two cameras' cross-check judges a door recognition this long after it (30 s in production):
+# the room replay is 21 s, so a student who never walks in is flagged within it.
+DEMO_PROXY_ENTRY_WINDOW_S = "8"
 PRESENCE_INTERVAL_S = 3.0
 TIMEZONE = "Asia/Kolkata"
 ENROLL_PHOTOS = 3
@@ -207,6 +213,7 @@ def run_cameras(
     stream_port: int | None,
     on_start: Callable[[], None] | None = None,
     seed: int | None = None,
+    stop: threading.Event | None = None,
 ) -> RoomRun:
     """cam1 at R101's door and cam2 in R101 at once, on the scenario of :mod:`infra.demo_room`."""
     from edge_client.cam1.app import RunSummary as Cam1RunSummary
@@ -241,6 +248,17 @@ def run_cameras(
         f"cam2: R101's queue, presence every {PRESENCE_INTERVAL_S:g} s"
     )
     uploader.start()
+    finished = threading.Event()
+    if stop is not None:
+
+        def stop_cameras() -> None:
+            while not stop.wait(0.5):
+                if finished.is_set():
+                    return
+            cam1.request_stop()
+            cam2.request_stop()
+
+        threading.Thread(target=stop_cameras, name="stop-cameras", daemon=True).start()
     try:
         if on_start is not None:
             on_start()
@@ -248,6 +266,7 @@ def run_cameras(
         if not uploader.drain(30):
             logger.warning("cam2 uploads still pending after 30 s")
     finally:
+        finished.set()
         uploader.stop()
         outbox.close()
     summary = run.cam1_summary
@@ -485,7 +504,35 @@ def print_results(stack: LocalStack, engine: Engine, room: RoomRun) -> dict[str,
         "door_to_tag_ms_p95": percentile(latencies, 95),
         "body_outcomes": dict(body_outcomes),
         "other_room_messages": other_room_messages(stack),
+        "proxy_flags": print_cross_check(engine),
     }
+
+
+def print_cross_check(engine: Engine) -> dict[str, int]:
+    """The flags the two cameras' cross-check raised (presence function), by kind."""
+    kinds = ("not_confirmed", "one_body_two_faces", "two_rooms")
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(flags.c.kind, flags.c.usn, students.c.name, flags.c.evidence)
+            .join(students, students.c.usn == flags.c.usn)
+            .where(flags.c.kind.in_(kinds))
+            .order_by(flags.c.id)
+        ).all()
+    _say(
+        f"the two cameras' cross-check (door recognitions against room tracks, {DEMO_PROXY_ENTRY_WINDOW_S} s)"
+    )
+    if not found:
+        print("  no flags")
+    for f in found:
+        evidence = json.loads(f.evidence)
+        why = {
+            "not_confirmed": "recognised at the door, never walked in on a track named by that capture",
+            "one_body_two_faces": f"one room track (#{evidence.get('tracker_id')}) given two door identities",
+            "two_rooms": f"seen in two rooms at once ({', '.join(evidence.get('rooms', []))})",
+        }[f.kind]
+        print(f"  {f.kind:<19} {f.usn:<11} {f.name:<24} {why}")
+    counted = Counter(f.kind for f in found)
+    return {kind: counted.get(kind, 0) for kind in kinds}
 
 
 def other_room_messages(stack: LocalStack) -> int:
@@ -522,14 +569,35 @@ def restart_host(host: FunctionHostProcess) -> None:
     host.start()
 
 
-def serve_until_stopped(stack: LocalStack, admin_token: str, api_port: int, portal_port: int) -> None:
-    """Keep the stack up with the HTTP API and the portal until SIGINT/SIGTERM."""
+@dataclass
+class Serving:
+    """The HTTP API and the portal, up while the cameras run (``--serve``)."""
+
+    gateway: HttpApiGateway
+    portal: PortalServer
+    stop: threading.Event
+    schedules: ScheduleRunner
+
+    def close(self) -> None:
+        self.portal.stop()
+        self.gateway.stop()
+
+
+def start_serving(stack: LocalStack, api_port: int, portal_port: int, stream_port: int) -> Serving:
+    """The HTTP API and the web portal on loopback; SIGINT/SIGTERM set ``stop`` from now on.
+
+    The portal's config names the API and R101's room-camera stream, which its live view shows.
+    """
     for key, value in stack.env("ApiFunction").items():
         os.environ.setdefault(key, value)  # the API reads its settings when imported
     gateway = stack.http_api(functions=["ApiFunction"], port=api_port).start()
-    portal = PortalServer(portal_port).start()
+    config: dict[str, object] = {
+        "apiBaseUrl": gateway.url,
+        "roomStreams": {"R101": f"http://127.0.0.1:{stream_port}/stream"},
+    }
+    portal = PortalServer(portal_port, config=config).start()
     # Every scheduled function of the template (the absent sweep among them) on its timer, as
-    # EventBridge would run it: today's live class is swept once it ends.
+    # EventBridge would run it: a class that ends while the demo serves is swept after the grace.
     for name, function in stack.functions.items():
         if function.schedule_event_sources:
             for key, value in stack.env(name).items():
@@ -544,22 +612,47 @@ def serve_until_stopped(stack: LocalStack, admin_token: str, api_port: int, port
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    _say("the stack stays up; Ctrl-C stops it")
-    print(f"  web portal   {portal.url}")
-    print(f"  HTTP API     {gateway.url}")
-    print(f"  admin token  {admin_token}   (portal → Connection)")
-    for function_id, event_id, expression in schedules.schedules:
+    return Serving(gateway, portal, stop, schedules)
+
+
+def print_serving(stack: LocalStack, serving: Serving, admin_token: str, stream_port: int) -> None:
+    """Where to look while the demo serves: the portal, the API, cam2's stream, the edge clients' setup."""
+    print(f"  web portal   {serving.portal.url}   (live room: {serving.portal.url}#/live?room=R101)")
+    print(f"  HTTP API     {serving.gateway.url}")
+    print(f"  cam2 stream  http://127.0.0.1:{stream_port}/stream   (R101, boxes, track ids, names)")
+    account = first_admin_account(stack)
+    if account is not None:
+        print(f"  sign in      {account[0]} / {account[1]}   (an admin account for this run)")
+    print(f"  admin token  {admin_token}   (for scripts: Authorization: Bearer …)")
+    for function_id, event_id, expression in serving.schedules.schedules:
         print(f"  schedule     {function_id}.{event_id}: {expression}")
     print("  environment for edge clients:")
     for name, value in stack.env().items():
         print(f"    export {name}={value}")
     for room_id in stack.room_ids:
         print(f"    export CLASSSIGHT_HANDOFF_QUEUE_URL={stack.room_queue_url(room_id)}  # cam2 of {room_id}")
-    try:
-        stop.wait()
-    finally:
-        portal.stop()
-        gateway.stop()
+
+
+def serve_in_a_loop(
+    stack: LocalStack,
+    people: list[Person],
+    workdir: Path,
+    serving: Serving,
+    *,
+    stream_port: int,
+    seed: int | None,
+) -> None:
+    """Replay the class again and again until Ctrl-C, so the live view always has something to show.
+
+    Every pass uploads new door captures, so face_match recognises and hands off again and cam2 tags
+    again; attendance stays one row per student and class (the upserts), which the register shows.
+    """
+    passes = 1
+    _say("the stack stays up and the class replays in a loop; Ctrl-C stops it")
+    while not serving.stop.is_set():
+        passes += 1
+        print(f"  replay {passes}")
+        run_cameras(stack, people, workdir, stream_port=stream_port, seed=seed, stop=serving.stop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -574,7 +667,13 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=4566, help="port of the local AWS endpoint (default 4566)"
     )
     parser.add_argument(
-        "--serve", action="store_true", help="afterwards keep the stack, API and portal up until Ctrl-C"
+        "--serve",
+        action="store_true",
+        help="serve the API, the portal and cam2's annotated stream while the cameras run, then replay "
+        "the class in a loop until Ctrl-C",
+    )
+    parser.add_argument(
+        "--stream-port", type=int, default=8082, help="cam2's annotated MJPEG stream with --serve (8082)"
     )
     parser.add_argument("--api-port", type=int, default=3000, help="HTTP API port with --serve (3000)")
     parser.add_argument("--portal-port", type=int, default=8080, help="web portal port with --serve (8080)")
@@ -652,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ.setdefault(key, value)  # in one process: the first function's value wins
         # The door replay is made of still photos (LFW): liveness is recorded there, not enforced.
         os.environ["CLASSSIGHT_LIVENESS_MODE"] = "record_only"
+        os.environ["CLASSSIGHT_PROXY_ENTRY_WINDOW_S"] = DEMO_PROXY_ENTRY_WINDOW_S
         function_settings.cache_clear()
         host = None
         if args.function_host == "process":
@@ -670,7 +770,12 @@ def main(argv: list[str] | None = None) -> int:
                 wait_s=1,
             )
         killer: threading.Timer | None = None
+        serving: Serving | None = None
         try:
+            if args.serve:
+                _say("HTTP API, web portal and cam2's stream, up while the cameras run")
+                serving = start_serving(stack, args.api_port, args.portal_port, args.stream_port)
+                print_serving(stack, serving, admin_token, args.stream_port)
             _say("enrollment through the bucket (enroll function)")
             enroll_through_bucket(stack, engine, [*people, PROXY_STUDENT])
             _say(
@@ -687,7 +792,10 @@ def main(argv: list[str] | None = None) -> int:
                     killer.daemon = True
                     killer.start()
 
-            room = run_cameras(stack, people, workdir, stream_port=None, on_start=on_start, seed=args.seed)
+            stream_port = args.stream_port if serving is not None else None
+            room = run_cameras(
+                stack, people, workdir, stream_port=stream_port, on_start=on_start, seed=args.seed
+            )
             totals = print_results(stack, engine, room)
             _say("proxy attempt at the door → face_match  [liveness enforce]")
             totals |= run_proxy_attempt(stack, engine, workdir, host)
@@ -695,9 +803,11 @@ def main(argv: list[str] | None = None) -> int:
                 totals["function_host_kills"] = host.kills
             if args.json:
                 print(json.dumps(totals, sort_keys=True))
-            if args.serve:
-                serve_until_stopped(stack, admin_token, args.api_port, args.portal_port)
+            if serving is not None:
+                serve_in_a_loop(stack, people, workdir, serving, stream_port=args.stream_port, seed=args.seed)
         finally:
+            if serving is not None:
+                serving.close()
             if killer is not None:
                 killer.cancel()
             if host is not None:

@@ -109,6 +109,9 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock = _utc_now) 
         title="ClassSight API",
         version="1.0",
         description="Students, courses, rooms, timetable and attendance of ClassSight.",
+        # Served by routes/docs.py from assets shipped with the API (the defaults use a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock

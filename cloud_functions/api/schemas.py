@@ -195,6 +195,13 @@ class EnrollmentStatusPublic(BaseModel):
     poses: list[EnrollmentPosePublic]
 
 
+class PhotoLinkPublic(BaseModel):
+    """A short-lived link to view one stored photo (each request is audited)."""
+
+    url: str
+    expires_in_s: int
+
+
 class UploadPublic(BaseModel):
     """POST ``fields`` and then the photo as the form part ``file`` to ``url``."""
 
@@ -284,6 +291,32 @@ class RoomPublic(_Out):
     cam1_id: str | None
     cam2_id: str | None
     timezone: str
+
+
+CameraState = Literal["recent", "quiet", "never", "not_set"]
+
+
+class CameraHealthPublic(BaseModel):
+    """What the cloud last heard from one camera of a room."""
+
+    role: Literal["door", "room"] = Field(description="door: cam1 (faces); room: cam2 (tracking).")
+    camera_id: str | None
+    last_seen_at: datetime | None = Field(
+        description="The newest capture (door) or presence report (room) it sent, UTC."
+    )
+    state: CameraState = Field(
+        description="recent: heard from within quiet_after_s; quiet: not since; never: nothing yet; "
+        "not_set: the room has no camera id for this role."
+    )
+
+
+class RoomCamerasPublic(BaseModel):
+    room_id: str
+    name: str
+    timezone: str
+    in_session: bool = Field(description="A class is timetabled in the room right now.")
+    quiet_after_s: int
+    cameras: list[CameraHealthPublic]
 
 
 class TimetableEntryCreate(_In):
@@ -387,11 +420,12 @@ class StudentRef(BaseModel):
 
 
 class AttendanceReport(BaseModel):
-    """Every student with an attendance row for the class, and how many there are per status.
+    """Every student with an attendance row for the class, the count per status, and the roster.
 
-    There is no course roster, so ``not_seen`` lists the students recorded for this course on
-    another day of the look-back window but not on this one: the likely absentees, for a teacher
-    to mark (nothing is marked absent automatically).
+    ``expected`` counts the course's roster on the class date (roster dates inclusive);
+    ``absent`` lists the expected students marked absent or not marked at all, ``not_seen`` those
+    of them with no row yet (the absent sweep marks them at the session's end), ``off_roster``
+    the students recorded who are not on the roster that day.
     """
 
     course_code: str
@@ -400,7 +434,10 @@ class AttendanceReport(BaseModel):
     rows: list[AttendancePublic]
     counts: dict[str, int]
     total: int
+    expected: int
+    absent: list[StudentRef]
     not_seen: list[StudentRef]
+    off_roster: list[StudentRef]
 
 
 class StudentHistory(BaseModel):

@@ -27,11 +27,13 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from cloud_functions.core.cross_check import cross_check
 from cloud_functions.core.db import presence as db
 from cloud_functions.core.db.engine import transaction
 from cloud_functions.core.db.students import existing_students
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.outcomes import Outcome
+from cloud_functions.core.proxy_rules import ProxyRules
 from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
 from cloud_functions.core.timetable import (
@@ -57,6 +59,7 @@ class PresenceResult:
     class_date: date | None = None
     present_count: int = 0
     confirmed_usns: list[str] = field(default_factory=list)
+    flags_raised: int = 0
     detail: str | None = None
     latency_ms: float = 0.0
 
@@ -73,6 +76,7 @@ class PresenceResult:
             "class_date": self.class_date.isoformat() if self.class_date else None,
             "present": self.present_count,
             "confirmed_usns": self.confirmed_usns,
+            "flags_raised": self.flags_raised,
             "detail": self.detail,
             "latency_ms": self.latency_ms,
         }
@@ -100,6 +104,7 @@ class PresenceService:
         store: the capture bucket.
         min_dwell: time in the class that confirms a student (capped at half the class).
         grace: the timetable's grace windows (a report just before a class counts for it).
+        proxy_rules: the two cameras' cross-check run on each report (:mod:`cross_check`).
     """
 
     def __init__(
@@ -110,8 +115,10 @@ class PresenceService:
         min_dwell: timedelta = timedelta(minutes=10),
         grace: GraceWindows | None = None,
         capture_times: CaptureTimeBounds | None = None,
+        proxy_rules: ProxyRules | None = None,
     ) -> None:
         self._engine = engine
+        self._proxy_rules = proxy_rules or ProxyRules()
         self._store = store
         self._min_dwell = min_dwell
         self._grace = grace or GraceWindows()
@@ -128,28 +135,30 @@ class PresenceService:
         if recorded_key != object_key:
             detail = f"object key of {len(object_key)} characters; at most {OBJECT_KEY_MAX_CHARS}"
             return self._commit(PresenceResult(recorded_key, Outcome.KEY_TOO_LONG, detail=detail), [])
-        result, confirmations = self._evaluate(object_key)
+        result, confirmations, check = self._evaluate(object_key)
         result.latency_ms = round((time.perf_counter() - started) * 1e3, 2)
-        return self._commit(result, confirmations)
+        return self._commit(result, confirmations, check)
 
-    def _evaluate(self, object_key: str) -> tuple[PresenceResult, list[db.PresenceConfirmation]]:
+    def _evaluate(
+        self, object_key: str
+    ) -> tuple[PresenceResult, list[db.PresenceConfirmation], _CrossCheck | None]:
         def done(outcome: Outcome, detail: str | None = None) -> PresenceResult:
             return PresenceResult(object_key, outcome, detail=detail)
 
         try:
             head = self._store.head(object_key)
             if head.size_bytes > MAX_REPORT_BYTES:
-                return done(Outcome.TOO_LARGE, f"{head.size_bytes} bytes > {MAX_REPORT_BYTES}"), []
+                return done(Outcome.TOO_LARGE, f"{head.size_bytes} bytes > {MAX_REPORT_BYTES}"), [], None
             body = self._store.get(object_key).body
         except ObjectNotFoundError as e:
-            return done(Outcome.OBJECT_MISSING, str(e)), []
+            return done(Outcome.OBJECT_MISSING, str(e)), [], None
         try:
             report = PresenceReport.model_validate_json(body)
         except ValidationError as e:
             problems = "; ".join(
                 f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()
             )
-            return done(Outcome.MALFORMED_REPORT, problems), []
+            return done(Outcome.MALFORMED_REPORT, problems), [], None
 
         result = PresenceResult(
             object_key,
@@ -164,15 +173,17 @@ class PresenceService:
         )
         if implausible is not None:
             result.outcome, result.detail = Outcome.IMPLAUSIBLE_CAPTURE_TIME, implausible
-            return result, []
+            return result, [], None
         with transaction(self._engine) as connection:
             located = locate_class(
                 connection, report.room_id, report.camera_id, "room", report.reported_at, self._grace
             )
-            known = existing_students(connection, (t.usn for t in report.present))
+            known = existing_students(
+                connection, [u for t in report.present for u in (t.usn, *(e.usn for e in t.earlier_tags))]
+            )
         if isinstance(located, Refusal):
             result.outcome, result.detail = located.outcome, located.detail
-            return result, []
+            return result, [], None
         room, session = located.context.room, located.session
         result.course_code, result.class_date = session.course_code, session.class_date
 
@@ -203,9 +214,14 @@ class PresenceService:
             )
             for usn, (at, source) in sorted(earliest.items())
         ]
-        return result, confirmations
+        return result, confirmations, _CrossCheck(report, session, known)
 
-    def _commit(self, result: PresenceResult, confirmations: list[db.PresenceConfirmation]) -> PresenceResult:
+    def _commit(
+        self,
+        result: PresenceResult,
+        confirmations: list[db.PresenceConfirmation],
+        check: _CrossCheck | None = None,
+    ) -> PresenceResult:
         try:
             with transaction(self._engine) as connection:
                 db.insert_report(
@@ -226,10 +242,29 @@ class PresenceService:
                 )
                 for confirmation in confirmations:
                     db.confirm_presence(connection, confirmation)
+                if check is not None:
+                    checked = cross_check(
+                        connection,
+                        check.report,
+                        check.session,
+                        check.known_usns,
+                        self._proxy_rules,
+                        self._grace,
+                    )
+                    result.flags_raised = checked.flags_raised
         except IntegrityError:
             # Another delivery of the same report won the race; its transaction is the record.
             result.duplicate = True
         return result
+
+
+@dataclass(frozen=True)
+class _CrossCheck:
+    """What the two cameras' cross-check needs of a report that reached its class."""
+
+    report: PresenceReport
+    session: ClassSession
+    known_usns: set[str]
 
 
 def _replay(record: db.PresenceReportRecord) -> PresenceResult:

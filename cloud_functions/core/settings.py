@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from cloud_functions.core.errors import ConfigurationError
 from cloud_functions.core.timetable import CaptureTimeBounds, GraceWindows
 from vision.liveness.settings import LivenessSettings
+
+if TYPE_CHECKING:
+    from cloud_functions.core.proxy_rules import ProxyRules
 
 ENV_PREFIX = "CLASSSIGHT_"
 
@@ -230,6 +233,39 @@ class FaceModelSettings(_Base):
         return DEFAULT_MODELS_DIR / "face" / file_name[self.face_detector]
 
 
+class AttendanceRuleSettings(_Base):
+    """How marks turn into percentages and the shortage list (API and the daily notification)."""
+
+    sweep_grace: timedelta = Field(
+        timedelta(minutes=15),
+        ge=timedelta(0),
+        le=timedelta(hours=12),
+        description=(
+            "A held session with no mark for a roster student counts as absent this long after it "
+            "ends: the absent sweep's grace (the same setting, CLASSSIGHT_SWEEP_GRACE), so reports "
+            "count a missing mark as absent exactly when the sweep writes it."
+        ),
+    )
+    late_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "What a late arrival counts for in the percentage: 1 a full attendance, 0.5 half, "
+            "0 nothing (late counts as missed). Lower rewards punctuality; 1 counts presence only."
+        ),
+    )
+    min_attendance_pct: float = Field(
+        75.0,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "The minimum attendance a student needs in a course (a course's own "
+            "min_attendance_pct overrides it); students under it are on the shortage list."
+        ),
+    )
+
+
 class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, LivenessSettings):
     """Settings of the Lambda functions (enroll, face_match, body_match, presence).
 
@@ -311,6 +347,37 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, Livenes
             "leave early less often."
         ),
     )
+    proxy_entry_window_s: float = Field(
+        30.0,
+        ge=5.0,
+        le=600.0,
+        description=(
+            "Proxy rule 'not confirmed': how long after (or before: the two cameras' clocks differ) "
+            "a door recognition the room camera must tag a track that walked in through the door "
+            "zone with that capture. Longer forgives a slow doorway; shorter flags a photo shown "
+            "at the door by someone who never walks in sooner."
+        ),
+    )
+    proxy_two_faces_window_s: float = Field(
+        10.0,
+        ge=1.0,
+        le=120.0,
+        description=(
+            "Proxy rule 'one body, two faces': two door identities given to one room track within "
+            "this time flag both students. Longer catches slower swaps but risks a track id the "
+            "tracker reused for the next person."
+        ),
+    )
+
+    @property
+    def proxy_rules(self) -> ProxyRules:
+        """The two cameras' proxy rules with these windows."""
+        from cloud_functions.core.proxy_rules import ProxyRules  # imports the database layer
+
+        return ProxyRules(
+            entry_window_s=self.proxy_entry_window_s, two_faces_window_s=self.proxy_two_faces_window_s
+        )
+
     reid_weights_path: Path = Field(
         DEFAULT_MODELS_DIR / "reid" / "osnet_x0_25_msmt17.onnx",
         description="OSNet body re-id weights (ONNX) used by body_match for crops and the body gallery.",
@@ -383,6 +450,48 @@ def sweep_settings() -> SweepSettings:
     return load_settings(SweepSettings)
 
 
+class ReportSettings(DatabaseSettings, AttendanceRuleSettings):
+    """Settings of the reports CLI: the database and the counting rule the API uses."""
+
+
+class NotifySettings(AwsSettings, DatabaseSettings, AttendanceRuleSettings):
+    """Settings of the notify function (the daily notification to each teacher)."""
+
+    teacher_notifications_topic_arn: str = Field(
+        ..., description="SNS topic the daily teacher notifications are published to."
+    )
+    notification_timezone: str = Field(
+        "UTC",
+        min_length=1,
+        max_length=64,
+        description=(
+            "The college's time zone: a run's time in it names the day of the notifications "
+            "(one per teacher and day). Use the rooms' zone, e.g. Asia/Kolkata."
+        ),
+    )
+    notification_publish_lease: timedelta = Field(
+        timedelta(minutes=2),
+        ge=timedelta(seconds=5),
+        le=timedelta(minutes=15),
+        description=(
+            "How long a run that stored a teacher's notification keeps other runs from publishing "
+            "it. Keep it above the publish's time and at most the function timeout: a crashed "
+            "run's message is then published by the next run."
+        ),
+    )
+
+    @field_validator("notification_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}") from e
+        return value
+
+
 class CognitoSettings(AwsSettings):
     """The User Pool people sign in to, and its portal app client."""
 
@@ -443,7 +552,7 @@ class ApiToken(BaseModel):
     )
 
 
-class ApiSettings(CognitoSettings, DatabaseSettings):
+class ApiSettings(CognitoSettings, DatabaseSettings, AttendanceRuleSettings):
     """Settings of the HTTP API."""
 
     bucket_name: str = Field(..., description="Bucket holding captures and enrollment photos.")

@@ -39,6 +39,7 @@ def presence_service() -> PresenceService:
         min_dwell=settings.presence_min_dwell,
         grace=settings.grace_windows,
         capture_times=settings.capture_time_bounds,
+        proxy_rules=settings.proxy_rules,
     )
 
 

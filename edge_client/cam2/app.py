@@ -21,14 +21,14 @@ import numpy as np
 
 from edge_client.aws import edge_aws_client
 from edge_client.cam2.detection import PersonDetector, YoloPersonDetector
-from edge_client.cam2.handoff import HandoffAssigner
+from edge_client.cam2.handoff import build_assigner
 from edge_client.cam2.pipeline import FrameResult, FrameStage, RoomPipeline
 from edge_client.cam2.presence import BodyCropUploader, CaptureSink, GalleryCropUploader, PresenceReporter
 from edge_client.cam2.queue import HandoffConsumer, HandoffQueue, SqsHandoffQueue
 from edge_client.cam2.reid import BodyEmbedder, IdentityKeeper, OsnetBodyEmbedder
 from edge_client.cam2.settings import Cam2Settings
 from edge_client.cam2.stream import FrameAnnotator, StreamServer
-from edge_client.cam2.tracking import ByteTrackPersonTracker
+from edge_client.cam2.tracking import build_tracker
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 from edge_client.outbox import Outbox, OutboxUploader, S3ObjectStore
 from edge_client.sources import open_source
@@ -42,7 +42,11 @@ STALE_AFTER_S = 5.0
 def build_detector(settings: Cam2Settings) -> YoloPersonDetector:
     """The person detector named by the settings."""
     return YoloPersonDetector(
-        settings.person_weights_path, settings.person_confidence, settings.person_iou, settings.person_imgsz
+        settings.person_weights_path,
+        settings.person_confidence,
+        settings.person_iou,
+        settings.person_imgsz,
+        settings.person_min_height_fraction,
     )
 
 
@@ -63,20 +67,18 @@ def build_pipeline(
         embedder: body re-id model; built from settings when re-id is on and none is given.
         frame_rate: nominal frame rate of the source (the tracker's first motion step).
     """
-    assigner = HandoffAssigner(
-        walk_delay_s=settings.walk_delay_s,
-        max_time_diff_s=settings.handoff_max_time_diff_s,
-        settle_s=settings.handoff_settle_s,
-        wait_s=settings.handoff_wait_s,
-    )
+    assigner = build_assigner(settings)
     stages: list[FrameStage] = []
+    if embedder is None and (settings.reid_enabled or settings.track_relink_enabled):
+        embedder = OsnetBodyEmbedder(settings.reid_weights_path)
     if settings.reid_enabled:
+        assert embedder is not None
         stages.append(
             IdentityKeeper(
-                embedder or OsnetBodyEmbedder(settings.reid_weights_path),
+                embedder,
                 similarity_threshold=settings.reid_similarity_threshold,
                 carry_window_s=settings.reid_carry_window_s,
-                carry_radius_px=settings.reid_carry_radius_px,
+                carry_radius_heights=settings.reid_carry_radius_heights,
                 refresh_s=settings.reid_refresh_s,
             )
         )
@@ -108,14 +110,7 @@ def build_pipeline(
             )
     return RoomPipeline(
         detector=detector,
-        tracker=ByteTrackPersonTracker(
-            activation_threshold=settings.track_activation_threshold,
-            high_confidence=settings.track_high_confidence,
-            lost_buffer_s=settings.track_lost_buffer_s,
-            min_iou=settings.track_min_iou,
-            min_consecutive_frames=settings.track_min_consecutive_frames,
-            frame_rate=frame_rate,
-        ),
+        tracker=build_tracker(settings, frame_rate=frame_rate, embedder=embedder),
         registry=TrackRegistry(
             DoorZone(settings.door_zone),
             forget_after_s=settings.track_forget_s,
@@ -260,6 +255,10 @@ class Cam2Runner:
             "tracks": len(self.pipeline.registry.live_ids),
             "identified": sum(1 for r in self.pipeline.registry.live() if r.usn),
             "pending_handoffs": self.pipeline.pending_handoffs,
+            "clock_offset_s": round(self.pipeline.assigner.clock_offset_s, 3),
+            "clock_offset_pairs": self.pipeline.assigner.clock.sample_count
+            if self.pipeline.assigner.clock
+            else 0,
             "last_frame_age_s": None if age is None else round(age, 2),
             "handoff_queue": self.consumer is not None,
         }

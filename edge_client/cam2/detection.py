@@ -47,6 +47,16 @@ def select(detections: sv.Detections, mask: np.ndarray) -> sv.Detections:
     return cast(sv.Detections, detections[mask])
 
 
+def drop_distant(
+    detections: sv.Detections, frame_height_px: int, min_height_fraction: float
+) -> sv.Detections:
+    """The detections at least ``min_height_fraction`` of the frame height tall."""
+    if min_height_fraction <= 0 or len(detections) == 0:
+        return detections
+    heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
+    return select(detections, heights >= min_height_fraction * frame_height_px)
+
+
 class PersonDetector(Protocol):
     """Finds people in a BGR frame."""
 
@@ -64,10 +74,17 @@ class YoloPersonDetector:
             association stage, so a low value (0.1-0.3) helps tracking through occlusion.
         iou: NMS IoU threshold; lower merges people who stand close together.
         imgsz: inference size; larger finds distant people at a quadratic cost in time.
+        min_height_fraction: boxes shorter than this share of the frame height are dropped:
+            people that far away are not in the room and cannot be identified.
     """
 
     def __init__(
-        self, weights_path: Path | str, confidence: float = 0.25, iou: float = 0.7, imgsz: int = 640
+        self,
+        weights_path: Path | str,
+        confidence: float = 0.25,
+        iou: float = 0.7,
+        imgsz: int = 640,
+        min_height_fraction: float = 0.0,
     ) -> None:
         self._model = _load_yolo(weights_path, "person detector")
         weights = Path(weights_path)
@@ -75,6 +92,7 @@ class YoloPersonDetector:
         self.confidence = confidence
         self.iou = iou
         self.imgsz = imgsz
+        self.min_height_fraction = min_height_fraction
         logger.info("person detector loaded: %s (imgsz=%d, conf=%.2f)", weights, imgsz, confidence)
 
     def detect(self, frame: np.ndarray) -> sv.Detections:
@@ -88,7 +106,8 @@ class YoloPersonDetector:
             verbose=False,
         )
         detections = sv.Detections.from_ultralytics(next(iter(results)))
-        return select(detections, np.asarray(detections.class_id) == PERSON_CLASS_ID)
+        people = select(detections, np.asarray(detections.class_id) == PERSON_CLASS_ID)
+        return drop_distant(people, frame.shape[0], self.min_height_fraction)
 
 
 class YoloDeviceDetector:

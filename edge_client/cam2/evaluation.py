@@ -82,8 +82,13 @@ class MotSequence:
         return dict(tracks)
 
 
-def load_mot_sequence(root: Path) -> MotSequence:
-    """Read ``seqinfo.ini`` and ``gt/gt.txt`` of a MOT sequence folder."""
+def load_mot_sequence(root: Path, *, fit_to_frames: bool = True) -> MotSequence:
+    """Read ``seqinfo.ini`` and ``gt/gt.txt`` of a MOT sequence folder.
+
+    With ``fit_to_frames`` the first frame is read: when its size differs from seqinfo's
+    ``imWidth``/``imHeight`` (a video re-encoded at another resolution), the ground truth is
+    scaled to the frames and ``width``/``height`` become the frames' own.
+    """
     info = configparser.ConfigParser()
     info.read(root / "seqinfo.ini")
     section = info["Sequence"]
@@ -101,6 +106,30 @@ def load_mot_sequence(root: Path) -> MotSequence:
             x, y, w, h = (float(v) for v in row[2:6])
             box = GroundTruthBox(frame, identity, (x, y, x + w, y + h), ignore=float(row[6]) == 0.0)
             sequence.ground_truth.setdefault(frame, []).append(box)
+    if fit_to_frames:
+        first = next(iter(sequence.frames(1)), None)
+        if first is not None:
+            height, width = first[1].shape[:2]
+            if (width, height) != (sequence.width, sequence.height):
+                scale_x, scale_y = width / sequence.width, height / sequence.height
+                sequence.ground_truth = {
+                    frame: [
+                        GroundTruthBox(
+                            b.frame,
+                            b.identity,
+                            (
+                                b.xyxy[0] * scale_x,
+                                b.xyxy[1] * scale_y,
+                                b.xyxy[2] * scale_x,
+                                b.xyxy[3] * scale_y,
+                            ),
+                            b.ignore,
+                        )
+                        for b in boxes
+                    ]
+                    for frame, boxes in sequence.ground_truth.items()
+                }
+                sequence.width, sequence.height = width, height
     return sequence
 
 
@@ -121,11 +150,22 @@ def detect_sequence(
 
 
 def track_sequence(
-    detections: Sequence[sv.Detections], tracker: PersonTracker, fps: float
+    detections: Sequence[sv.Detections],
+    tracker: PersonTracker,
+    fps: float,
+    frames: Sequence[np.ndarray] | None = None,
 ) -> list[sv.Detections]:
-    """Feed cached per-frame detections through ``tracker`` at the sequence's frame times."""
+    """Feed cached per-frame detections through ``tracker`` at the sequence's frame times.
+
+    ``frames`` (the decoded images, index 0 = frame 1) let an appearance-aware tracker embed.
+    """
     tracker.reset()
-    return [tracker.update_with_detections(d, timestamp_s=i / fps) for i, d in enumerate(detections)]
+    return [
+        tracker.update_with_detections(
+            d, timestamp_s=i / fps, frame=frames[i] if frames is not None else None
+        )
+        for i, d in enumerate(detections)
+    ]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

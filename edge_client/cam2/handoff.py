@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +22,7 @@ from scipy.optimize import linear_sum_assignment
 
 from contracts.handoff import Handoff
 from edge_client.cam2.errors import ForeignRoomError, InvalidHandoffError
+from edge_client.cam2.settings import Cam2Settings
 from edge_client.cam2.tracks import TrackRecord, TrackRegistry
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,53 @@ class HandoffOutcome:
         return not self.expired
 
 
+class ClockOffsetEstimator:
+    """How far the room's clock runs ahead of the door camera's, learned from confident pairs.
+
+    Each confident pairing (the handoff had one candidate and the candidate one handoff) gives
+    one sample: the track's appearance minus the handoff's expected arrival. The estimate is
+    the median of the recent samples after dropping those far from it (median absolute
+    deviation), clamped to ``+-max_offset_s``: one person who lingered at the door, or a wrong
+    pairing, cannot drag it. Walkers slower or faster than ``walk_delay_s`` on average show up
+    here too, which is the same correction.
+
+    Args:
+        max_offset_s: largest offset believed; beyond it clocks need fixing, not guessing.
+        samples: recent pairs kept; more is steadier, fewer follows a drifting clock sooner.
+        min_samples: pairs needed before any correction is applied.
+    """
+
+    def __init__(self, max_offset_s: float = 5.0, samples: int = 20, min_samples: int = 3) -> None:
+        self.max_offset_s = max_offset_s
+        self.min_samples = min_samples
+        self._samples: deque[float] = deque(maxlen=samples)
+
+    def observe(self, offset_s: float) -> None:
+        """Add one pair's arrival minus expected arrival (seconds)."""
+        self._samples.append(float(offset_s))
+
+    @property
+    def sample_count(self) -> int:
+        """Confident pairs the estimate rests on."""
+        return len(self._samples)
+
+    @property
+    def offset_s(self) -> float:
+        """The correction to add to a handoff's expected arrival (0 until ``min_samples``)."""
+        if len(self._samples) < self.min_samples:
+            return 0.0
+        values = np.array(self._samples)
+        median = float(np.median(values))
+        spread = float(np.median(np.abs(values - median))) * 1.4826
+        kept = values[np.abs(values - median) <= max(3.0 * spread, 0.5)]
+        estimate = float(np.median(kept)) if len(kept) else median
+        return float(np.clip(estimate, -self.max_offset_s, self.max_offset_s))
+
+    def reset(self) -> None:
+        """Forget every sample."""
+        self._samples.clear()
+
+
 class HandoffAssigner:
     """Pairs waiting handoffs with tracks that entered through the door, jointly.
 
@@ -124,6 +172,13 @@ class HandoffAssigner:
         settle_s: wait past the expected arrival before committing a pair, so that a later but
             closer match can still win. Longer is more accurate but tags later.
         wait_s: how long past the expected arrival a handoff waits for any candidate.
+        clock: estimates the door/room clock offset from confident pairs and corrects expected
+            arrivals with it; ``None``: the clocks are trusted as they are.
+        confident_gap_s: a pairing counts as confident for the clock only when no other
+            candidate or handoff lies within this many seconds of it.
+        appearance_weight_s: when a handoff carries the clothing colour the door camera saw
+            and the track has its own, a full colour mismatch costs as much as this many
+            seconds of time difference. 0: time alone decides.
     """
 
     def __init__(
@@ -132,11 +187,17 @@ class HandoffAssigner:
         max_time_diff_s: float = 4.0,
         settle_s: float = 1.0,
         wait_s: float = 10.0,
+        clock: ClockOffsetEstimator | None = None,
+        confident_gap_s: float = 2.0,
+        appearance_weight_s: float = 0.0,
     ) -> None:
         self.walk_delay = timedelta(seconds=walk_delay_s)
         self.max_time_diff_s = max_time_diff_s
         self.settle = timedelta(seconds=settle_s)
         self.wait = timedelta(seconds=wait_s)
+        self.clock = clock
+        self.confident_gap_s = confident_gap_s
+        self.appearance_weight_s = appearance_weight_s
         self.pending: dict[str, PendingHandoff] = {}
         self.applied: OrderedDict[str, int] = OrderedDict()
         self.body_captures: OrderedDict[str, int] = OrderedDict()
@@ -170,7 +231,7 @@ class HandoffAssigner:
         outcomes = self._apply_body_handoffs(registry, now)
         outcomes += self._assign_door_handoffs(registry, now)
         for capture_id, pending in list(self.pending.items()):
-            if now - pending.expected_at > self.wait:
+            if now - self._expected(pending) > self.wait:
                 del self.pending[capture_id]
                 logger.warning(
                     "handoff %s for %s expired: nobody entered through the door near %s",
@@ -204,19 +265,50 @@ class HandoffAssigner:
         outcomes = []
         for row, col in zip(rows, cols, strict=True):
             pending = waiting[row]
-            if cost[row, col] >= _INFEASIBLE or now < pending.expected_at + self.settle:
+            if cost[row, col] >= _INFEASIBLE or now < self._expected(pending) + self.settle:
                 continue
-            outcomes.append(self._commit(registry, pending, candidates[col].tracker_id))
+            record = candidates[col]
+            if self.clock is not None and self._confident(cost, row, col):
+                self.clock.observe(
+                    (record.first_seen_at - self._expected(pending, corrected=False)).total_seconds()
+                )
+            outcomes.append(self._commit(registry, pending, record.tracker_id))
         return outcomes
 
+    def _confident(self, cost: np.ndarray, row: int, col: int) -> bool:
+        """No other candidate near this handoff, no other handoff near this candidate."""
+        near = cost < min(cost[row, col] + self.confident_gap_s, _INFEASIBLE)
+        return int(near[row].sum()) == 1 and int(near[:, col].sum()) == 1
+
+    def _expected(self, pending: PendingHandoff, *, corrected: bool = True) -> datetime:
+        """When the person is expected in this view, on this camera's clock."""
+        if not corrected or self.clock is None:
+            return pending.expected_at
+        return pending.expected_at + timedelta(seconds=self.clock.offset_s)
+
+    @property
+    def clock_offset_s(self) -> float:
+        """The door-to-room clock offset applied now (0 when not estimated)."""
+        return self.clock.offset_s if self.clock is not None else 0.0
+
     def _time_cost(self, pending: PendingHandoff, record: TrackRecord) -> float:
-        gap_s = abs((record.first_seen_at - pending.expected_at).total_seconds())
-        return gap_s if gap_s <= self.max_time_diff_s else _INFEASIBLE
+        gap_s = abs((record.first_seen_at - self._expected(pending)).total_seconds())
+        if gap_s > self.max_time_diff_s:
+            return _INFEASIBLE
+        seen_at_door = pending.message.appearance
+        if self.appearance_weight_s > 0 and seen_at_door and record.appearance is not None:
+            door = np.asarray(seen_at_door, dtype=np.float32)
+            if door.shape == record.appearance.shape:
+                similarity = float(np.clip(door @ record.appearance, 0.0, 1.0))
+                return gap_s + self.appearance_weight_s * (1.0 - similarity)
+        return gap_s
 
     def _commit(self, registry: TrackRegistry, pending: PendingHandoff, tracker_id: int) -> HandoffOutcome:
         message = pending.message
         del self.pending[message.capture_id]
-        applied = registry.tag(tracker_id, message.usn, message.source, message.captured_at)
+        applied = registry.tag(
+            tracker_id, message.usn, message.source, message.captured_at, capture_id=message.capture_id
+        )
         _remember(self.applied, message.capture_id, tracker_id)
         return HandoffOutcome(message, tracker_id if applied else None, pending.ack)
 
@@ -225,3 +317,19 @@ class HandoffAssigner:
         self.pending.clear()
         self.applied.clear()
         self.body_captures.clear()
+        if self.clock is not None:
+            self.clock.reset()
+
+
+def build_assigner(settings: Cam2Settings, clock: ClockOffsetEstimator | None = None) -> HandoffAssigner:
+    """The handoff assigner the settings describe (``clock``: share an estimator, e.g. across runs)."""
+    if clock is None and settings.clock_correction_enabled:
+        clock = ClockOffsetEstimator(settings.clock_max_offset_s, settings.clock_samples)
+    return HandoffAssigner(
+        walk_delay_s=settings.walk_delay_s,
+        max_time_diff_s=settings.handoff_max_time_diff_s,
+        settle_s=settings.handoff_settle_s,
+        wait_s=settings.handoff_wait_s,
+        clock=clock,
+        appearance_weight_s=settings.handoff_appearance_weight_s,
+    )

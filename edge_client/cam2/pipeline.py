@@ -22,6 +22,7 @@ from edge_client.cam2.detection import PersonDetector
 from edge_client.cam2.handoff import HandoffAssigner, HandoffOutcome
 from edge_client.cam2.tracking import PersonTracker
 from edge_client.cam2.tracks import TrackRegistry
+from vision.appearance import clothing_descriptor
 
 logger = logging.getLogger(__name__)
 
@@ -112,13 +113,23 @@ class RoomPipeline:
             if self.detector is None:
                 raise ValueError("a pipeline without a detector needs precomputed detections")
             detections = self.detector.detect(frame)
-        tracked = self.tracker.update_with_detections(detections, timestamp_s=at.timestamp())
+        tracked = self.tracker.update_with_detections(detections, timestamp_s=at.timestamp(), frame=frame)
         tracked = self.registry.update_with_detections(tracked, at)
+        self._describe_entries(tracked, frame)
         outcomes = self._drain_inbox()
         outcomes += self.assigner.update(self.registry, at)
         for stage in self.stages:
             tracked = stage.update_with_detections(tracked, frame, at, self.registry)
         return FrameResult(self.registry.label(tracked), outcomes, time.perf_counter() - started)
+
+    def _describe_entries(self, tracked: sv.Detections, frame: np.ndarray) -> None:
+        """Record the clothing colour of each door-entry track once, for crowded-entry handoffs."""
+        if self.assigner.appearance_weight_s <= 0 or tracked.tracker_id is None:
+            return
+        for tracker_id, xyxy in zip(tracked.tracker_id, tracked.xyxy, strict=True):
+            record = self.registry.records.get(int(tracker_id))
+            if record is not None and record.entered_through_door and record.appearance is None:
+                record.appearance = clothing_descriptor(frame, xyxy)
 
     def _drain_inbox(self) -> list[HandoffOutcome]:
         outcomes: list[HandoffOutcome] = []

@@ -29,7 +29,7 @@ import supervision as sv
 
 from contracts.captures import BodyCaptureMetadata, GalleryCropMetadata
 from contracts.keys import body_capture_key, gallery_crop_key, presence_report_key
-from contracts.presence import PresenceReport, PresentTrack
+from contracts.presence import EarlierTag, PresenceReport, PresentTrack
 from edge_client.cam2.tracks import TrackRegistry, tracker_ids
 from vision.reid import crop_box
 
@@ -96,6 +96,14 @@ class PresenceReporter:
                 first_seen_at=r.first_seen_at,
                 last_seen_at=r.last_seen_at,
                 dwell_s=r.dwell_s(),
+                capture_id=r.capture_id,
+                tagged_at=r.tagged_at,
+                entered_through_door=r.tag_entry[0] if r.tag_entry else False,
+                entered_at=r.tag_entry[1] if r.tag_entry else None,
+                earlier_tags=[
+                    EarlierTag(usn=usn, capture_id=capture_id, tagged_at=at)
+                    for usn, capture_id, at in r.earlier_tags
+                ],
             )
             for r in sorted(live, key=lambda r: r.tracker_id)
             if r.usn is not None

@@ -3,7 +3,8 @@
 When a tagged track is lost (occlusion, a detector gap) and a new track appears nearby soon
 after, the tracker has no way to know it is the same person. The USN moves to the new track only
 when its body re-id embedding (OSNet) is similar enough to the lost track's: proximity and timing
-pick the candidates, appearance decides.
+pick the candidates, appearance decides. A track that entered through the door zone is never a
+candidate: it is someone arriving, and belongs to their own door handoff.
 """
 
 from __future__ import annotations
@@ -11,24 +12,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import supervision as sv
 
 from edge_client.cam2.errors import ModelLoadError
+from edge_client.cam2.tracking import BodyEmbedder
 from edge_client.cam2.tracks import TrackRecord, TrackRegistry
 from vision.reid import OsnetEmbedder, ReidModelError
 
 logger = logging.getLogger(__name__)
-
-
-class BodyEmbedder(Protocol):
-    """Turns person boxes of a frame into L2-normalised appearance embeddings."""
-
-    def embed(self, frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
-        """One unit-length row per box of ``xyxy`` (``(N, 4)`` pixels) in ``frame`` (BGR)."""
-        ...
 
 
 class OsnetBodyEmbedder:
@@ -54,7 +47,9 @@ class IdentityKeeper:
         similarity_threshold: cosine similarity a new track needs to the lost track to inherit
             its USN. Higher avoids wrong carries but loses more identities.
         carry_window_s: how soon after the loss the new track must appear.
-        carry_radius_px: how far from where the tagged track was last seen it may appear.
+        carry_radius_heights: how far from where the tagged track was last seen it may appear,
+            in person heights, growing by one height per second lost. Scaled to the person: a
+            pixel radius that suits a 1080p frame spans half of a 480x360 one.
         refresh_s: how often a tagged track's embedding is refreshed, and how often one
             candidate is re-checked. Shorter costs CPU (about 10 ms per crop).
         momentum: weight of the stored embedding when a fresh one is blended in; higher keeps a
@@ -66,14 +61,14 @@ class IdentityKeeper:
         embedder: BodyEmbedder,
         similarity_threshold: float = 0.65,
         carry_window_s: float = 5.0,
-        carry_radius_px: float = 200.0,
+        carry_radius_heights: float = 1.5,
         refresh_s: float = 1.0,
         momentum: float = 0.7,
     ) -> None:
         self.embedder = embedder
         self.similarity_threshold = similarity_threshold
         self.carry_window = timedelta(seconds=carry_window_s)
-        self.carry_radius_px = carry_radius_px
+        self.carry_radius_heights = carry_radius_heights
         self.refresh = timedelta(seconds=refresh_s)
         self.momentum = momentum
         self._checked_at: dict[int, datetime] = {}
@@ -128,6 +123,7 @@ class IdentityKeeper:
             r
             for r in registry.live()
             if r.usn is None
+            and not r.entered_through_door
             and any(self._plausible(old, r) for old in lost)
             and (r.tracker_id not in self._checked_at or at - self._checked_at[r.tracker_id] >= self.refresh)
         ]
@@ -166,13 +162,20 @@ class IdentityKeeper:
             used.update({old.tracker_id, new.tracker_id})
 
     def _plausible(self, old: TrackRecord, new: TrackRecord) -> bool:
-        """The new track appeared after the old one was lost, soon enough and near enough."""
+        """The new track appeared after the old one was lost, soon enough and near enough.
+
+        Near is measured in the taller of the two people's heights, plus one height per second
+        between the loss and the new track's birth (people walk on while hidden).
+        """
+        lost_for = new.first_seen_at - old.last_seen_at
         appeared_after = new.first_seen_at > old.last_seen_at
-        soon = new.first_seen_at - old.last_seen_at <= self.carry_window
-        distance = float(
+        soon = lost_for <= self.carry_window
+        distance_px = float(
             np.hypot(new.first_anchor[0] - old.last_anchor[0], new.first_anchor[1] - old.last_anchor[1])
         )
-        return appeared_after and soon and distance <= self.carry_radius_px
+        height_px = max(old.last_xyxy[3] - old.last_xyxy[1], new.last_xyxy[3] - new.last_xyxy[1], 1.0)
+        radius_px = self.carry_radius_heights * height_px * (1.0 + max(lost_for.total_seconds(), 0.0))
+        return appeared_after and soon and distance_px <= radius_px
 
     def reset(self) -> None:
         """Forget when candidates were last checked."""

@@ -8,7 +8,7 @@ are JSON: ``CLASSSIGHT_DOOR_ZONE='[[680,260],[768,260],[768,440],[680,440]]'``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -35,7 +35,7 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         ),
     )
     person_confidence: float = Field(
-        0.25,
+        0.1,
         ge=0.01,
         le=0.99,
         description=(
@@ -57,7 +57,29 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         description="Detector input size. Larger finds distant people but costs time quadratically.",
     )
 
+    person_min_height_fraction: float = Field(
+        0.09,
+        ge=0.0,
+        le=0.5,
+        description=(
+            "People whose box is shorter than this share of the frame height are dropped before "
+            "tracking: they stand too far away to be in the room (or to be identified), and "
+            "tracking them only adds ghost tracks. 0 keeps every detection."
+        ),
+    )
+
     # --- tracker -------------------------------------------------------------------------
+    tracker: Literal["bytetrack", "botsort", "ocsort"] = Field(
+        "bytetrack",
+        description="Motion tracker of the roboflow trackers library (bench/cam2.py compares them).",
+    )
+    track_iou: Literal["iou", "giou", "diou"] = Field(
+        "giou",
+        description=(
+            "Overlap measure of track-detection association. GIoU still ranks boxes that barely "
+            "overlap, which keeps fast walkers on their track at low frame rates."
+        ),
+    )
     track_activation_threshold: float = Field(
         0.5,
         ge=0.05,
@@ -71,7 +93,7 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         description="Score separating ByteTrack's first (high) and second (low) association stages.",
     )
     track_lost_buffer_s: float = Field(
-        2.0,
+        1.0,
         ge=0.0,
         le=60.0,
         description=(
@@ -80,16 +102,53 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         ),
     )
     track_min_iou: float = Field(
-        0.1,
+        0.2,
         ge=0.0,
         le=0.95,
-        description="Least IoU between a predicted track and a detection to associate them.",
+        description="Least overlap (track_iou) between a predicted track and a detection to associate them.",
     )
     track_min_consecutive_frames: int = Field(
         2,
         ge=1,
         le=30,
         description="Frames a new track must be seen before it gets an id. Higher drops flicker.",
+    )
+
+    track_relink_enabled: bool = Field(
+        True,
+        description=(
+            "Continue a lost track's id on a new track outside the door zone when their body "
+            "embeddings agree (costs one OSNet crop per new track and per track per refresh)."
+        ),
+    )
+    track_relink_window_s: float = Field(
+        3.0, ge=0.0, le=60.0, description="How long after a track is lost a new track may continue its id."
+    )
+    track_relink_radius_heights: float = Field(
+        1.5,
+        ge=0.1,
+        le=20.0,
+        description=(
+            "How far from where a track was lost (in person heights, plus one height per second "
+            "lost) a new track may continue it; scaled to the person, so any frame size reads the same."
+        ),
+    )
+    track_relink_refresh_s: float = Field(
+        0.2,
+        ge=0.05,
+        le=60.0,
+        description=(
+            "How often each live track's body embedding is refreshed for re-linking (one OSNet "
+            "crop, about 10 ms, per track each time). Shorter follows turning people better, costs CPU."
+        ),
+    )
+    track_relink_similarity: float = Field(
+        0.65,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Body-embedding cosine similarity needed to continue an id. Higher joins fewer people wrongly."
+        ),
     )
 
     # --- door zone and handoffs ----------------------------------------------------------
@@ -132,6 +191,35 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         le=600.0,
         description="How long past its expected arrival a handoff waits for a candidate track.",
     )
+    handoff_appearance_weight_s: float = Field(
+        2.0,
+        ge=0.0,
+        le=60.0,
+        description=(
+            "When a handoff carries the clothing colour the door camera saw, a full mismatch "
+            "with a track's colour costs as much as this many seconds of time difference. Helps "
+            "only when people enter within a second of each other; 0 lets time alone decide."
+        ),
+    )
+    clock_correction_enabled: bool = Field(
+        True,
+        description=(
+            "Estimate how far this PC's clock is from the door camera's from recent confident "
+            "handoff-to-entry pairs and correct expected arrivals by it (shown on /health)."
+        ),
+    )
+    clock_max_offset_s: float = Field(
+        5.0,
+        ge=0.0,
+        le=60.0,
+        description=(
+            "Largest clock offset the correction believes. Larger covers worse clocks, but a run "
+            "of wrong pairs can then move expected arrivals further. Fix clocks beyond it (NTP)."
+        ),
+    )
+    clock_samples: int = Field(
+        20, ge=3, le=1000, description="Recent confident pairs the clock offset is the robust median of."
+    )
     track_forget_s: float = Field(
         30.0,
         ge=1.0,
@@ -160,11 +248,15 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         le=120.0,
         description="How soon after a tagged track is lost a new track may inherit its USN.",
     )
-    reid_carry_radius_px: float = Field(
-        200.0,
-        ge=1.0,
-        le=5000.0,
-        description="How far (pixels) from where the tagged track was lost the new track may appear.",
+    reid_carry_radius_heights: float = Field(
+        1.5,
+        ge=0.1,
+        le=20.0,
+        description=(
+            "How far from where the tagged track was lost the new track may appear, in person "
+            "heights (plus one height per second lost): a fixed pixel radius is huge on a small "
+            "frame and tiny on a large one."
+        ),
     )
     reid_refresh_s: float = Field(
         1.0,

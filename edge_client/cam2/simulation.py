@@ -20,11 +20,12 @@ import supervision as sv
 from contracts.handoff import Handoff
 from edge_client.cam2.detection import select
 from edge_client.cam2.evaluation import MotSequence, gt_identity_of
-from edge_client.cam2.handoff import HandoffAssigner
+from edge_client.cam2.handoff import ClockOffsetEstimator, build_assigner
 from edge_client.cam2.pipeline import FrameStage, RoomPipeline
 from edge_client.cam2.settings import Cam2Settings
-from edge_client.cam2.tracking import ByteTrackPersonTracker
+from edge_client.cam2.tracking import BodyEmbedder, build_tracker
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
+from vision.appearance import clothing_descriptor
 
 SIMULATION_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SIM_ROOM_ID = "SIM-ROOM"
@@ -137,6 +138,11 @@ def simulate(
     stages: list[FrameStage] | None = None,
     occlusion_s: float = 0.0,
     occlusion_after_s: float = 3.0,
+    embedder: BodyEmbedder | None = None,
+    images: Sequence[np.ndarray] | None = None,
+    clock_offset_s: float = 0.0,
+    clock: ClockOffsetEstimator | None = None,
+    door_colour: bool = False,
 ) -> SimulationResult:
     """Like :func:`simulate_handoffs`, optionally with more stages (re-id), scoring identity keeping too.
 
@@ -148,12 +154,29 @@ def simulate(
             than the tracker's lost-track buffer, it breaks their track: the new track keeps
             the USN only through re-id.
         occlusion_after_s: when the occlusion starts, counted from the entry.
+        embedder: body re-id model for the tracker's appearance re-links (needs pixels).
+        images: the decoded frames (index 0 = frame 1), read from disk when needed and absent.
+        clock_offset_s: the door camera's clock runs this far behind the room's: every
+            handoff's ``captured_at`` is that much earlier than the true capture.
+        clock: the clock-offset estimator to use (shared across runs: a day of entries);
+            a fresh one from the settings when ``None``.
+        door_colour: each handoff carries the person's clothing colour as a door camera would
+            send it, taken from their ground-truth box two seconds after entering (another
+            place and pose than the room track's first sighting).
     """
     door = DoorZone(settings.door_zone)
     rng = random.Random(seed)
     messages: list[tuple[datetime, Handoff]] = []
     entries = door_entries(sequence, door)
+    if door_colour and images is None:
+        images = [image for _, image in sequence.frames(len(detections))]
     for entry in entries:
+        colour = None
+        if door_colour and images is not None:
+            boxes = [b for b in sequence.identity_frames()[entry.identity] if b.frame <= len(images)]
+            later = [b for b in boxes if b.frame >= entry.frame + round(2.0 * sequence.fps)] or boxes[-1:]
+            descriptor = clothing_descriptor(images[later[0].frame - 1], later[0].xyxy)
+            colour = descriptor.tolist() if descriptor is not None else None
         captured_at = (
             frame_time(sequence, entry.frame)
             - timedelta(seconds=settings.walk_delay_s)
@@ -162,35 +185,24 @@ def simulate(
         message = Handoff(
             usn=f"GT{entry.identity}",
             capture_id=f"sim-{entry.identity}",
-            captured_at=captured_at,
+            captured_at=captured_at - timedelta(seconds=clock_offset_s),
             similarity=0.8,
             room_id=SIM_ROOM_ID,
             camera_id="cam1",
             source="face",
+            appearance=colour,
         )
         messages.append((captured_at + timedelta(seconds=delivery_latency_s), message))
     messages.sort(key=lambda item: item[0])
     pipeline = RoomPipeline(
         detector=None,
-        tracker=ByteTrackPersonTracker(
-            activation_threshold=settings.track_activation_threshold,
-            high_confidence=settings.track_high_confidence,
-            lost_buffer_s=settings.track_lost_buffer_s,
-            min_iou=settings.track_min_iou,
-            min_consecutive_frames=settings.track_min_consecutive_frames,
-            frame_rate=sequence.fps,
-        ),
+        tracker=build_tracker(settings, frame_rate=sequence.fps, embedder=embedder),
         registry=TrackRegistry(
             door,
             forget_after_s=settings.track_forget_s,
             startup_frames=settings.track_min_consecutive_frames + 1,
         ),
-        assigner=HandoffAssigner(
-            walk_delay_s=settings.walk_delay_s,
-            max_time_diff_s=settings.handoff_max_time_diff_s,
-            settle_s=settings.handoff_settle_s,
-            wait_s=settings.handoff_wait_s,
-        ),
+        assigner=build_assigner(settings, clock),
         stages=stages,
     )
     tagged: dict[str, int | None] = {}
@@ -198,15 +210,21 @@ def simulate(
     track_identities: dict[int, Counter[int | None]] = defaultdict(Counter)
     covered = wrong = 0
     blank = np.zeros((sequence.height, sequence.width, 3), dtype=np.uint8)
-    images = (image for _, image in sequence.frames(len(detections))) if stages else None
+    needs_pixels = bool(stages) or (embedder is not None and settings.track_relink_enabled)
+    if images is None and needs_pixels:
+        images = [image for _, image in sequence.frames(len(detections))]
     hidden = _occlusions(sequence, entries, occlusion_s, occlusion_after_s)
-    for index, frame_detections in enumerate(detections):
+    # The room goes on after the clip ends: empty frames let handoffs of people who entered near
+    # the end settle (a short clip must not decide a handoff by cutting it off).
+    tail = round((settings.handoff_settle_s + settings.clock_max_offset_s + 1.0) * sequence.fps)
+    padded = list(detections) + [sv.Detections.empty()] * tail
+    for index, frame_detections in enumerate(padded):
         frame = index + 1
         at = frame_time(sequence, frame)
         if frame in hidden and len(frame_detections):
             iou = sv.box_iou_batch(frame_detections.xyxy, np.array(hidden[frame], dtype=float).reshape(-1, 4))
             frame_detections = select(frame_detections, iou.max(axis=1) < OCCLUDED_IOU)
-        image = next(images) if images is not None else blank
+        image = images[index] if images is not None and index < len(images) else blank
         while messages and messages[0][0] <= at:
             pipeline.submit_handoff(messages.pop(0)[1])
         result = pipeline.process(image, at, detections=frame_detections)
@@ -259,3 +277,102 @@ def _occlusions(
             if start <= box.frame < start + length:
                 hidden[box.frame].append(box.xyxy)
     return hidden
+
+
+@dataclass(frozen=True)
+class CrowdedEntryResult:
+    """How many handoffs of people entering in quick succession tagged the right person."""
+
+    right: int
+    total: int
+
+    @property
+    def accuracy(self) -> float:
+        """Share of handoffs on the right person."""
+        return self.right / max(1, self.total)
+
+
+def simulate_crowded_entries(
+    sequence: MotSequence,
+    images: Sequence[np.ndarray],
+    settings: Cam2Settings,
+    *,
+    people: int,
+    gap_s: tuple[float, float],
+    jitter_s: float,
+    seed: int,
+    appearance_weight_s: float,
+    view_gap_s: float = 2.0,
+) -> CrowdedEntryResult:
+    """Several people enter through the door a fraction of a second apart; the assigner decides.
+
+    Each person is a real ground-truth person of ``sequence``: the door camera's clothing
+    colour comes from their box at one moment and the room track's from their box at least
+    ``view_gap_s`` later (another place in the view, another pose), so the colours differ as
+    they would between two cameras. Entries are ``gap_s`` (uniform) apart; each handoff's time
+    is off by up to ``jitter_s``. The tracks themselves are given (one per person, born in the
+    door zone): this measures the assignment alone.
+    """
+    rng = random.Random(seed)
+    door = settings.door_zone
+    if len(door) < 3:
+        raise ValueError("crowded entries need a door zone")
+    tracks = sequence.identity_frames()
+    frames_apart = max(1, round(view_gap_s * sequence.fps))
+    usable = [
+        boxes for boxes in tracks.values() if len(boxes) > frames_apart and boxes[-1].frame <= len(images)
+    ]
+    chosen = rng.sample(usable, min(people, len(usable)))
+    xs, ys = [p[0] for p in door], [p[1] for p in door]
+    door_box = (float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
+    registry = TrackRegistry(DoorZone(door), startup_frames=0)
+    assigner = build_assigner(
+        settings.model_copy(update={"handoff_appearance_weight_s": appearance_weight_s})
+    )
+    assigner.clock = None
+    start = SIMULATION_START + timedelta(seconds=10)
+    entry_at = start
+    expected: dict[str, int] = {}
+    entries: list[tuple[datetime, int, np.ndarray | None]] = []
+    for tracker_id, boxes in enumerate(chosen, start=1):
+        first = rng.randrange(0, len(boxes) - frames_apart)
+        seen_at_door = boxes[first]
+        seen_in_room = boxes[rng.randrange(first + frames_apart, len(boxes))]
+        door_colour = clothing_descriptor(images[seen_at_door.frame - 1], seen_at_door.xyxy)
+        room_colour = clothing_descriptor(images[seen_in_room.frame - 1], seen_in_room.xyxy)
+        usn = f"GT{seen_at_door.identity}"
+        captured_at = entry_at - timedelta(seconds=settings.walk_delay_s - rng.uniform(-jitter_s, jitter_s))
+        assigner.submit(
+            Handoff(
+                usn=usn,
+                capture_id=f"crowd-{tracker_id}",
+                captured_at=captured_at,
+                similarity=0.8,
+                room_id=SIM_ROOM_ID,
+                source="face",
+                appearance=door_colour.tolist() if door_colour is not None else None,
+            )
+        )
+        expected[usn] = tracker_id
+        entries.append((entry_at, tracker_id, room_colour))
+        entry_at += timedelta(seconds=rng.uniform(*gap_s))
+    decided: dict[str, int | None] = {}
+    now = start - timedelta(seconds=1)
+    end = entry_at + timedelta(seconds=settings.handoff_wait_s + settings.walk_delay_s)
+    step = timedelta(seconds=1.0 / sequence.fps)
+    while now <= end and len(decided) < len(expected):
+        visible = [(tid, colour) for at, tid, colour in entries if at <= now]
+        if visible:
+            detections = sv.Detections(
+                xyxy=np.array([door_box] * len(visible), dtype=float),
+                tracker_id=np.array([tid for tid, _ in visible], dtype=int),
+            )
+            registry.update_with_detections(detections, now)
+            for tid, colour in visible:
+                if registry.records[tid].appearance is None:
+                    registry.records[tid].appearance = colour
+        for outcome in assigner.update(registry, now):
+            decided[outcome.message.usn] = outcome.tracker_id
+        now += step
+    right = sum(1 for usn, tracker_id in expected.items() if decided.get(usn) == tracker_id)
+    return CrowdedEntryResult(right, len(expected))

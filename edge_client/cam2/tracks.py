@@ -7,12 +7,14 @@ the tracked ``sv.Detections`` and returns them with ``data["usn"]`` filled for a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
 import supervision as sv
+
+from contracts.presence import MAX_EARLIER_TAGS
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +71,15 @@ class TrackRecord:
     usn: str | None = None
     usn_source: IdentitySource | None = None
     tagged_at: datetime | None = None  # capture time of the evidence behind usn
+    capture_id: str | None = None  # the door capture or body crop behind usn
+    # Whether the track the capture named walked in through the door, and when it appeared: kept
+    # when re-id carries the USN over, so the cloud's proxy rules see the original entry.
+    tag_entry: tuple[bool, datetime] | None = None
+    earlier_tags: list[tuple[str, str | None, datetime]] = field(default_factory=list)
     frames_seen: int = 0
     embedding: np.ndarray | None = None
     embedded_at: datetime | None = None
+    appearance: np.ndarray | None = None  # clothing colour when it entered (door entries only)
     last_body_upload_at: datetime | None = None
     gallery_uploads: int = 0
     last_gallery_upload_at: datetime | None = None
@@ -154,7 +162,14 @@ class TrackRegistry:
                 return record
         return None
 
-    def tag(self, tracker_id: int, usn: str, source: IdentitySource, evidence_at: datetime) -> bool:
+    def tag(
+        self,
+        tracker_id: int,
+        usn: str,
+        source: IdentitySource,
+        evidence_at: datetime,
+        capture_id: str | None = None,
+    ) -> bool:
         """Attach ``usn`` to a track; return whether it was attached.
 
         A USN lives on one track. When another track already carries it, the more recent
@@ -198,9 +213,17 @@ class TrackRegistry:
                 evidence_at.isoformat(),
             )
             holder.usn, holder.usn_source, holder.tagged_at = None, None, None
+            holder.capture_id, holder.tag_entry = None, None
         if record.usn is not None and record.usn != usn:
             logger.warning("track %d changes identity %s -> %s (%s)", tracker_id, record.usn, usn, source)
+            if record.tagged_at is not None:
+                record.earlier_tags = [
+                    *record.earlier_tags,
+                    (record.usn, record.capture_id, record.tagged_at),
+                ][-MAX_EARLIER_TAGS:]
         record.usn, record.usn_source, record.tagged_at = usn, source, evidence_at
+        record.capture_id = capture_id
+        record.tag_entry = (record.entered_through_door, record.first_seen_at)
         logger.info("track %d tagged %s (%s)", tracker_id, usn, source)
         return True
 
@@ -214,8 +237,10 @@ class TrackRegistry:
         if old.usn is None:
             raise ValueError(f"track {from_tracker_id} carries no USN to transfer")
         new.usn, new.usn_source, new.tagged_at = old.usn, "reid", old.tagged_at
+        new.capture_id, new.tag_entry = old.capture_id, old.tag_entry
         new.embedding = old.embedding
         old.usn, old.usn_source, old.tagged_at = None, None, None
+        old.capture_id, old.tag_entry = None, None
 
     def reset(self) -> None:
         """Forget every record."""

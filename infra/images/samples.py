@@ -336,6 +336,60 @@ class SweepSample(FunctionSample):
         return f"{len(self.missing)} absent (source sweep), {self.present} kept 'entered'"
 
 
+class NotifySample(FunctionSample):
+    """EventBridge's daily schedule at 18:00 (Asia/Kolkata) → CS501's teacher reads the day's absence."""
+
+    logical_id = "NotifyFunction"
+    event_name = "eventbridge_daily_notification"
+    teacher, present, absent = "Sample Teacher", "1MS21CS102", "1MS21CS103"
+
+    def stage(self, world: SampleWorld) -> None:
+        seed_campus(world.engine, [SAMPLE_DAY_SLOT])
+        usns = (self.present, self.absent)
+        seed_students(world.engine, [Person(usn, f"Student {usn[-3:]}", ()) for usn in usns])
+        seed_roster(world.engine, "CS501", usns)
+        seed_teachers(world.engine, [(self.teacher, "CS501")])
+        day = CLASS_START.date()
+        seed_term(world.engine, "Sample term", day, day)
+        marks = [(self.present, "entered", "face"), (self.absent, "absent", "sweep")]
+        with world.engine.begin() as connection:
+            connection.execute(
+                attendance.insert(),
+                [
+                    {
+                        "usn": usn,
+                        "course_code": "CS501",
+                        "class_date": day,
+                        "room_id": "R101",
+                        "first_seen_at": CLASS_START if status == "entered" else None,
+                        "status": status,
+                        "source": source,
+                        "updated_at": CLASS_START + timedelta(minutes=50),
+                    }
+                    for usn, status, source in marks
+                ],
+            )
+        self._messages(world)  # the queue is the stack's: start it empty
+
+    @staticmethod
+    def _messages(world: SampleWorld) -> list[dict[str, Any]]:
+        sqs = world.stack.client("sqs")
+        url = world.stack.resources["TeacherNotificationsQueue"].physical_id
+        bodies = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return bodies
+
+    def check(self, world: SampleWorld, response: Any) -> str:
+        _require(isinstance(response, dict) and response.get("sent") == 1, f"{response!r}")
+        [message] = self._messages(world)
+        absences = [a["usn"] for a in message.get("new_absences", [])]
+        _require(absences == [self.absent], f"new absences {absences}")
+        return f"1 message to {message['teacher']['username']}: {self.absent} absent from CS501"
+
+
 class ApiSample(FunctionSample):
     """API Gateway's ``GET /courses/CS501`` with a teacher's token → 200 and the course."""
 
@@ -474,6 +528,7 @@ SAMPLES: dict[str, FunctionSample] = {
         BodyMatchSample(),
         PresenceSample(),
         SweepSample(),
+        NotifySample(),
         ApiSample(),
     )
 }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -20,12 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from cloud_functions.api.accounts import CognitoAccounts
 from cloud_functions.core.errors import ClassSightError, ConfigurationError, DatabaseUnavailableError
 from infra.local_stack.endpoint import EndpointError, MotoEndpoint
 from infra.local_stack.http_api import HttpApiGateway
 from infra.local_stack.poller import Handler, resolve_handler
-from infra.local_stack.portal import PortalServer, session_admin_token
+from infra.local_stack.portal import PortalServer, first_admin_account, session_admin_token
 from infra.local_stack.stack import DEFAULT_REGION, LocalStack, local_parameter_overrides
 from infra.local_stack.template import DEFAULT_TEMPLATE_PATH
 
@@ -270,11 +268,12 @@ def up(args: argparse.Namespace) -> int:
                     print(f"\nHTTP API (as API Gateway, payload 2.0): {gateway.url}")
                     if admin_token is not None:
                         print(f"admin token for this run (portal → Connection): {admin_token}")
-                    first_admin = _first_admin_account(stack)
+                    first_admin = first_admin_account(stack)
                     if first_admin is not None:
                         print(f"admin account for this run (sign in): {first_admin[0]} / {first_admin[1]}")
         if not args.no_portal:
-            portal = PortalServer(args.portal_port).start()
+            portal_config: dict[str, object] | None = {"apiBaseUrl": gateway.url} if gateway else None
+            portal = PortalServer(args.portal_port, config=portal_config).start()
             print(f"\nWeb portal: {portal.url}")
         print("\nEnvironment for edge clients and tools:")
         for key, value in stack.env().items():
@@ -298,25 +297,6 @@ def up(args: argparse.Namespace) -> int:
             endpoint.stop()
     print("Local stack stopped.", flush=True)
     return 0
-
-
-def _first_admin_account(stack: LocalStack) -> tuple[str, str] | None:
-    """Make an admin account with a random password if the pool has no admin; None if it has.
-
-    The local endpoint keeps accounts in memory, so a fresh ``up`` starts with none: this one lets
-    someone sign in and create the others (portal, ``/accounts`` or the accounts CLI).
-    """
-    env = stack.env("ApiFunction")
-    pool_id = env.get("CLASSSIGHT_COGNITO_USER_POOL_ID")
-    client_id = env.get("CLASSSIGHT_COGNITO_CLIENT_ID")
-    if not pool_id or not client_id:
-        return None
-    accounts = CognitoAccounts(stack.client("cognito-idp"), user_pool_id=pool_id, client_id=client_id)
-    if any(account.role == "admin" for account in accounts.list_accounts()):
-        return None
-    password = secrets.token_urlsafe(12)
-    accounts.create_account("admin", "admin", password)
-    return "admin", password
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -104,7 +104,15 @@ class MotoEndpoint:
         env = {**os.environ, "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": str(self.strict_purge).lower()}
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                command, stdout=output, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+                command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_die_with_parent,
+                # Ctrl-C in a terminal interrupts its whole process group. In a session of its own the
+                # server does not get it: its owner stops its clients first and then the server
+                # (``stop``), instead of the clients failing on a server gone from under them.
+                start_new_session=True,
             )
         finally:
             if output is not subprocess.DEVNULL:

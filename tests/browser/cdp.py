@@ -8,6 +8,7 @@ condition.
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -75,6 +76,7 @@ class Browser:
         os.close(to_browser_read)
         os.close(from_browser_write)
         self._buffer = b""
+        self.events: list[dict[str, Any]] = []
         self._next_id = 0
         self._session_id: str | None = None
 
@@ -129,6 +131,9 @@ class Browser:
         deadline = time.monotonic() + self.timeout_s
         while True:
             reply = self._receive(deadline)
+            if "method" in reply and "id" not in reply:
+                self.events.append(reply)
+                continue
             if reply.get("id") == message["id"]:
                 if "error" in reply:
                     raise CdpError(f"{method}: {reply['error']}")
@@ -149,15 +154,80 @@ class Browser:
             raise CdpError(f"JavaScript failed: {result['exceptionDetails'].get('text')}: {expression[:200]}")
         return result.get("result", {}).get("value")
 
-    def set_file_input(self, selector: str, path: Path) -> None:
-        """Choose ``path`` in the first file input matching ``selector`` (fires its change event)."""
+    def errors(self) -> list[str]:
+        """Uncaught JavaScript exceptions of the page so far."""
+        return [
+            str(e["params"]["exceptionDetails"].get("exception", {}).get("description") or e["params"])
+            for e in self.events
+            if e.get("method") == "Runtime.exceptionThrown"
+        ]
+
+    def set_viewport(self, width: int, height: int) -> None:
+        """Make the page ``width`` × ``height`` CSS pixels. Not emulated as a mobile browser, whose
+        layout viewport would widen to fit overflowing content and hide it."""
+        self.command(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=True,
+        )
+
+    def screenshot(self, path: Path) -> None:
+        """A PNG of the whole page (beyond the viewport) at ``path``."""
+        metrics = self.command("Page.getLayoutMetrics", session=True)
+        size = metrics.get("cssContentSize") or metrics["contentSize"]
+        viewport = metrics.get("cssLayoutViewport") or metrics["layoutViewport"]
+        result = self.command(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {
+                    "x": 0,
+                    "y": 0,
+                    "width": min(size["width"], viewport["clientWidth"]),
+                    "height": min(size["height"], 6000),
+                    "scale": 1,
+                },
+            },
+            session=True,
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(result["data"]))
+
+    def press(self, key: str, *, code: str | None = None, shift: bool = False) -> None:
+        """Press and release one key as a keyboard would (Tab, Enter, " ", ArrowDown ...)."""
+        codes = {"Tab": 9, "Enter": 13, " ": 32, "Escape": 27, "ArrowDown": 40, "ArrowUp": 38}
+        params: dict[str, Any] = {
+            "key": key,
+            "code": code or ("Space" if key == " " else key),
+            "windowsVirtualKeyCode": codes.get(key, 0),
+            "modifiers": 8 if shift else 0,
+        }
+        if key in ("Enter", " "):
+            params["text"] = "\r" if key == "Enter" else " "
+        self.command("Input.dispatchKeyEvent", {"type": "keyDown", **params}, session=True)
+        self.command("Input.dispatchKeyEvent", {"type": "keyUp", **params}, session=True)
+
+    def type_text(self, text: str) -> None:
+        """Type ``text`` into the focused element."""
+        self.command("Input.insertText", {"text": text}, session=True)
+
+    def allow_downloads(self, folder: Path) -> None:
+        """Save the page's downloads into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.command("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+
+    def set_file_input(self, selector: str, path: Path | list[Path]) -> None:
+        """Choose ``path`` (or several) in the first file input matching ``selector`` (fires change)."""
+        paths = path if isinstance(path, list) else [path]
         root = self.command("DOM.getDocument", {"depth": 0}, session=True)["root"]["nodeId"]
         node = self.command("DOM.querySelector", {"nodeId": root, "selector": selector}, session=True)[
             "nodeId"
         ]
         if not node:
             raise CdpError(f"no element matches {selector}")
-        self.command("DOM.setFileInputFiles", {"files": [str(path)], "nodeId": node}, session=True)
+        files = [str(p) for p in paths]
+        self.command("DOM.setFileInputFiles", {"files": files, "nodeId": node}, session=True)
 
     def wait_for(self, expression: str, *, timeout_s: float | None = None) -> Any:
         """Evaluate ``expression`` until it is truthy; its value, or ``CdpError`` after the timeout."""

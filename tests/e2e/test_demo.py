@@ -63,6 +63,9 @@ def test_demo_tags_the_right_tracks_and_confirms_attendance_through_a_function_h
     assert figures["strangers_named"] == 0
     # handoffs reached only R101
     assert figures["other_room_messages"] == 0
+    # the two cameras' cross-check raised no flag on these honest entries (the student who stayed
+    # out came to the door before the room camera started, so nobody could have seen them enter)
+    assert figures["proxy_flags"] == {"not_confirmed": 0, "one_body_two_faces": 0, "two_rooms": 0}
     # AND the register lists each student once, for CS501
     register = out.split("attendance register", 1)[1]
     assert len(re.findall(r"^\s+CS501\s+\d{4}-\d{2}-\d{2}\s+1MS21CS00\d\s", register, re.MULTILINE)) == 4

@@ -14,8 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cloud_functions.core.db.attendance import DoorSighting, record_door_sighting
-from cloud_functions.core.db.schema import recognition_events
-from infra.seed import Person
+from cloud_functions.core.db.schema import (
+    attendance,
+    attendance_corrections,
+    course_rosters,
+    recognition_events,
+)
+from infra.seed import Person, seed_students
 from tests.integration.test_api_helpers import (
     ADMIN,
     PEOPLE,
@@ -269,21 +274,122 @@ def test_room_events_come_newest_first_in_pages(api: Api) -> None:
         )
 
 
-def test_report_lists_students_of_the_course_not_seen_that_day(api: Api) -> None:
-    # GIVEN Grace recorded for CS501 a week earlier and a year earlier
-    api.client.put(
-        "/attendance/CS501/2026-11-17/1MS21CS002",
-        json={"status": "present", "reason": "register"},
-        headers=ADMIN,
+def _roster(engine: Engine, *entries: tuple[str, date | None, date | None]) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            course_rosters.insert(),
+            [
+                {"course_code": "CS501", "usn": usn, "valid_from": valid_from, "valid_to": valid_to}
+                for usn, valid_from, valid_to in entries
+            ],
+        )
+
+
+def test_report_absentees_are_the_roster_students_without_a_mark_or_marked_absent(api: Api) -> None:
+    # GIVEN CS501's roster: Ada and Alan (both recorded on Tuesday), Grace, who joined on the
+    # Tuesday, and Edsger, who left the day before; a walk-in is recorded but on no roster
+    seed_students(
+        api.engine, (Person("1MS21CS003", "Edsger Dijkstra", ()), Person("1MS21CS004", "Walk In", ()))
     )
-    api.client.put(
-        "/attendance/CS501/2025-11-18/1MS21CS002", json={"status": "present", "reason": "old"}, headers=ADMIN
+    _roster(
+        api.engine,
+        ("1MS21CS000", None, None),
+        ("1MS21CS001", None, None),
+        ("1MS21CS002", CLASS_DATE, None),
+        ("1MS21CS003", None, CLASS_DATE - timedelta(days=1)),
     )
-    # WHEN the reports of both Tuesdays are read
-    this_week = api.client.get("/attendance/CS501/2026-11-24", headers=TEACHER).json()
-    last_week = api.client.get("/attendance/CS501/2026-11-17", headers=TEACHER).json()
-    long_ago = api.client.get("/attendance/CS501/2025-11-18", headers=TEACHER).json()
-    # THEN each lists the course's students recorded near that day but not on it
-    assert this_week["not_seen"] == [{"usn": "1MS21CS002", "name": "Grace Hopper"}]
-    assert [s["usn"] for s in last_week["not_seen"]] == ["1MS21CS000", "1MS21CS001"]
-    assert long_ago["not_seen"] == []
+    with api.engine.begin() as connection:
+        record_door_sighting(connection, _sighting("1MS21CS004", 3))
+    # WHEN Tuesday's and the previous Tuesday's reports are read
+    tuesday = api.client.get("/attendance/CS501/2026-11-24", headers=TEACHER).json()
+    week_before = api.client.get("/attendance/CS501/2026-11-17", headers=TEACHER).json()
+    # THEN Tuesday expects Ada, Alan and Grace; Grace, with no mark, is absent; the walk-in is off the roster
+    assert tuesday["expected"] == 3
+    assert tuesday["absent"] == [{"usn": "1MS21CS002", "name": "Grace Hopper"}]
+    assert tuesday["not_seen"] == tuesday["absent"]
+    assert tuesday["off_roster"] == [{"usn": "1MS21CS004", "name": "Walk In"}]
+    # AND a week earlier, before Grace joined and while Edsger was enrolled, nobody was recorded
+    assert week_before["expected"] == 3
+    assert [s["usn"] for s in week_before["absent"]] == ["1MS21CS000", "1MS21CS001", "1MS21CS003"]
+
+
+def test_report_counts_a_student_marked_absent_among_the_absentees(api: Api) -> None:
+    _roster(api.engine, ("1MS21CS000", None, None), ("1MS21CS002", None, None))
+    api.client.put(
+        "/attendance/CS501/2026-11-24/1MS21CS002", json={"status": "absent", "reason": "ill"}, headers=TEACHER
+    )
+    report = api.client.get("/attendance/CS501/2026-11-24", headers=TEACHER).json()
+    assert report["absent"] == [{"usn": "1MS21CS002", "name": "Grace Hopper"}]
+    assert report["not_seen"] == []
+
+
+def test_csv_shows_room_local_times_absentees_and_corrections(api: Api) -> None:
+    # GIVEN Ada seen at 09:02 Kolkata (03:32 UTC, with microseconds), Grace on the roster with no
+    # mark, and Alan's late mark corrected by a teacher
+    _roster(api.engine, ("1MS21CS000", None, None), ("1MS21CS001", None, None), ("1MS21CS002", None, None))
+    with api.engine.begin() as connection:
+        connection.execute(
+            sa.update(attendance)
+            .where(attendance.c.usn == "1MS21CS000")
+            .values(first_seen_at=datetime(2026, 11, 24, 3, 32, 5, 123456, tzinfo=UTC))
+        )
+        connection.execute(
+            attendance_corrections.insert().values(
+                usn="1MS21CS001",
+                course_code="CS501",
+                class_date=CLASS_DATE,
+                old_status="late",
+                new_status="present",
+                reason="=bus was late",
+                corrected_by="Tom Teacher",
+                corrected_at=datetime(2026, 11, 24, 6, 0, tzinfo=UTC),
+            )
+        )
+    # WHEN the class is exported
+    response = api.client.get("/attendance/CS501/2026-11-24/export.csv", headers=TEACHER)
+    rows = {r["usn"]: r for r in csv.DictReader(io.StringIO(response.text))}
+    # THEN times are Kolkata wall-clock times to the second, on the class date
+    assert rows["1MS21CS000"]["first_seen_local"] == "2026-11-24 09:02:05"
+    assert rows["1MS21CS000"]["timezone"] == "Asia/Kolkata"
+    # AND Grace is in the file as absent without a mark
+    assert (rows["1MS21CS002"]["status"], rows["1MS21CS002"]["source"]) == ("absent", "no mark")
+    assert rows["1MS21CS002"]["room_id"] == "R101"
+    # AND Alan's row names who corrected it, when (Kolkata) and why, the reason made safe
+    alan = rows["1MS21CS001"]
+    assert (alan["corrected_by"], alan["corrected_at_local"]) == ("Tom Teacher", "2026-11-24 11:30:00")
+    assert alan["correction_reason"] == "'=bus was late"
+
+
+def test_room_events_can_be_only_the_door_cameras_or_only_the_room_cameras(api: Api) -> None:
+    # GIVEN a door face, a body crop and a gallery crop of R101
+    keys = {
+        "door-1": "captures/faces/R101/2026-11-24/door-1.jpg",
+        "body-1": "captures/bodies/R101/2026-11-24/body-1.jpg",
+        "gallery-1": "captures/gallery/R101/2026-11-24/1MS21CS000/gallery-1.jpg",
+    }
+    with api.engine.begin() as connection:
+        connection.execute(
+            recognition_events.insert(),
+            [
+                {
+                    "object_key": key,
+                    "capture_id": capture_id,
+                    "room_id": "R101",
+                    "captured_at": TUESDAY,
+                    "outcome": "recognised" if capture_id.startswith("door") else "body_unknown",
+                    "created_at": TUESDAY,
+                }
+                for capture_id, key in keys.items()
+            ],
+        )
+
+    def ids(**params: str) -> list[str]:
+        page = api.client.get("/rooms/R101/events", params=params, headers=TEACHER).json()
+        return sorted(e["capture_id"] for e in page["items"])
+
+    # WHEN the live view asks for the door camera's events, the room camera's, or all
+    # THEN each gets its own, and an unknown camera is refused
+    assert ids(camera="door") == ["door-1"]
+    assert ids(camera="room") == ["body-1", "gallery-1"]
+    assert ids() == ["body-1", "door-1", "gallery-1"]
+    assert api.client.get("/rooms/R101/events", params={"camera": "hall"}, headers=TEACHER).status_code == 422

@@ -78,20 +78,24 @@ def test_same_person_embeds_closer_than_others(sequence: MotSequence, embedder: 
 
 
 @pytest.mark.parametrize(
-    ("new_identity", "radius_px", "carried"),
+    ("new_identity", "radius_heights", "carried"),
     [
-        (11, 200.0, True),  # the same person comes back nearby: carried on appearance
-        (9, 5000.0, False),  # someone else, close enough by the radius: never on proximity alone
+        (11, 1.5, True),  # the same person comes back nearby: carried on appearance
+        (9, 20.0, False),  # someone else, close enough by the radius: never on proximity alone
     ],
     ids=["same-person", "other-person"],
 )
 def test_usn_carries_over_only_on_appearance_evidence(
-    sequence: MotSequence, embedder: OsnetBodyEmbedder, new_identity: int, radius_px: float, carried: bool
+    sequence: MotSequence,
+    embedder: OsnetBodyEmbedder,
+    new_identity: int,
+    radius_heights: float,
+    carried: bool,
 ) -> None:
     # GIVEN track 1 (person 11) tagged with a USN and followed for 20 frames
     registry = TrackRegistry(DoorZone([]), startup_frames=0)
     keeper = IdentityKeeper(
-        embedder, similarity_threshold=0.65, carry_window_s=5.0, carry_radius_px=radius_px
+        embedder, similarity_threshold=0.65, carry_window_s=5.0, carry_radius_heights=radius_heights
     )
     run_track(sequence, registry, keeper, range(40, 42), identity=11, tracker_id=1)
     registry.tag(1, "USN-11", "face", T0)

@@ -66,6 +66,51 @@ def test_presence_reports_identified_tracks_every_interval() -> None:
     assert {ct for *_, ct in sink.items} == {"application/json"}
 
 
+def test_presence_reports_say_which_capture_named_each_track_and_how_it_came_in() -> None:
+    # GIVEN a door zone covering track 1's feet, track 1 entering through it and track 2 already
+    # in the room when watching began
+    sink = ListSink()
+    registry = TrackRegistry(DoorZone([(90, 250), (160, 250), (160, 320), (90, 320)]), startup_frames=1)
+    reporter = PresenceReporter(sink, "R101", "cam2", interval_s=10.0)
+    step(registry, reporter, 0.0, 2)
+    step(registry, reporter, 1.0, 1, 2)
+    # WHEN the door's capture c-1 names track 1, capture c-2 names track 2, and then a newer
+    # capture c-3 of another student names track 1 too (one body, two faces)
+    assert registry.tag(1, "1MS21CS001", "face", T0, capture_id="c-1")
+    assert registry.tag(2, "1MS21CS002", "face", T0, capture_id="c-2")
+    assert registry.tag(1, "1MS21CS003", "face", T0 + timedelta(seconds=2), capture_id="c-3")
+    for second in range(2, 11):
+        step(registry, reporter, float(second), 1, 2)
+    # THEN the report carries each track's capture, its door entry, and track 1's earlier identity
+    last = PresenceReport.model_validate_json(sink.items[-1][1])
+    by_track = {t.tracker_id: t for t in last.present}
+    one, two = by_track[1], by_track[2]
+    assert (one.usn, one.capture_id, one.entered_through_door) == ("1MS21CS003", "c-3", True)
+    assert one.entered_at == T0 + timedelta(seconds=1)
+    assert [(e.usn, e.capture_id, e.tagged_at) for e in one.earlier_tags] == [("1MS21CS001", "c-1", T0)]
+    assert (two.usn, two.capture_id, two.entered_through_door, two.earlier_tags) == (
+        "1MS21CS002",
+        "c-2",
+        False,
+        [],
+    )
+
+
+def test_re_id_carry_over_keeps_the_capture_and_the_original_door_entry() -> None:
+    # GIVEN track 1 walked in through the door and was named by capture c-1
+    registry = TrackRegistry(DoorZone([(90, 250), (160, 250), (160, 320), (90, 320)]), startup_frames=0)
+    registry.update_with_detections(tracked(1), T0)
+    registry.tag(1, "1MS21CS001", "face", T0, capture_id="c-1")
+    # WHEN re-id carries the USN over to track 7, which appeared elsewhere
+    registry.update_with_detections(tracked(7), T0 + timedelta(seconds=5))
+    registry.transfer(1, 7)
+    # THEN track 7 reports capture c-1 and track 1's door entry; track 7 itself stays a non-door track
+    record = registry.records[7]
+    assert (record.usn, record.usn_source, record.capture_id) == ("1MS21CS001", "reid", "c-1")
+    assert record.tag_entry == (True, T0) and record.entered_through_door is False
+    assert registry.records[1].capture_id is None and registry.records[1].tag_entry is None
+
+
 @pytest.mark.parametrize(
     ("seconds_seen", "expected_uploads"),
     [

@@ -61,7 +61,7 @@ def models_relative(value: Any, parameters: dict[str, str]) -> str | None:
 
 def test_every_function_of_the_template_is_an_image_function() -> None:
     assert {f.logical_id for f in FUNCTIONS} == set(sam_functions())
-    assert len(FUNCTIONS) == 6
+    assert len(FUNCTIONS) == 7
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=[f.logical_id for f in FUNCTIONS])

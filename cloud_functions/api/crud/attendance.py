@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -31,13 +32,14 @@ from cloud_functions.core.db.schema import (
     attendance,
     attendance_corrections,
     class_sessions,
+    course_rosters,
     courses,
     rooms,
     students,
     timetable,
 )
 from cloud_functions.core.db.sessions import room_sessions, terms_covering
-from cloud_functions.core.timetable import TimetableEntry
+from cloud_functions.core.timetable import TimetableEntry, room_zone
 
 STATUSES = ("entered", "late", "present", "absent", "excused")
 CSV_HEADER = (
@@ -46,16 +48,17 @@ CSV_HEADER = (
     "course_code",
     "class_date",
     "room_id",
+    "timezone",
     "status",
     "source",
-    "first_seen_at",
-    "confirmed_at",
+    "first_seen_local",
+    "confirmed_local",
     "similarity",
+    "corrected_by",
+    "corrected_at_local",
+    "correction_reason",
 )
 _AUDITED = ("status", "source", "room_id", "first_seen_at", "confirmed_at")
-# Attendance this close to a class date (before or after) makes a student expected: about a term.
-# Longer catches students who rarely come; shorter forgets those who left the course.
-NOT_SEEN_WINDOW = timedelta(days=120)
 
 
 def _rows(connection: Connection, *conditions: sa.ColumnElement[bool]) -> list[AttendancePublic]:
@@ -170,23 +173,15 @@ def _counts(rows: Sequence[AttendancePublic]) -> dict[str, int]:
     return {status: found.get(status, 0) for status in STATUSES}
 
 
-def not_seen(connection: Connection, course_code: str, class_date: date) -> list[StudentRef]:
-    """Students with a row for the course near ``class_date`` (``NOT_SEEN_WINDOW``) but none on it."""
-    recorded_that_day = sa.select(attendance.c.usn).where(
-        attendance.c.course_code == course_code, attendance.c.class_date == class_date
-    )
+def expected_students(connection: Connection, course_code: str, class_date: date) -> list[StudentRef]:
+    """The roster on ``class_date``: students enrolled in the course that day (roster dates inclusive)."""
     query = (
         sa.select(students.c.usn, students.c.name)
+        .select_from(course_rosters.join(students, students.c.usn == course_rosters.c.usn))
         .where(
-            students.c.usn.in_(
-                sa.select(attendance.c.usn).where(
-                    attendance.c.course_code == course_code,
-                    attendance.c.class_date.between(
-                        class_date - NOT_SEEN_WINDOW, class_date + NOT_SEEN_WINDOW
-                    ),
-                )
-            ),
-            students.c.usn.not_in(recorded_that_day),
+            course_rosters.c.course_code == course_code,
+            sa.or_(course_rosters.c.valid_from.is_(None), course_rosters.c.valid_from <= class_date),
+            sa.or_(course_rosters.c.valid_to.is_(None), course_rosters.c.valid_to >= class_date),
         )
         .order_by(students.c.usn)
     )
@@ -194,9 +189,15 @@ def not_seen(connection: Connection, course_code: str, class_date: date) -> list
 
 
 def class_report(connection: Connection, course_code: str, class_date: date) -> AttendanceReport:
-    """Every student recorded for the class (any status), the count per status, and who was not seen."""
+    """Every student recorded for the class, the count per status, and the roster's absentees.
+
+    ``expected`` is the roster on the class date; ``absent`` lists the expected students marked
+    absent or not marked at all (``not_seen``: no row yet).
+    """
     course = get_course(connection, course_code)
     rows = _rows(connection, attendance.c.course_code == course_code, attendance.c.class_date == class_date)
+    expected = expected_students(connection, course_code, class_date)
+    status_of = {row.usn: row.status for row in rows}
     return AttendanceReport(
         course_code=course_code,
         course_title=course["title"],
@@ -204,31 +205,110 @@ def class_report(connection: Connection, course_code: str, class_date: date) -> 
         rows=rows,
         counts=_counts(rows),
         total=len(rows),
-        not_seen=not_seen(connection, course_code, class_date),
+        expected=len(expected),
+        absent=[s for s in expected if status_of.get(s.usn, "absent") == "absent"],
+        not_seen=[s for s in expected if s.usn not in status_of],
+        off_roster=sorted(
+            (
+                StudentRef(usn=r.usn, name=r.name or "")
+                for r in rows
+                if r.usn not in {s.usn for s in expected}
+            ),
+            key=lambda s: s.usn,
+        ),
     )
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
+    """A UTC moment as the room's wall-clock time to the second (what a register shows)."""
+    if moment is None:
+        return ""
+    return moment.astimezone(zone).replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
 
 
 def class_report_csv(connection: Connection, course_code: str, class_date: date) -> str:
-    """The class report as CSV, safe to open in a spreadsheet."""
+    """The class as CSV: every roster student (absentees included) and anyone else recorded.
+
+    Times are the room's wall-clock times (its zone is a column), to the second; the latest
+    correction of each mark gives who changed it, when and why. Safe to open in a spreadsheet.
+    """
     report = class_report(connection, course_code, class_date)
-    return to_csv(
-        CSV_HEADER,
-        (
-            (
-                r.usn,
-                r.name,
-                r.course_code,
-                r.class_date.isoformat(),
-                r.room_id,
-                r.status,
-                r.source,
-                r.first_seen_at,
-                r.confirmed_at,
-                "" if r.similarity is None else f"{r.similarity:.4f}",
+    zones = {
+        row.room_id: row.timezone for row in connection.execute(sa.select(rooms.c.room_id, rooms.c.timezone))
+    }
+    latest: dict[str, RowMapping] = {}
+    for stored in connection.execute(
+        sa.select(attendance_corrections)
+        .where(
+            attendance_corrections.c.course_code == course_code,
+            attendance_corrections.c.class_date == class_date,
+        )
+        .order_by(attendance_corrections.c.corrected_at, attendance_corrections.c.id)
+    ).mappings():
+        latest[stored["usn"]] = stored
+    by_usn = {row.usn: row for row in report.rows}
+    room_of_class = _room_of_class(connection, course_code, class_date, report.rows)
+    lines = []
+    for usn in sorted({s.usn for s in report.not_seen} | set(by_usn)):
+        row = by_usn.get(usn)
+        room_id = row.room_id if row is not None else room_of_class
+        zone_name = zones.get(room_id or "", "UTC")
+        zone = room_zone(zone_name)
+        correction = latest.get(usn)
+        if row is None:
+            name = next(s.name for s in report.not_seen if s.usn == usn)
+            cells: tuple[object, ...] = (
+                usn,
+                name,
+                course_code,
+                class_date.isoformat(),
+                room_id or "",
+                zone_name,
             )
-            for r in report.rows
-        ),
-    )
+            cells += ("absent", "no mark", "", "", "")
+        else:
+            cells = (row.usn, row.name, row.course_code, row.class_date.isoformat(), row.room_id, zone_name)
+            cells += (
+                row.status,
+                row.source,
+                _local(row.first_seen_at, zone),
+                _local(row.confirmed_at, zone),
+                "" if row.similarity is None else f"{row.similarity:.4f}",
+            )
+        if correction is None:
+            cells += ("", "", "")
+        else:
+            cells += (
+                correction["corrected_by"],
+                _local(correction["corrected_at"], zone),
+                correction["reason"],
+            )
+        lines.append(cells)
+    return to_csv(CSV_HEADER, lines)
+
+
+def _room_of_class(
+    connection: Connection, course_code: str, class_date: date, rows: Sequence[AttendancePublic]
+) -> str | None:
+    """The class's room: its session's, else that of its recorded rows, else the timetable's only one."""
+    session_room = connection.execute(
+        sa.select(class_sessions.c.room_id)
+        .where(
+            class_sessions.c.course_code == course_code,
+            class_sessions.c.session_date == class_date,
+            class_sessions.c.status == "scheduled",
+        )
+        .order_by(class_sessions.c.start_time)
+        .limit(1)
+    ).scalar_one_or_none()
+    if session_room is not None:
+        return str(session_room)
+    if rows:
+        return Counter(r.room_id for r in rows).most_common(1)[0][0]
+    try:
+        return _room_for_new_row(connection, course_code, class_date, None)
+    except InvalidRequestError:
+        return None
 
 
 def student_history(

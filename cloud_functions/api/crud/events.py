@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cloud_functions.api.crud.catalog import get_room
 from cloud_functions.api.schemas import RecognitionEventPage, RecognitionEventPublic
 from cloud_functions.core.db.schema import recognition_events
+from contracts.keys import BODIES_PREFIX, FACES_PREFIX, GALLERY_PREFIX
+
+EventCamera = Literal["door", "room"]
+# Which objects each camera's events come from (the object keys of contracts.keys).
+_PREFIXES: dict[str, tuple[str, ...]] = {"door": (FACES_PREFIX,), "room": (BODIES_PREFIX, GALLERY_PREFIX)}
 
 
 def recent_events(
-    connection: Connection, room_id: str, *, limit: int, before_id: int | None = None
+    connection: Connection,
+    room_id: str,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    camera: EventCamera | None = None,
 ) -> RecognitionEventPage:
     """The room's newest events first; a page ends at ``limit``, the next starts below its last id.
 
@@ -21,6 +33,12 @@ def recent_events(
     query = sa.select(recognition_events).where(recognition_events.c.room_id == room_id)
     if before_id is not None:
         query = query.where(recognition_events.c.id < before_id)
+    if camera is not None:
+        query = query.where(
+            sa.or_(
+                *(recognition_events.c.object_key.startswith(p, autoescape=True) for p in _PREFIXES[camera])
+            )
+        )
     rows = (
         connection.execute(query.order_by(recognition_events.c.id.desc()).limit(limit + 1)).mappings().all()
     )

@@ -25,6 +25,7 @@ from cloud_functions.api.schemas import (
     ConsentCreate,
     EnrollmentPosePublic,
     EnrollmentStatusPublic,
+    PhotoLinkPublic,
     StudentCreate,
     StudentUpdate,
 )
@@ -209,6 +210,30 @@ def enrollment_upload(
         object_key=upload.object_key,
     )
     return upload
+
+
+# How long a link to view an enrollment photo works: long enough to load a thumbnail.
+PHOTO_LINK_S = 300
+
+
+def enrollment_photo(
+    connection: Connection, bucket: PhotoBucket, usn: str, pose: str, actor: Principal
+) -> PhotoLinkPublic:
+    """A short-lived link to the pose's enrollment photo (a thumbnail for the admin); audited."""
+    get_student(connection, usn)
+    key = enrollment_photo_key(usn, pose)
+    if not bucket.exists(key):
+        raise RecordNotFoundError(f"no {pose} photo is stored for {usn}")
+    audit.record(
+        connection,
+        actor=actor.name,
+        action="view_enrollment_photo",
+        entity="student",
+        entity_id=usn,
+        pose=pose,
+        object_key=key,
+    )
+    return PhotoLinkPublic(url=bucket.presigned_download(key, PHOTO_LINK_S), expires_in_s=PHOTO_LINK_S)
 
 
 def _biometric_counts(connection: Connection, usn: str) -> dict[str, int]:

@@ -61,6 +61,10 @@ def recent_events(
     _user: CurrentUser,
     limit: Limit = 20,
     before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    camera: Annotated[
+        events.EventCamera | None,
+        Query(description="Only the door camera's faces, or only the room camera's body crops."),
+    ] = None,
 ) -> RecognitionEventPage:
     """The room's recognition events, newest first (the live view polls this)."""
-    return events.recent_events(connection, room_id, limit=limit, before_id=before_id)
+    return events.recent_events(connection, room_id, limit=limit, before_id=before_id, camera=camera)

@@ -18,6 +18,7 @@ from cloud_functions.api.schemas import (
     ConsentCreate,
     EnrollmentStatusPublic,
     IsoDate,
+    PhotoLinkPublic,
     StudentCreate,
     StudentHistory,
     StudentPage,
@@ -122,6 +123,18 @@ def enrollment_upload(
         max_bytes=upload.max_bytes,
         expires_in_s=upload.expires_in_s,
     )
+
+
+@router.get(
+    "/{usn}/enrollment/{pose}/photo",
+    response_model=PhotoLinkPublic,
+    responses=documented(403, 404, 422, 502),
+)
+def enrollment_photo(
+    usn: UsnPath, pose: PosePath, connection: ConnectionDep, bucket: PhotoBucketDep, admin: AdminUser
+) -> PhotoLinkPublic:
+    """A five-minute link to the pose's enrollment photo (the portal's thumbnail); audited."""
+    return crud.enrollment_photo(connection, bucket, usn, pose, admin)
 
 
 @router.delete(

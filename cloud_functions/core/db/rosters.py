@@ -49,3 +49,9 @@ def teachers_of(connection: Connection, course_code: str) -> list[str]:
         .order_by(teachers.c.username)
     )
     return [row.username for row in connection.execute(query)]
+
+
+def courses_of_student(connection: Connection, usn: str) -> set[str]:
+    """Codes of the courses whose roster lists ``usn`` (any dates)."""
+    query = sa.select(course_rosters.c.course_code).where(course_rosters.c.usn == usn)
+    return {row.course_code for row in connection.execute(query)}

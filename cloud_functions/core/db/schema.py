@@ -206,6 +206,8 @@ attendance = sa.Table(
     # capture or a correction replaces it.
     sa.CheckConstraint("source IN ('face', 'body', 'manual', 'sweep')", name="source"),
     sa.Index(None, "course_code", "class_date"),
+    # The daily teacher notification: absences written since the last one.
+    sa.Index(None, "status", "updated_at"),
 )
 
 recognition_events = sa.Table(
@@ -506,5 +508,32 @@ teacher_notifications = sa.Table(
     sa.Column("message_id", sa.String(128), nullable=True, comment="SNS message id once published"),
     sa.Column("body", sa.Text, nullable=False, comment="JSON: the notification as sent"),
     sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Column(
+        "claimed_until",
+        UtcDateTime(),
+        nullable=True,
+        comment="a run publishing it holds it until then (a crashed run lets go)",
+    ),
     sa.UniqueConstraint("teacher_id", "day"),
+)
+
+# What the room camera did with the door's handoffs, from its presence reports: which track each
+# door capture (or body crop) named, and whether that track walked in through the door zone. The
+# proxy rules check the door's recognitions against it. Ids and times only, no images.
+room_tags = sa.Table(
+    "room_tags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("room_id", ROOM_ID, sa.ForeignKey("rooms.room_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("camera_id", CAMERA_ID, nullable=False),
+    sa.Column("tracker_id", sa.Integer, nullable=False),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("capture_id", CAPTURE_ID, nullable=False, comment="the door capture or body crop behind it"),
+    sa.Column("entered_through_door", sa.Boolean, nullable=False),
+    sa.Column("entered_at", UtcDateTime(), nullable=False, comment="the track's first sighting"),
+    sa.Column("tagged_at", UtcDateTime(), nullable=False, comment="capture time of the evidence"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.UniqueConstraint("camera_id", "tracker_id", "capture_id"),
+    sa.Index(None, "room_id", "tagged_at"),
+    sa.Index(None, "capture_id"),
 )

@@ -1,22 +1,25 @@
-// The weekly timetable per room; admins add and delete slots.
+// The weekly timetable per room (room time); admins add slots and delete them.
 
 import { api, seg } from "../api.js";
-import { WEEKDAYS, field, h, hhmm, replace, select, table, toast } from "../dom.js";
+import { courses as listCourses, rooms as listRooms } from "../data.js";
+import { WEEKDAYS, clearErrors, field, formError, h, hhmm, longDate, replace, select, showErrors, table, toast, zoneAbbr } from "../dom.js";
 
 function addForm(rooms, courses, reload) {
-  const course = select("course_code", courses.map((c) => [c.course_code, `${c.course_code} · ${c.title}`]));
-  const room = select("room_id", rooms.map((r) => [r.room_id, `${r.room_id} · ${r.name}`]));
+  const course = select("course_code", courses.map((c) => [c.course_code, `${c.course_code} ${c.title}`]));
+  const room = select("room_id", rooms.map((r) => [r.room_id, `${r.name} (${zoneAbbr(r.timezone)})`]));
   const weekday = select("weekday", WEEKDAYS.map((d, i) => [String(i), d]), "0");
   const start = h("input", { type: "time", name: "start_time", required: true, value: "09:00" });
   const end = h("input", { type: "time", name: "end_time", required: true, value: "10:00" });
   const validFrom = h("input", { type: "date", name: "valid_from" });
   const validTo = h("input", { type: "date", name: "valid_to" });
-  return h(
+  const form = h(
     "form",
     {
-      class: "card form-grid",
+      class: "form-grid",
+      novalidate: true,
       onsubmit: async (event) => {
         event.preventDefault();
+        clearErrors(form);
         try {
           await api("/timetable", {
             method: "POST",
@@ -30,85 +33,91 @@ function addForm(rooms, courses, reload) {
               valid_to: validTo.value || null,
             },
           });
-          toast("Slot added.");
+          toast("Class added to the timetable.");
           await reload();
         } catch (e) {
-          toast(e.message, { error: true });
+          if (e.status === 409) {
+            showErrors(form, { fields: [{ field: "start_time", message: "Another class is in this room at this time on that day. Pick another time or room." }] });
+          } else showErrors(form, e, { 404: "That course or room no longer exists." });
         }
       },
     },
-    h("h2", { class: "span-all" }, "Add a slot"),
+    formError(),
     field("Course", course),
     field("Room", room),
-    field("Weekday", weekday),
-    field("Start (room time)", start),
-    field("End (room time)", end),
-    field("Valid from", validFrom),
-    field("Valid to", validTo),
-    h("div", { class: "actions" }, h("button", { type: "submit" }, "Add")),
+    field("Day", weekday),
+    field("Starts (room time)", start),
+    field("Ends (room time)", end),
+    field("First day (optional)", validFrom),
+    field("Last day (optional)", validTo),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Add to timetable")),
   );
+  return h("details", { class: "card" }, h("summary", {}, "Add a weekly class"), form);
 }
 
 export async function render(root, _params, ctx) {
-  const isAdmin = ctx.me && ctx.me.role === "admin";
-  const [rooms, courses] = await Promise.all([api("/rooms"), api("/courses")]);
+  const [rooms, courses] = await Promise.all([listRooms(), listCourses()]);
   const titles = new Map(courses.map((c) => [c.course_code, c.title]));
   const list = h("div", {});
+
+  function deleteButton(entry, reload) {
+    const wrap = h("div", {});
+    const label = `${entry.course_code} on ${WEEKDAYS[entry.weekday]} at ${hhmm(entry.start_time)}`;
+    const draw = () => replace(wrap, h("button", { type: "button", class: "small danger", "aria-label": `Remove ${label}`, onclick: ask }, "Remove"));
+    const ask = () => {
+      replace(
+        wrap,
+        h("span", { class: "small" }, `Remove ${label}? `),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "small danger",
+            onclick: async () => {
+              try {
+                await api(`/timetable/${seg(entry.id)}`, { method: "DELETE" });
+                toast(`${label} removed.`);
+                await reload();
+              } catch (e) {
+                replace(wrap, h("span", { class: "row-error", role: "alert" }, e.message));
+              }
+            },
+          },
+          `Yes, remove ${label}`,
+        ),
+        h("button", { type: "button", class: "small secondary", onclick: () => (draw(), wrap.querySelector("button").focus()) }, "Cancel"),
+      );
+      wrap.querySelector("button").focus();
+    };
+    draw();
+    return wrap;
+  }
 
   async function load() {
     const entries = await api("/timetable");
     replace(
       list,
-      rooms.map((room) => {
-        const mine = entries.filter((e) => e.room_id === room.room_id);
-        return h(
+      rooms.map((room) =>
+        h(
           "section",
           { class: "card" },
-          h("h2", {}, room.name, " ", h("span", { class: "muted small" }, `${room.room_id} · ${room.timezone}`)),
+          h("h2", {}, room.name, " ", h("span", { class: "muted small" }, `times in ${zoneAbbr(room.timezone)} (${room.timezone})`)),
           table(
             [
               { label: "Day", cell: (e) => WEEKDAYS[e.weekday] },
               { label: "Time", cell: (e) => `${hhmm(e.start_time)}–${hhmm(e.end_time)}` },
-              { label: "Course", cell: (e) => h("span", {}, h("strong", {}, e.course_code), " ", titles.get(e.course_code) ?? "") },
-              {
-                label: "Valid",
-                cell: (e) => (e.valid_from || e.valid_to ? `${e.valid_from ?? "…"} → ${e.valid_to ?? "…"}` : "always"),
-              },
-              ...(isAdmin
-                ? [
-                    {
-                      label: "",
-                      cell: (e) =>
-                        h(
-                          "button",
-                          {
-                            type: "button",
-                            class: "small danger",
-                            onclick: async () => {
-                              if (!confirm(`Delete ${e.course_code} on ${WEEKDAYS[e.weekday]} ${hhmm(e.start_time)}?`)) return;
-                              try {
-                                await api(`/timetable/${seg(e.id)}`, { method: "DELETE" });
-                                toast("Slot deleted.");
-                                await load();
-                              } catch (err) {
-                                toast(err.message, { error: true });
-                              }
-                            },
-                          },
-                          "Delete",
-                        ),
-                    },
-                  ]
-                : []),
+              { label: "Course", cell: (e) => `${e.course_code} ${titles.get(e.course_code) ?? ""}` },
+              { label: "Runs", cell: (e) => (e.valid_from || e.valid_to ? `${e.valid_from ? longDate(e.valid_from) : "…"} to ${e.valid_to ? longDate(e.valid_to) : "…"}` : "Every week") },
+              ...(ctx.isAdmin ? [{ label: "Remove", cell: (e) => deleteButton(e, load) }] : []),
             ],
-            mine,
-            { empty: "No slots in this room." },
+            entries.filter((e) => e.room_id === room.room_id),
+            { empty: "No classes in this room.", caption: `Timetable of ${room.name}` },
           ),
-        );
-      }),
+        ),
+      ),
     );
   }
 
-  replace(root, h("h1", {}, "Timetable"), isAdmin ? addForm(rooms, courses, load) : null, list);
+  replace(root, h("h1", {}, "Timetable"), ctx.isAdmin ? addForm(rooms, courses, load) : null, list);
   await load();
 }

@@ -1,0 +1,1 @@
+"""notify: the daily notification to each teacher."""

@@ -1,0 +1,105 @@
+// A course over the term: each student's attendance percentage with a chart, the shortage list
+// highlighted, and attendance per class day as a chart. Each chart has its table.
+
+import { percentBars, sessionLine } from "../charts.js";
+import { MIN_ATTENDANCE_PCT, courseRoom, courseStats, courses as listCourses } from "../data.js";
+import { badge, h, longDate, notice, picker, replace, table, todayIn } from "../dom.js";
+
+function pct(value) {
+  return value === null ? "—" : `${Math.round(value)}%`;
+}
+
+export async function render(root, params) {
+  const allCourses = await listCourses();
+  const code = params.get("code") || "";
+  const course = allCourses.find((c) => c.course_code === code);
+  const coursePicker = picker({
+    label: "Course",
+    name: "course",
+    placeholder: "Course code or title",
+    initial: course ? `${course.course_code} · ${course.title}` : "",
+    search: async (text) => {
+      const t = text.toLowerCase();
+      return allCourses
+        .filter((c) => !t || c.course_code.toLowerCase().includes(t) || c.title.toLowerCase().includes(t))
+        .slice(0, 20)
+        .map((c) => ({ value: c.course_code, label: `${c.course_code} · ${c.title}` }));
+    },
+    onPick: (item) => (location.hash = `#/course?code=${encodeURIComponent(item.value)}`),
+  });
+  if (!course) {
+    replace(root, h("h1", {}, "Course attendance"), h("div", { class: "card toolbar" }, coursePicker), code ? notice("You do not teach this course, or it does not exist.", "info") : h("p", { class: "muted" }, "Find a course by its code or title."));
+    return;
+  }
+  const [{ room, timeZone }, stats] = await Promise.all([courseRoom(code, null), courseStats(code)]);
+  const threshold = MIN_ATTENDANCE_PCT;
+  const students = [...stats.students].sort((a, b) => (a.pct ?? 101) - (b.pct ?? 101) || a.name.localeCompare(b.name));
+  const shortage = students.filter((s) => s.pct !== null && s.pct < threshold);
+  const today = todayIn(timeZone);
+
+  replace(
+    root,
+    h(
+      "div",
+      { class: "page-head" },
+      h("div", {}, h("h1", {}, `${course.course_code} ${course.title}`), h("p", { class: "muted" }, `${room ? room.name : "No room timetabled"} · ${stats.held} class day${stats.held === 1 ? "" : "s"} with a register so far · minimum ${threshold}%`)),
+      h("div", { class: "actions" }, h("a", { class: "button", href: `#/register?course=${encodeURIComponent(code)}&date=${today}` }, "Open today's register")),
+    ),
+    h("div", { class: "card toolbar" }, coursePicker),
+    h(
+      "section",
+      { class: `card ${shortage.length ? "shortage" : ""}`, "aria-labelledby": "shortage-h" },
+      h("h2", { id: "shortage-h" }, shortage.length ? `Shortage: ${shortage.length} student${shortage.length === 1 ? "" : "s"} under ${threshold}%` : `Nobody is under ${threshold}%`),
+      shortage.length
+        ? h(
+            "ul",
+            { class: "shortage-list" },
+            shortage.map((s) => h("li", {}, h("a", { href: `#/student?usn=${encodeURIComponent(s.usn)}` }, s.name), ` (${s.usn}) — ${pct(s.pct)}, ${s.attended} of ${s.held}`)),
+          )
+        : null,
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "pct-h" },
+      h("h2", { id: "pct-h" }, "Attendance per student"),
+      students.length
+        ? percentBars(
+            students.map((s) => s.name),
+            students.map((s) => (s.pct === null ? null : Math.round(s.pct))),
+            { threshold, label: `Bar chart of each student's attendance in ${code}; the table below lists the same figures.` },
+          )
+        : null,
+      table(
+        [
+          { label: "Student", cell: (s) => h("a", { href: `#/student?usn=${encodeURIComponent(s.usn)}` }, s.name) },
+          { label: "USN", cell: (s) => s.usn },
+          { label: "Attended", class: "num", cell: (s) => `${s.attended} of ${s.held}` },
+          { label: "Attendance", class: "num", cell: (s) => (s.pct !== null && s.pct < threshold ? badge(`${pct(s.pct)} · shortage`, "absent") : pct(s.pct)) },
+        ],
+        students,
+        { empty: "No students are on this course's roster.", caption: `Attendance per student in ${code}` },
+      ),
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "sessions-h" },
+      h("h2", { id: "sessions-h" }, "Attendance per class day"),
+      stats.sessions.length
+        ? sessionLine(
+            stats.sessions.map((s) => longDate(s.day)),
+            stats.sessions.map((s) => (s.pct === null ? null : Math.round(s.pct))),
+            { threshold, label: `Line chart of the share of students attending each class day of ${code}; the table below lists the same figures.` },
+          )
+        : null,
+      table(
+        [
+          { label: "Day", cell: (s) => h("a", { href: `#/register?course=${encodeURIComponent(code)}&date=${s.day}`, "aria-label": `Register of ${longDate(s.day)}` }, longDate(s.day)) },
+          { label: "Attending", class: "num", cell: (s) => `${s.attended} of ${s.expected}` },
+          { label: "Share", class: "num", cell: (s) => pct(s.pct) },
+        ],
+        [...stats.sessions].reverse(),
+        { empty: "No class day has a register yet.", caption: `Attendance per class day in ${code}` },
+      ),
+    ),
+  );
+}
