@@ -243,6 +243,7 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
         "BodyMatchFunction": ["BodyCapturesQueue"],
         "PresenceFunction": ["PresenceQueue"],
         "SweepFunction": [],
+        "NotifyFunction": [],
         "ApiFunction": [],
     }
     assert {
@@ -252,6 +253,7 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
     } == {
         "BodyMatchFunction": [("BodyPrintRetention", "rate(1 hour)")],
         "SweepFunction": [("AbsentSweep", "rate(5 minutes)")],
+        "NotifyFunction": [("DailyTeacherNotifications", "cron(30 12 * * ? *)")],
     }
     assert {
         f: [r.route_key for r in fn.http_routes] for f, fn in local_stack.functions.items() if fn.http_routes
