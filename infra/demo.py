@@ -605,7 +605,7 @@ def start_serving(stack: LocalStack, api_port: int, portal_port: int, stream_por
     }
     portal = PortalServer(portal_port, config=config).start()
     # Every scheduled function of the template (the absent sweep among them) on its timer, as
-    # EventBridge would run it: today's live class is swept once it ends.
+    # EventBridge would run it: a class that ends while the demo serves is swept after the grace.
     for name, function in stack.functions.items():
         if function.schedule_event_sources:
             for key, value in stack.env(name).items():

@@ -238,7 +238,8 @@ def up(args: argparse.Namespace) -> int:
         # The API's handler reads its settings when imported (as a cold start does), so its own
         # variables (tokens, CORS origins) must be in this shared process's environment first.
         for name, function in stack.functions.items():
-            if function.http_routes:
+            if function.http_routes or function.schedule_event_sources:
+                # Scheduled functions' own variables too: the timer shares this environment.
                 for key, value in stack.env(name).items():
                     os.environ.setdefault(key, value)
 

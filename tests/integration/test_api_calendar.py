@@ -101,6 +101,7 @@ def test_a_new_term_generates_its_sessions_around_its_days_off(api: Api) -> None
         ({**TERM, "start_date": "2026-13-01"}, 422),  # malformed date
         ({**TERM, "start_date": "24/11/2026"}, 422),
         ({**TERM, "name": ""}, 422),
+        ({**TERM, "start_date": "0001-01-01", "end_date": "9999-12-31"}, 422),  # longer than a year
     ],
 )
 def test_bad_terms_are_refused_and_nothing_is_written(api: Api, body: dict[str, Any], status: int) -> None:
@@ -368,3 +369,13 @@ def test_a_timetable_change_regenerates_the_open_term(api: Api) -> None:
     # THEN both Fridays of the term have a session
     fridays = [s["session_date"] for s in _sessions(api, course_code="CS501") if s["room_id"] == "R102"]
     assert fridays == ["2026-11-27", "2026-12-04"]
+
+
+def test_todays_classes_follow_the_terms_sessions(api: Api) -> None:
+    # GIVEN a term, and today's CS502 class cancelled
+    _term(api)
+    cs502 = _session(api, "CS502", "2026-11-24")
+    api.client.post(f"/sessions/{cs502['session_id']}/cancel", json={"reason": "exam duty"}, headers=ADMIN)
+    # WHEN today's classes are asked for THEN only CS501 is held in R101
+    classes = api.client.get("/classes/today", params={"room_id": "R101"}, headers=ADMIN).json()
+    assert [(c["course_code"], c["state"]) for c in classes] == [("CS501", "in_session")]

@@ -256,6 +256,15 @@ def test_every_template_resource_is_created_or_knowingly_skipped(local_stack: Lo
         "ApiFunction": [],
     }
     assert {
+        f: [(s.event_id, s.expression) for s in fn.schedule_event_sources]
+        for f, fn in local_stack.functions.items()
+        if fn.schedule_event_sources
+    } == {
+        "BodyMatchFunction": [("BodyPrintRetention", "rate(1 hour)")],
+        "SweepFunction": [("AbsentSweep", "rate(5 minutes)")],
+        "NotifyFunction": [("DailyTeacherNotifications", "cron(30 12 * * ? *)")],
+    }
+    assert {
         f: [r.route_key for r in fn.http_routes] for f, fn in local_stack.functions.items() if fn.http_routes
     } == {
         "ApiFunction": [
@@ -753,6 +762,8 @@ def test_up_command_serves_then_stops_cleanly(
         assert "CLASSSIGHT_BUCKET_NAME=" in output
         assert not port_is_free(port)
         assert ("polling" in output) == (not options)
+        # (the template's schedules run on a timer: the absent sweep among them)
+        assert ("schedule SweepFunction.AbsentSweep: rate(5 minutes)" in output) == (not options), output
         # (the HTTP API is served when the API function's handler imports)
         api_served = f"http://127.0.0.1:{api_port}" in output
         assert api_served == (not port_is_free(api_port))

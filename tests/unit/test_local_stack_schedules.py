@@ -21,7 +21,8 @@ from infra.local_stack.scheduler import (
     parse_schedule_expression,
     scheduled_event,
 )
-from infra.local_stack.template import DEFAULT_TEMPLATE_PATH, load_template_document
+from infra.local_stack.stack import local_parameter_overrides
+from infra.local_stack.template import DEFAULT_TEMPLATE_PATH, prepare_template
 
 T0 = datetime(2026, 12, 2, 10, 7, 30, tzinfo=UTC)  # a Wednesday
 
@@ -206,24 +207,26 @@ def test_the_timer_runs_at_the_rate_divided_by_the_speedup() -> None:
 
 def test_every_scheduled_function_of_the_template_has_a_runnable_expression() -> None:
     # Generic over the template: whatever function gains a Schedule event is run locally.
-    from infra.local_stack.template import Resolver
+    from infra.local_stack.provisioner import _schedule_source
 
-    document = load_template_document(DEFAULT_TEMPLATE_PATH)
-    # Expressions may be template parameters (SweepSchedule, NotificationSchedule): their defaults.
-    defaults = {name: str(p["Default"]) for name, p in document["Parameters"].items() if "Default" in p}
-    resolver = Resolver(defaults, {"AWS::Region": "us-east-1"})
-    expressions = []
-    for resource in document["Resources"].values():
-        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        for event in resource.get("Properties", {}).get("Events", {}).values():
-            if event.get("Type") == "Schedule":
-                expressions.append(resolver.resolve(event["Properties"]["Schedule"]))
-            elif event.get("Type") == "ScheduleV2":
-                expressions.append(resolver.resolve(event["Properties"]["ScheduleExpression"]))
-    assert len(expressions) >= 2  # the absent sweep and the daily teacher notification
-    for expression in expressions:
-        parse_schedule_expression(expression)
+    template = prepare_template(
+        DEFAULT_TEMPLATE_PATH,
+        parameter_overrides=local_parameter_overrides("sqlite://"),
+        pseudo_parameters={"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"},
+    )
+    sources = [
+        _schedule_source(resource.logical_id, event_id, event, template.resolver)
+        for resource in template.of_type("AWS::Serverless::Function")
+        for event_id, event in resource.properties.get("Events", {}).items()
+        if event.get("Type") in ("Schedule", "ScheduleV2")
+    ]
+    assert {(s.function_logical_id, s.event_id) for s in sources} >= {
+        ("BodyMatchFunction", "BodyPrintRetention"),
+        ("SweepFunction", "AbsentSweep"),
+        ("NotifyFunction", "DailyTeacherNotifications"),
+    }
+    for source in sources:
+        parse_schedule_expression(source.expression)
 
 
 def test_provisioned_functions_carry_their_schedules(tmp_path: Path) -> None:

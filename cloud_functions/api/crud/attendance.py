@@ -38,6 +38,7 @@ from cloud_functions.core.db.schema import (
     students,
     timetable,
 )
+from cloud_functions.core.db.sessions import room_sessions, terms_covering
 from cloud_functions.core.timetable import TimetableEntry, room_zone
 
 STATUSES = ("entered", "late", "present", "absent", "excused")
@@ -440,7 +441,10 @@ def override(
 def todays_classes(
     connection: Connection, now: datetime, *, room_id: str | None = None, day: date | None = None
 ) -> list[ScheduledClassPublic]:
-    """Every room's classes on its local ``day`` (default: the room's today), with their state now."""
+    """Every room's classes on its local ``day`` (default: the room's today), with their state now.
+
+    Where a term covers the day, the classes are its scheduled sessions; elsewhere the timetable's.
+    """
     room_rows: list[RowMapping] = list(
         connection.execute(
             sa.select(rooms)
@@ -455,11 +459,29 @@ def todays_classes(
     }
     result: list[ScheduledClassPublic] = []
     for room in room_rows:
-        entries = [
-            TimetableEntry(r.course_code, r.weekday, r.start_time, r.end_time, r.valid_from, r.valid_to)
-            for r in connection.execute(sa.select(timetable).where(timetable.c.room_id == room["room_id"]))
-        ]
         local_day = day or room_local_date(now, room["timezone"])
+        if terms_covering(connection, [local_day]):
+            # A term's day: its scheduled sessions (a cancelled class is not held; a moved one is
+            # at its new slot), as the capture functions see them.
+            entries = [
+                TimetableEntry(
+                    s.course_code,
+                    s.session_date.weekday(),
+                    s.start_time,
+                    s.end_time,
+                    s.session_date,
+                    s.session_date,
+                )
+                for s in room_sessions(connection, room["room_id"], [local_day])
+                if s.status == "scheduled"
+            ]
+        else:
+            entries = [
+                TimetableEntry(r.course_code, r.weekday, r.start_time, r.end_time, r.valid_from, r.valid_to)
+                for r in connection.execute(
+                    sa.select(timetable).where(timetable.c.room_id == room["room_id"])
+                )
+            ]
         for scheduled in classes_of_day(room["room_id"], room["timezone"], entries, local_day, now):
             count = connection.execute(
                 sa.select(sa.func.count())
