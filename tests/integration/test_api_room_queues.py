@@ -11,14 +11,21 @@ from sqlalchemy.engine import Engine
 
 from infra.local_stack import LocalStack
 from tests.integration.test_api_helpers import ADMIN, Api, running_api, seed
+from tests.local_stack_fixtures import LocalStackFactory
 
 NEW_ROOM = {"room_id": "LAB-7", "name": "Lab 7", "cam1_id": "lab7-door", "cam2_id": "lab7-room"}
 
 
 @pytest.fixture
-def api(engine: Engine, database_url: str, clean_local_stack: LocalStack) -> Iterator[Api]:
+def room_stack(local_stack_factory: LocalStackFactory) -> LocalStack:
+    """A stack of its own: the rooms a test adds get queues that no other test's stack lists."""
+    return local_stack_factory()
+
+
+@pytest.fixture
+def api(engine: Engine, database_url: str, room_stack: LocalStack) -> Iterator[Api]:
     seed(engine)
-    stack = clean_local_stack
+    stack = room_stack
     # The API function's environment on the stack names the topic and stage (template.yaml).
     env = stack.env("ApiFunction")
     with running_api(
@@ -33,7 +40,9 @@ def api(engine: Engine, database_url: str, clean_local_stack: LocalStack) -> Ite
 
 
 def _queue_url(stack: LocalStack, room_id: str) -> str:
-    return str(stack.client("sqs").get_queue_url(QueueName=f"classsight-test-handoffs-{room_id}")["QueueUrl"])
+    stage = stack.env("ApiFunction")["CLASSSIGHT_STAGE"]
+    name = f"classsight-{stage}-handoffs-{room_id}"
+    return str(stack.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
 
 
 def _subscriptions(stack: LocalStack, queue_url: str) -> list[dict[str, Any]]:
@@ -63,9 +72,9 @@ def _bodies(stack: LocalStack, queue_url: str) -> list[Any]:
 
 
 def test_an_added_room_gets_its_own_handoff_queue_and_receives_only_its_handoffs(
-    api: Api, clean_local_stack: LocalStack
+    api: Api, room_stack: LocalStack
 ) -> None:
-    stack = clean_local_stack
+    stack = room_stack
     # GIVEN the API on the local stack WHEN an admin adds a room
     response = api.client.post("/rooms", json=NEW_ROOM, headers=ADMIN)
 
@@ -93,19 +102,20 @@ def test_an_added_room_gets_its_own_handoff_queue_and_receives_only_its_handoffs
 
 
 def test_a_room_whose_queue_cannot_be_wired_is_not_stored(
-    engine: Engine, database_url: str, clean_local_stack: LocalStack
+    engine: Engine, database_url: str, room_stack: LocalStack
 ) -> None:
-    stack = clean_local_stack
+    stack = room_stack
     seed(engine)
     # GIVEN an API whose handoff topic does not exist on the endpoint (SNS refuses to subscribe)
-    missing_topic = stack.handoff_topic_arn.rsplit(":", 1)[0] + ":classsight-test-no-such-topic"
+    stage = stack.env("ApiFunction")["CLASSSIGHT_STAGE"]
+    missing_topic = stack.handoff_topic_arn.rsplit(":", 1)[0] + f":classsight-{stage}-no-such-topic"
     with running_api(
         engine,
         database_url,
         aws_endpoint_url=stack.endpoint_url,
         aws_region=stack.region,
         handoff_topic_arn=missing_topic,
-        stage="test",
+        stage=stage,
     ) as api:
         # WHEN an admin adds a room
         response = api.client.post("/rooms", json={**NEW_ROOM, "room_id": "LAB-8"}, headers=ADMIN)
