@@ -80,3 +80,27 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         if e.connection_invalidated:
             raise DatabaseUnavailableError(f"database connection lost: {e.orig}") from e
         raise
+
+
+def insert_ignoring_duplicate(
+    connection: Connection, table: sa.Table, values: dict[str, Any], unique_columns: list[str]
+) -> bool:
+    """Insert one row unless one with the same ``unique_columns`` exists; True when it was new.
+
+    MySQL's ``INSERT IGNORE`` and SQLite's ``ON CONFLICT DO NOTHING``: a redelivered message or a
+    race between two workers adds nothing and raises nothing.
+    """
+    dialect = connection.dialect.name
+    if dialect == "mysql":
+        from sqlalchemy.dialects import mysql
+
+        statement: sa.Insert = mysql.insert(table).values(**values).prefix_with("IGNORE")
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        statement = (
+            sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=unique_columns)
+        )
+    else:  # pragma: no cover - only MySQL/MariaDB and SQLite are supported
+        raise NotImplementedError(f"no insert-if-absent for dialect {dialect}")
+    return bool(connection.execute(statement).rowcount)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cloud_functions.core.db.engine import insert_ignoring_duplicate
 from cloud_functions.core.db.schema import flags
 
 FlagKind = Literal["spoof_suspected", "not_confirmed", "one_body_two_faces", "two_rooms"]
@@ -60,27 +61,11 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot store {type(value).__name__} in a flag's evidence")
 
 
-def _insert_ignoring_duplicate(connection: Connection, values: dict[str, Any]) -> bool:
-    dialect = connection.dialect.name
-    if dialect == "mysql":
-        from sqlalchemy.dialects import mysql
-
-        result = connection.execute(mysql.insert(flags).values(**values).prefix_with("IGNORE"))
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        result = connection.execute(
-            sqlite.insert(flags).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-    else:  # pragma: no cover - only MySQL/MariaDB and SQLite are supported
-        raise NotImplementedError(f"no flag insert for dialect {dialect}")
-    return bool(result.rowcount)
-
-
 def raise_flag(connection: Connection, flag: NewFlag) -> bool:
     """Record ``flag`` unless one with its ``dedupe_key`` exists; True when it was new."""
-    return _insert_ignoring_duplicate(
+    return insert_ignoring_duplicate(
         connection,
+        flags,
         {
             "kind": flag.kind,
             "dedupe_key": flag.dedupe_key[:191],
@@ -93,6 +78,7 @@ def raise_flag(connection: Connection, flag: NewFlag) -> bool:
             "status": "open",
             "created_at": datetime.now(UTC),
         },
+        ["dedupe_key"],
     )
 
 

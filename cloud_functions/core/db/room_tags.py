@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cloud_functions.core.db.engine import insert_ignoring_duplicate
 from cloud_functions.core.db.schema import recognition_events, room_tags
 from cloud_functions.core.outcomes import Outcome
 
@@ -57,22 +58,10 @@ def record_tags(connection: Connection, tags: Iterable[RoomTag]) -> int:
         }
         for t in {(t.camera_id, t.tracker_id, t.capture_id): t for t in tags}.values()
     ]
-    if not rows:
-        return 0
-    dialect = connection.dialect.name
-    if dialect == "mysql":
-        from sqlalchemy.dialects import mysql
-
-        statement: sa.Insert = mysql.insert(room_tags).prefix_with("IGNORE")
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        statement = sqlite.insert(room_tags).on_conflict_do_nothing(
-            index_elements=["camera_id", "tracker_id", "capture_id"]
-        )
-    else:  # pragma: no cover - only MySQL/MariaDB and SQLite are supported
-        raise NotImplementedError(f"no room tag insert for dialect {dialect}")
-    return sum(connection.execute(statement.values(**row)).rowcount or 0 for row in rows)
+    return sum(
+        insert_ignoring_duplicate(connection, room_tags, row, ["camera_id", "tracker_id", "capture_id"])
+        for row in rows
+    )
 
 
 def tags_in_room(connection: Connection, room_id: str, since: datetime, until: datetime) -> list[RoomTag]:
