@@ -722,6 +722,8 @@ def main(argv: list[str] | None = None) -> int:
             PresenceMinDwell=DEMO_MIN_DWELL,
             # A message a killed function host had taken comes back this soon (default 6 minutes).
             QueueVisibilityTimeout="5",
+            # ... and finds a handoff the killed host had claimed free to publish.
+            HandoffPublishLeaseSeconds="4",
         )
         stack = LocalStack.provision(
             endpoint.endpoint_url, parameter_overrides=parameters, stack_name="classsight-demo"

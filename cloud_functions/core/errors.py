@@ -21,6 +21,14 @@ class DatabaseUnavailableError(TransientError):
     """The database could not be reached or dropped the connection."""
 
 
+class HandoffPublishPendingError(TransientError):
+    """A stored handoff is unsent and another worker's claim on it is still live.
+
+    That worker may have crashed between its commit and its publish: the delivery must come back
+    (not be acknowledged) so that a later one publishes the handoff once the claim lapses.
+    """
+
+
 class StorageError(ClassSightError):
     """The object store refused or failed an operation."""
 

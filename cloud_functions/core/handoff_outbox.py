@@ -11,6 +11,9 @@ conditional UPDATE on the row before it publishes. Only one worker can win; a cl
 by a later delivery. A failed publish gives the claim up and raises, so the retry publishes it.
 Every handoff is therefore published exactly once in the normal case and at least once after a
 crash; consumers de-duplicate on ``capture_id`` for the crash between publishing and marking.
+A delivery that finds the handoff unsent under someone else's live claim is not acknowledged
+(``HandoffPublishPendingError``): it comes back after the queue's visibility timeout, by when the
+claim of a crashed worker has lapsed, so the lease must stay below that timeout.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cloud_functions.core.db import handoffs as db
 from cloud_functions.core.db.engine import transaction
 from cloud_functions.core.db.handoffs import PublishClaim
+from cloud_functions.core.errors import HandoffPublishPendingError
 from cloud_functions.core.handoff import HandoffPublisher
 from cloud_functions.core.timing import Stopwatch
 from contracts.handoff import Handoff
@@ -100,12 +104,15 @@ class HandoffOutbox:
     def publish_unsent(self, capture_id: str, camera_id: str | None, clock: Stopwatch) -> SentHandoff | None:
         """Publish the handoff of ``capture_id`` if it is stored, unsent, and this worker wins its claim.
 
-        ``None`` when it was sent already, or another worker holds a live claim on it (that
-        worker publishes it, or its claim lapses and a later delivery does).
+        ``None`` when it was sent already (or none was stored). When another worker holds a
+        live claim on an unsent one, ``HandoffPublishPendingError``: that worker may be gone, so
+        this delivery must come back and publish it after the claim lapses, not be acknowledged.
         """
         claim = self._new_claim(capture_id)
         with clock.stage("db"), transaction(self._engine) as connection:
             if not db.claim_unpublished_handoff(connection, claim, self._clock()):
+                if db.handoff_unsent(connection, capture_id):
+                    raise HandoffPublishPendingError(f"handoff {capture_id} is claimed and not sent yet")
                 return None
             pending = db.stored_handoff(connection, capture_id, camera_id)
         assert pending is not None  # the claimed row exists

@@ -364,7 +364,7 @@ class FunctionSettings(AwsSettings, DatabaseSettings, FaceModelSettings, Livenes
     )
     handoff_publish_lease: timedelta = Field(
         timedelta(seconds=60),
-        ge=timedelta(seconds=5),
+        ge=timedelta(seconds=1),
         le=timedelta(minutes=15),
         description=(
             "How long the worker that stores a handoff keeps other deliveries from publishing it. "

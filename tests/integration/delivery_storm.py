@@ -26,7 +26,7 @@ from cloud_functions.core.storage import S3ObjectStore
 from cloud_functions.core.timetable import CaptureTimeBounds
 from contracts.handoff import Handoff
 
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)

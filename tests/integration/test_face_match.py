@@ -34,7 +34,7 @@ from cloud_functions.core.db.schema import (
     recognition_events,
 )
 from cloud_functions.core.doorway import DoorwayService
-from cloud_functions.core.errors import MessagingError
+from cloud_functions.core.errors import HandoffPublishPendingError, MessagingError
 from cloud_functions.core.faces import (
     EnrollmentPhoto,
     FacePipeline,
@@ -562,9 +562,9 @@ def test_a_handoff_claimed_by_a_crashed_worker_is_published_once_its_claim_lapse
         dying.process(capture.key)
 
     # WHEN the message is redelivered while the claim is still live
-    early = service().process(capture.key)
-    # THEN nothing is published yet
-    assert early.duplicate and early.handoff_message_id is None
+    # THEN the delivery is not acknowledged (it must come back), and nothing is published yet
+    with pytest.raises(HandoffPublishPendingError):
+        service().process(capture.key)
     assert room_messages(stack, "R101") == []
 
     # WHEN it is redelivered after the lease has passed (SQS redelivers after its visibility timeout)

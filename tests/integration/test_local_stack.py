@@ -696,6 +696,17 @@ def test_template_passes_cfn_lint() -> None:
     assert [str(match) for match in matches] == []
 
 
+def test_a_crashed_workers_handoff_claim_lapses_before_its_message_returns() -> None:
+    # GIVEN the template's defaults
+    document = load_template_document(DEFAULT_TEMPLATE_PATH)
+    defaults = {name: spec.get("Default") for name, spec in document["Parameters"].items()}
+    function_timeout = document["Globals"]["Function"]["Timeout"]
+    # THEN a handoff claim lasts as long as a function may run, and lapses before the queue hands
+    # the message of a crashed worker to the next one (which then publishes the handoff)
+    lease = int(defaults["HandoffPublishLeaseSeconds"])
+    assert function_timeout <= lease < int(defaults["QueueVisibilityTimeout"])
+
+
 # --- the up command ---------------------------------------------------------------------------------
 
 

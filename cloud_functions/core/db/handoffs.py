@@ -60,6 +60,14 @@ def claim_unpublished_handoff(connection: Connection, claim: PublishClaim, now: 
     return result.rowcount == 1
 
 
+def handoff_unsent(connection: Connection, capture_id: str) -> bool:
+    """True when ``capture_id`` has a stored handoff that no worker has published yet."""
+    row = connection.execute(
+        sa.select(handoffs.c.message_id).where(handoffs.c.capture_id == capture_id)
+    ).first()
+    return row is not None and row.message_id is None
+
+
 def release_claim(connection: Connection, claim: PublishClaim) -> None:
     """Give the claim up (the publish failed): the next delivery may publish at once."""
     connection.execute(
