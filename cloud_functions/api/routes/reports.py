@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from cloud_functions.api import exports
 from cloud_functions.api.crud import reports as crud
+from cloud_functions.api.crud.reports import CourseRegister, StudentRegister
 from cloud_functions.api.crud.students import get_student
 from cloud_functions.api.deps import AdminUser, ConnectionDep, CurrentUser, SettingsDep
 from cloud_functions.api.errors import PermissionDeniedError
@@ -71,48 +72,37 @@ _HTML_RESPONSE: dict[int | str, dict[str, Any]] = {
 # --- a course over a term -------------------------------------------------------------------------
 
 
-@router.get(_COURSE, response_model=CourseTermReportPublic, responses=documented(403, 404, 422))
-def course_report(
+def _course_register(
     term_id: TermIdPath,
     course_code: CourseCodePath,
     request: Request,
     connection: ConnectionDep,
     settings: SettingsDep,
     user: CurrentUser,
-) -> CourseTermReportPublic:
-    """Each roster student's sessions held, marks, percentage and how many more they may miss."""
+) -> CourseRegister:
+    """The course's register over the term, once the caller may read the course (403 otherwise)."""
     require_course(connection, user, course_code)
-    register = crud.course_register(connection, settings, term_id, course_code, request.app.state.clock())
+    return crud.course_register(connection, settings, term_id, course_code, request.app.state.clock())
+
+
+CourseRegisterDep = Annotated[CourseRegister, Depends(_course_register)]
+
+
+@router.get(_COURSE, response_model=CourseTermReportPublic, responses=documented(403, 404, 422))
+def course_report(register: CourseRegisterDep, settings: SettingsDep) -> CourseTermReportPublic:
+    """Each roster student's sessions held, marks, percentage and how many more they may miss."""
     return crud.course_report(register, settings.late_weight)
 
 
 @router.get(f"{_COURSE}/shortage", response_model=ShortageListPublic, responses=documented(403, 404, 422))
-def shortage_list(
-    term_id: TermIdPath,
-    course_code: CourseCodePath,
-    request: Request,
-    connection: ConnectionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
-) -> ShortageListPublic:
+def shortage_list(register: CourseRegisterDep) -> ShortageListPublic:
     """The students under the course's minimum attendance, lowest percentage first."""
-    require_course(connection, user, course_code)
-    register = crud.course_register(connection, settings, term_id, course_code, request.app.state.clock())
     return crud.shortage_list(register)
 
 
 @router.get(f"{_COURSE}/register", response_model=RegisterPublic, responses=documented(403, 404, 422))
-def register(
-    term_id: TermIdPath,
-    course_code: CourseCodePath,
-    request: Request,
-    connection: ConnectionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
-) -> RegisterPublic:
+def course_register(register: CourseRegisterDep, settings: SettingsDep) -> RegisterPublic:
     """The register: students × sessions with marks P/L/A/E, totals and percentage."""
-    require_course(connection, user, course_code)
-    register = crud.course_register(connection, settings, term_id, course_code, request.app.state.clock())
     return crud.register_public(register, settings.late_weight)
 
 
@@ -122,16 +112,9 @@ def register(
     responses={**_CSV_RESPONSE, **documented(403, 404, 422)},
 )
 def register_csv(
-    term_id: TermIdPath,
-    course_code: CourseCodePath,
-    request: Request,
-    connection: ConnectionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
+    term_id: TermIdPath, course_code: CourseCodePath, register: CourseRegisterDep, settings: SettingsDep
 ) -> Response:
     """The register as CSV (one line per roster student, corrections in the last column)."""
-    require_course(connection, user, course_code)
-    register = crud.course_register(connection, settings, term_id, course_code, request.app.state.clock())
     return _csv(exports.course_register_csv(register), f"register_{course_code}_term{term_id}.csv")
 
 
@@ -141,16 +124,9 @@ def register_csv(
     responses={**_XLSX_RESPONSE, **documented(403, 404, 422)},
 )
 def register_xlsx(
-    term_id: TermIdPath,
-    course_code: CourseCodePath,
-    request: Request,
-    connection: ConnectionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
+    term_id: TermIdPath, course_code: CourseCodePath, register: CourseRegisterDep, settings: SettingsDep
 ) -> Response:
     """The register as a workbook: Register, Sessions, Corrections and Legend sheets."""
-    require_course(connection, user, course_code)
-    register = crud.course_register(connection, settings, term_id, course_code, request.app.state.clock())
     return _xlsx(
         exports.course_register_xlsx(register, settings.late_weight),
         f"register_{course_code}_term{term_id}.xlsx",
@@ -162,17 +138,8 @@ def register_xlsx(
     response_class=Response,
     responses={**_HTML_RESPONSE, **documented(403, 404, 422)},
 )
-def register_html(
-    term_id: TermIdPath,
-    course_code: CourseCodePath,
-    request: Request,
-    connection: ConnectionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
-) -> Response:
+def register_html(register: CourseRegisterDep, settings: SettingsDep) -> Response:
     """The register as a printable page (A4 landscape, with signature lines)."""
-    require_course(connection, user, course_code)
-    register = crud.course_register(connection, settings, term_id, course_code, request.app.state.clock())
     return _html(exports.course_register_html(register, settings.late_weight))
 
 
@@ -188,6 +155,25 @@ def _student_courses(connection: ConnectionDep, user: CurrentUser, usn: str) -> 
     if not shared:
         raise PermissionDeniedError(f"{user.name} teaches no course of {usn}")
     return shared
+
+
+def _student_register(
+    term_id: TermIdPath,
+    usn: UsnPath,
+    request: Request,
+    connection: ConnectionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> StudentRegister:
+    """The student's register over the term, in the courses the caller may read, with details."""
+    get_student(connection, usn)
+    only = _student_courses(connection, user, usn)
+    return crud.student_register(
+        connection, settings, term_id, usn, request.app.state.clock(), only_courses=only
+    )
+
+
+StudentRegisterDep = Annotated[StudentRegister, Depends(_student_register)]
 
 
 @router.get(_STUDENT, response_model=StudentTermReportPublic, responses=documented(403, 404, 422))
@@ -214,19 +200,9 @@ def student_report(
     responses={**_CSV_RESPONSE, **documented(403, 404, 422)},
 )
 def student_register_csv(
-    term_id: TermIdPath,
-    usn: UsnPath,
-    request: Request,
-    connection: ConnectionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
+    term_id: TermIdPath, usn: UsnPath, register: StudentRegisterDep, settings: SettingsDep
 ) -> Response:
     """The student's register as CSV: one line per session of each course."""
-    get_student(connection, usn)
-    only = _student_courses(connection, user, usn)
-    register = crud.student_register(
-        connection, settings, term_id, usn, request.app.state.clock(), only_courses=only
-    )
     return _csv(exports.student_register_csv(register), f"register_{usn}_term{term_id}.csv")
 
 
@@ -236,19 +212,9 @@ def student_register_csv(
     responses={**_XLSX_RESPONSE, **documented(403, 404, 422)},
 )
 def student_register_xlsx(
-    term_id: TermIdPath,
-    usn: UsnPath,
-    request: Request,
-    connection: ConnectionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
+    term_id: TermIdPath, usn: UsnPath, register: StudentRegisterDep, settings: SettingsDep
 ) -> Response:
     """The student's register as a workbook: Summary, Sessions, Corrections and Legend sheets."""
-    get_student(connection, usn)
-    only = _student_courses(connection, user, usn)
-    register = crud.student_register(
-        connection, settings, term_id, usn, request.app.state.clock(), only_courses=only
-    )
     return _xlsx(
         exports.student_register_xlsx(register, settings.late_weight), f"register_{usn}_term{term_id}.xlsx"
     )
@@ -259,20 +225,8 @@ def student_register_xlsx(
     response_class=Response,
     responses={**_HTML_RESPONSE, **documented(403, 404, 422)},
 )
-def student_register_html(
-    term_id: TermIdPath,
-    usn: UsnPath,
-    request: Request,
-    connection: ConnectionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
-) -> Response:
+def student_register_html(register: StudentRegisterDep, settings: SettingsDep) -> Response:
     """The student's register as a printable page."""
-    get_student(connection, usn)
-    only = _student_courses(connection, user, usn)
-    register = crud.student_register(
-        connection, settings, term_id, usn, request.app.state.clock(), only_courses=only
-    )
     return _html(exports.student_register_html(register, settings.late_weight))
 
 
