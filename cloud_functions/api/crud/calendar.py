@@ -426,14 +426,28 @@ def _withdraw_sweep_absences(connection: Connection, course_code: str, day: date
     return int(result.rowcount or 0)
 
 
+def _scheduled_session(connection: Connection, session_id: int, actor: Principal, refusal: str) -> RowMapping:
+    """The session, once ``actor`` may change its course; a cancelled one is a conflict (``refusal``)."""
+    row = _session_row(connection, session_id)
+    require_course(connection, actor, row["course_code"])
+    if row["status"] != "scheduled":
+        raise ConflictError(f"session {session_id} {refusal}")
+    return row
+
+
+def _insert_session(connection: Connection, now: datetime, **values: Any) -> int:
+    """Insert a scheduled class session; its id."""
+    inserted = connection.execute(
+        class_sessions.insert().values(status="scheduled", updated_at=now, **values)
+    ).inserted_primary_key
+    return int(inserted[0]) if inserted is not None else 0
+
+
 def cancel_session(
     connection: Connection, session_id: int, body: ClassSessionCancel, actor: Principal, now: datetime
 ) -> ClassSessionPublic:
     """Cancel a scheduled session with its reason (its teachers and admins)."""
-    row = _session_row(connection, session_id)
-    require_course(connection, actor, row["course_code"])
-    if row["status"] != "scheduled":
-        raise ConflictError(f"session {session_id} is already cancelled")
+    row = _scheduled_session(connection, session_id, actor, "is already cancelled")
     connection.execute(
         class_sessions.update()
         .where(class_sessions.c.session_id == session_id)
@@ -458,11 +472,8 @@ def move_session(
     connection: Connection, session_id: int, body: ClassSessionMove, actor: Principal, now: datetime
 ) -> ClassSessionPublic:
     """Move a session: the old slot is kept cancelled, the new one is a 'moved' session pointing back."""
-    row = _session_row(connection, session_id)
+    row = _scheduled_session(connection, session_id, actor, "is cancelled; add an extra session instead")
     course_code = row["course_code"]
-    require_course(connection, actor, course_code)
-    if row["status"] != "scheduled":
-        raise ConflictError(f"session {session_id} is cancelled; add an extra session instead")
     if row["swept_at"] is not None:
         raise ConflictError(f"session {session_id} has ended and was swept; it cannot move")
     room_id = str(get_room(connection, body.room_id)["room_id"]) if body.room_id else row["room_id"]
@@ -481,22 +492,19 @@ def move_session(
         .where(class_sessions.c.session_id == session_id)
         .values(status="cancelled", cancelled_by=actor.name, note=f"moved: {body.reason}", updated_at=now)
     )
-    inserted = connection.execute(
-        class_sessions.insert().values(
-            term_id=term_id,
-            course_code=course_code,
-            room_id=room_id,
-            session_date=body.session_date,
-            start_time=body.start_time,
-            end_time=body.end_time,
-            status="scheduled",
-            origin="moved",
-            moved_from_id=session_id,
-            note=body.reason,
-            updated_at=now,
-        )
-    ).inserted_primary_key
-    new_id = int(inserted[0]) if inserted is not None else 0
+    new_id = _insert_session(
+        connection,
+        now,
+        term_id=term_id,
+        course_code=course_code,
+        room_id=room_id,
+        session_date=body.session_date,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        origin="moved",
+        moved_from_id=session_id,
+        note=body.reason,
+    )
     audit.record(
         connection,
         actor=actor.name,
@@ -529,21 +537,18 @@ def add_extra_session(
         start=body.start_time,
         end=body.end_time,
     )
-    inserted = connection.execute(
-        class_sessions.insert().values(
-            term_id=term_id,
-            course_code=body.course_code,
-            room_id=body.room_id,
-            session_date=body.session_date,
-            start_time=body.start_time,
-            end_time=body.end_time,
-            status="scheduled",
-            origin="extra",
-            note=body.reason,
-            updated_at=now,
-        )
-    ).inserted_primary_key
-    new_id = int(inserted[0]) if inserted is not None else 0
+    new_id = _insert_session(
+        connection,
+        now,
+        term_id=term_id,
+        course_code=body.course_code,
+        room_id=body.room_id,
+        session_date=body.session_date,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        origin="extra",
+        note=body.reason,
+    )
     audit.record(
         connection,
         actor=actor.name,
@@ -561,11 +566,8 @@ def mark_remaining(
     """One call for "mark all remaining present/absent": every student on the course's roster that
     day with no mark, or only the sweep's absent, gets ``status`` (source manual), each with a
     correction row; marks from the cameras or by hand are left alone."""
-    row = _session_row(connection, session_id)
+    row = _scheduled_session(connection, session_id, actor, "is cancelled: it marks nobody")
     course_code, day = row["course_code"], row["session_date"]
-    require_course(connection, actor, course_code)
-    if row["status"] != "scheduled":
-        raise ConflictError(f"session {session_id} is cancelled: it marks nobody")
     get_course(connection, course_code)
     enrolled = [
         r.usn
