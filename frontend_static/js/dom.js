@@ -311,6 +311,25 @@ export function picker({ label, name, placeholder, search, onPick, initial = "" 
 }
 
 /** Download a Response's body as a file. */
+/** A course picker over ``courses`` (searched by code or title), showing ``current`` if any. */
+export function coursePicker(courses, current, onPick) {
+  const label = (c) => `${c.course_code} · ${c.title}`;
+  return picker({
+    label: "Course",
+    name: "course",
+    placeholder: "Course code or title",
+    initial: current ? label(current) : "",
+    search: async (text) => {
+      const t = text.toLowerCase();
+      return courses
+        .filter((c) => !t || c.course_code.toLowerCase().includes(t) || c.title.toLowerCase().includes(t))
+        .slice(0, 20)
+        .map((c) => ({ value: c.course_code, label: label(c) }));
+    },
+    onPick,
+  });
+}
+
 export async function download(response, filename) {
   const blob = await response.blob();
   const link = h("a", { download: filename, class: "visually-hidden" });

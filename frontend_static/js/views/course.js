@@ -4,7 +4,7 @@
 import { percentBars, sessionLine } from "../charts.js";
 import { api } from "../api.js";
 import { MIN_ATTENDANCE_PCT, courseRoom, courseStats, courseTermStats, courses as listCourses, termOn } from "../data.js";
-import { badge, download, h, longDate, notice, picker, replace, table, toast, todayIn } from "../dom.js";
+import { badge, download, h, longDate, notice, coursePicker, replace, table, toast, todayIn } from "../dom.js";
 
 function pct(value) {
   return value === null ? "—" : `${Math.round(value)}%`;
@@ -14,22 +14,9 @@ export async function render(root, params) {
   const allCourses = await listCourses();
   const code = params.get("code") || "";
   const course = allCourses.find((c) => c.course_code === code);
-  const coursePicker = picker({
-    label: "Course",
-    name: "course",
-    placeholder: "Course code or title",
-    initial: course ? `${course.course_code} · ${course.title}` : "",
-    search: async (text) => {
-      const t = text.toLowerCase();
-      return allCourses
-        .filter((c) => !t || c.course_code.toLowerCase().includes(t) || c.title.toLowerCase().includes(t))
-        .slice(0, 20)
-        .map((c) => ({ value: c.course_code, label: `${c.course_code} · ${c.title}` }));
-    },
-    onPick: (item) => (location.hash = `#/course?code=${encodeURIComponent(item.value)}`),
-  });
+  const courseChooser = coursePicker(allCourses, course, (item) => (location.hash = `#/course?code=${encodeURIComponent(item.value)}`));
   if (!course) {
-    replace(root, h("h1", {}, "Course attendance"), h("div", { class: "card toolbar" }, coursePicker), code ? notice("You do not teach this course, or it does not exist.", "info") : h("p", { class: "muted" }, "Find a course by its code or title."));
+    replace(root, h("h1", {}, "Course attendance"), h("div", { class: "card toolbar" }, courseChooser), code ? notice("You do not teach this course, or it does not exist.", "info") : h("p", { class: "muted" }, "Find a course by its code or title."));
     return;
   }
   const { room, timeZone } = await courseRoom(code, null);
@@ -69,7 +56,7 @@ export async function render(root, params) {
         stats ? h("button", { type: "button", class: "secondary", onclick: () => exportFile("register.html", "printable register") }, "Printable term register") : null,
       ),
     ),
-    h("div", { class: "card toolbar" }, coursePicker),
+    h("div", { class: "card toolbar" }, courseChooser),
     h(
       "section",
       { class: `card ${shortage.length ? "shortage" : ""}`, "aria-labelledby": "shortage-h" },

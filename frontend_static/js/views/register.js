@@ -4,7 +4,7 @@
 
 import { api, seg } from "../api.js";
 import { courseRoom, courses as listCourses, setTechnicalDetail, technicalDetail } from "../data.js";
-import { badge, dateTimeIn, download, formError, h, longDate, notice, picker, replace, showErrors, timeIn, toast, todayIn, zoneAbbr } from "../dom.js";
+import { badge, dateTimeIn, download, formError, h, longDate, notice, coursePicker, replace, showErrors, timeIn, toast, todayIn, zoneAbbr } from "../dom.js";
 import { MARKS, SOURCE_WORDS, STATUS_WORDS, confidenceWord, markWord } from "../words.js";
 
 const REASON_FIRST_MARK = "marked in the register";
@@ -54,22 +54,9 @@ export async function render(root, params, ctx) {
   const courseCode = params.get("course") || (allCourses[0] && allCourses[0].course_code) || "";
   const course = allCourses.find((c) => c.course_code === courseCode);
   const showTechnical = ctx.isAdmin && technicalDetail();
-  const coursePicker = picker({
-    label: "Course",
-    name: "course",
-    placeholder: "Course code or title",
-    initial: course ? `${course.course_code} · ${course.title}` : "",
-    search: async (text) => {
-      const t = text.toLowerCase();
-      return allCourses
-        .filter((c) => !t || c.course_code.toLowerCase().includes(t) || c.title.toLowerCase().includes(t))
-        .slice(0, 20)
-        .map((c) => ({ value: c.course_code, label: `${c.course_code} · ${c.title}` }));
-    },
-    onPick: (item) => (location.hash = `#/register?course=${encodeURIComponent(item.value)}`),
-  });
+  const courseChooser = coursePicker(allCourses, course, (item) => (location.hash = `#/register?course=${encodeURIComponent(item.value)}`));
   if (!course) {
-    replace(root, h("h1", {}, "Register"), coursePicker, notice(courseCode ? "You do not teach this course, or it does not exist." : "No courses yet.", "info"));
+    replace(root, h("h1", {}, "Register"), courseChooser, notice(courseCode ? "You do not teach this course, or it does not exist." : "No courses yet.", "info"));
     return undefined;
   }
   const place = await courseRoom(courseCode, params.get("date"));
@@ -398,7 +385,7 @@ export async function render(root, params, ctx) {
     h(
       "div",
       { class: "card toolbar no-print" },
-      coursePicker,
+      courseChooser,
       h(
         "div",
         { class: "field" },
