@@ -74,6 +74,8 @@ def embed(data: Path, settings: FaceModelSettings, enroll_per_person: int) -> tu
 class Row:
     threshold: float
     corrections: int = 0
+    corrected_replayed_wrong_after: int = 0
+    """The corrected captures themselves replayed with every negative of their half (a re-sent crop)."""
     impostor_replays: int = 0
     impostor_wrong_before: int = 0
     impostor_wrong_after: int = 0
@@ -136,6 +138,10 @@ def replay(
                     row.pairs.add((impostor, result.usn))
             if not negatives:
                 continue
+            for query in corrected:
+                row.corrected_replayed_wrong_after += _decide(
+                    gallery, query.embedding, negatives, settings, threshold, negative_margin
+                ).is_match
             for query in replayed:
                 row.impostor_replays += 1
                 row.impostor_wrong_before += _decide(
@@ -187,16 +193,18 @@ def main() -> None:
         f"embedded in {embed_s:.1f} s; margin {settings.match_margin}, negative_margin {negative_margin}"
     )
     print(
-        "| threshold | corrections (pairs) | impostor replays: wrong accepts before -> after "
+        "| threshold | corrections (pairs) | corrected captures replayed: wrong accepts after "
+        "| impostor replays: wrong accepts before -> after "
         "| strangers: wrong accepts before -> after | genuine of corrected X: accepted before -> after |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         label = f"{r.threshold:.3f}" + (
             " (configured)" if abs(r.threshold - settings.match_threshold) < 1e-9 else ""
         )
         print(
             f"| {label} | {r.corrections} ({len(r.pairs)}) "
+            f"| {r.corrected_replayed_wrong_after} of {r.corrections} "
             f"| {r.impostor_wrong_before} -> {r.impostor_wrong_after} of {r.impostor_replays} "
             f"| {r.stranger_wrong_before} -> {r.stranger_wrong_after} of {r.stranger_replays} "
             f"| {r.genuine_accepted_before} -> {r.genuine_accepted_after} of {r.genuine} |"
