@@ -12,7 +12,6 @@ from alembic import op
 
 import cloud_functions.core.db.schema
 
-
 revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
