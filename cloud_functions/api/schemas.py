@@ -217,6 +217,9 @@ class BiometricDeletionPublic(BaseModel):
     usn: str
     faceprints_deleted: int
     body_prints_deleted: int
+    negatives_deleted: int = Field(
+        0, description='Door captures corrected as "not this student", kept as negatives for them.'
+    )
     enrollments_deleted: int
     objects_deleted: int
     captures_deleted: int
@@ -231,6 +234,9 @@ class BiometricCheckPublic(BaseModel):
     checked_at: datetime
     faceprints: int = Field(description="Faceprints stored for the student.")
     body_prints: int = Field(description="Body prints stored for the student.")
+    negatives: int = Field(
+        0, description='Door captures corrected as "not this student", kept as negatives for them.'
+    )
     photos: int = Field(description="Enrollment photos in the bucket.")
     captures: int = Field(
         description="Crops of the student (door captures recognised as them, gallery crops)."
@@ -453,6 +459,14 @@ class AttendanceOverride(_In):
     status: AttendanceStatus
     reason: Reason
     room_id: RoomId | None = None
+    wrong_person: bool = Field(
+        False,
+        description=(
+            "The door recognised someone else as this student: the face in that capture becomes a "
+            "negative for the student, so a later face closer to it than to the student's own "
+            "faceprints is not taken for them. Needs a mark that came from a door recognition."
+        ),
+    )
 
 
 class MarkRemaining(_In):

@@ -11,6 +11,10 @@ attendance, handoff row, a flag for a suspected spoof) → publish. A suspected 
 liveness enforced is ``spoof_suspected``: the event names the student the face matched, an open
 flag holds the scores, and nobody is marked or handed off.
 
+Before a new capture is evaluated, corrections waiting for their embedding (a teacher's "this
+was not X", ``core.db.negatives``) are embedded from their stored crops with the same pipeline,
+at most a few per capture, so the matcher's negatives for X follow the teacher's word.
+
 Every delivery is at-least-once, so the object key decides
 (``CaptureLedger``): an object that already has an event is a duplicate and changes nothing,
 except that a handoff stored but not yet published is published now.
@@ -43,13 +47,14 @@ from cloud_functions.core.db.attendance import DoorSighting, record_door_sightin
 from cloud_functions.core.db.engine import transaction
 from cloud_functions.core.db.enrollment_flags import lookalike_partners
 from cloud_functions.core.db.flags import NewFlag, raise_flag
+from cloud_functions.core.db.negatives import PendingNegative
 from cloud_functions.core.db.rosters import matching_roster
 from cloud_functions.core.errors import ObjectNotFoundError
 from cloud_functions.core.faces.types import AnalysisMode, FaceAnalysis, FaceRejectedError
 from cloud_functions.core.handoff import HandoffPublisher
 from cloud_functions.core.handoff_outbox import DEFAULT_PUBLISH_LEASE
 from cloud_functions.core.liveness import DoorLiveness, DoorLivenessCheck
-from cloud_functions.core.matching import MatchDecision, MatchResult
+from cloud_functions.core.matching import MatchDecision, MatchResult, UnknownReason
 from cloud_functions.core.outcomes import Outcome
 from cloud_functions.core.rooms import Refusal, locate_class
 from cloud_functions.core.storage import ObjectStore
@@ -80,6 +85,16 @@ class IdentityMatcher(Protocol):
     ) -> MatchResult: ...
 
 
+class NegativeStore(Protocol):
+    """Port: corrections waiting for their crop's embedding (``FaceNegativeRepository``)."""
+
+    def pending(self, limit: int = 10) -> list[PendingNegative]: ...
+
+    def store(self, negative_id: int, model_id: str, embedding: NDArray[np.floating]) -> None: ...
+
+    def mark_unavailable(self, negative_id: int, detail: str) -> None: ...
+
+
 @dataclass
 class DoorwayResult(CaptureResult):
     """The outcome of one door capture; ``attendance_status`` is the row's status after it."""
@@ -103,8 +118,12 @@ class DoorwayService:
         capture_times: CaptureTimeBounds | None = None,
         publish_lease: timedelta = DEFAULT_PUBLISH_LEASE,
         liveness: DoorLivenessCheck | None = None,
+        negatives: NegativeStore | None = None,
+        negatives_per_capture: int = 3,
     ) -> None:
         self._engine = engine
+        self._negatives = negatives
+        self._negatives_per_capture = negatives_per_capture
         self._liveness = liveness
         self._store = store
         self._faces = faces
@@ -127,9 +146,38 @@ class DoorwayService:
             result = DoorwayResult(recordable_object_key(object_key), Outcome.KEY_TOO_LONG, detail=too_long)
             self._ledger.commit(result, clock)
             return result
+        self._learn_corrections(clock)
         evaluation = self._evaluate(object_key, clock)
         self._ledger.commit(evaluation.result, clock, evaluation.writes())
         return evaluation.result
+
+    def _learn_corrections(self, clock: Stopwatch) -> None:
+        """Embed the crops of door recognitions corrected as "not this student" (a few at a time)."""
+        if self._negatives is None:
+            return
+        waiting = self._negatives.pending(self._negatives_per_capture)
+        if not waiting:
+            return
+        with clock.stage("negatives"):
+            for negative in waiting:
+                try:
+                    body = self._store.get(negative.object_key).body
+                    analysis = self._faces.analyse(body, "capture")
+                except ObjectNotFoundError:
+                    self._negatives.mark_unavailable(
+                        negative.id, "the capture's crop is no longer in the bucket (capture retention)"
+                    )
+                    continue
+                except FaceRejectedError as e:
+                    self._negatives.mark_unavailable(
+                        negative.id, f"no usable face in the crop: {e.reason.value}"
+                    )
+                    continue
+                self._negatives.store(negative.id, analysis.model_id, analysis.embedding)
+                logger.info(
+                    "correction learned as a negative",
+                    extra={"usn": negative.usn, "capture_id": negative.capture_id},
+                )
 
     def _evaluate(self, object_key: str, clock: Stopwatch) -> _Evaluation:
         try:
@@ -212,6 +260,9 @@ class DoorwayService:
             evaluation = done(Outcome.NOT_ON_ROSTER, noted, session=session, liveness=liveness)
             return _Evaluation(evaluation.result, meta, None, liveness, flag_session=session)
         if decision.usn is None:
+            if noted is None and decision.reason is UnknownReason.CORRECTED_NEGATIVE:
+                # The face resembles a capture a teacher said was not this student: refused, said why.
+                noted = UnknownReason.CORRECTED_NEGATIVE.value
             evaluation = done(Outcome.UNKNOWN_PERSON, noted, liveness=liveness)
             return _Evaluation(evaluation.result, meta, None, liveness, flag_session=session)
         result.usn = decision.usn

@@ -34,6 +34,9 @@ class UnknownReason(StrEnum):
     """The best roster student does not lead a plausible (>= threshold) off-roster student by the margin."""
     LOOKALIKE_MARGIN = "lookalike_margin"
     """The best student does not lead a student flagged as their look-alike or duplicate by the margin."""
+    CORRECTED_NEGATIVE = "corrected_negative"
+    """The face is at least as close to a capture a teacher corrected as "not this student" as to
+    the student's own faceprints (less than ``negative_margin`` closer to the student)."""
 
 
 @dataclass(frozen=True)
@@ -373,3 +376,28 @@ def _enforce_lookalikes(
                 UnknownReason.LOOKALIKE_MARGIN,
             )
     return result
+
+
+def enforce_negatives(
+    result: MatchResult, nearest_negative: float | None, *, negative_margin: float = 0.0
+) -> MatchResult:
+    """Refuse a match or an off-roster name for student A when the face is not closer to A.
+
+    ``nearest_negative`` is the face's best similarity to A's negatives (door captures a teacher
+    corrected as "not A"); ``None`` when A has none. A keeps the face only if their best
+    faceprint's similarity exceeds it by more than ``negative_margin``; otherwise the answer is
+    ``UNKNOWN`` with ``CORRECTED_NEGATIVE`` (``runner_up_similarity`` is then the negative's).
+    A tie is refused: the teacher's correction is evidence, the faceprint's lead is not.
+    """
+    if nearest_negative is None or result.decision is MatchDecision.UNKNOWN or result.best_usn is None:
+        return result
+    if result.similarity - nearest_negative > negative_margin + _TOLERANCE:
+        return result
+    return MatchResult(
+        None,
+        result.similarity,
+        float(nearest_negative),
+        MatchDecision.UNKNOWN,
+        result.best_usn,
+        UnknownReason.CORRECTED_NEGATIVE,
+    )

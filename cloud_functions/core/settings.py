@@ -247,6 +247,18 @@ class FaceModelSettings(_Base):
             "margin between the two. Lower flags more pairs (each costs only a stricter margin)."
         ),
     )
+    negative_margin: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.2,
+        description=(
+            "A door face named as student X must be closer to X's best faceprint than to every "
+            "capture a teacher corrected as 'not X' (a negative) by more than this; else it is "
+            "unknown_person (detail corrected_negative). 0 is the plain rule 'closer to X than to "
+            "X's negatives'; higher refuses more look-alikes of a corrected impostor and more of "
+            "X's own faces that resemble the impostor. python -m bench.corrections measures both."
+        ),
+    )
     gallery_refresh_s: float = Field(
         1.0,
         ge=0.0,

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cloud_functions.core.aws import aws_client
 from cloud_functions.core.db.engine import engine_for
+from cloud_functions.core.db.negatives import FaceNegativeRepository
 from cloud_functions.core.doorway import DoorwayResult, DoorwayService
 from cloud_functions.core.events import handle_s3_notifications
 from cloud_functions.core.faces import FacePipeline, FaceprintRepository, Matcher
@@ -41,17 +42,19 @@ def doorway_service() -> DoorwayService:
     liveness = (
         None if settings.liveness_mode == "off" else DoorLivenessCheck(LivenessChecker(settings), settings)
     )
+    negatives = FaceNegativeRepository(engine)
     return DoorwayService(
         engine=engine,
         store=S3ObjectStore(aws_client("s3", settings), settings.bucket_name),
         faces=pipeline,
-        matcher=Matcher.from_settings(settings, FaceprintRepository(engine), pipeline.model_id),
+        matcher=Matcher.from_settings(settings, FaceprintRepository(engine), pipeline.model_id, negatives),
         publisher=SnsHandoffPublisher(aws_client("sns", settings), settings.handoff_topic_arn),
         grace=settings.grace_windows,
         max_image_bytes=settings.max_image_bytes,
         capture_times=settings.capture_time_bounds,
         publish_lease=settings.handoff_publish_lease,
         liveness=liveness,
+        negatives=negatives,
     )
 
 

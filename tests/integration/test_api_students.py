@@ -279,6 +279,7 @@ def test_delete_biometrics_removes_faceprints_photos_and_rows_verified_and_audit
         "usn": usn,
         "faceprints_deleted": 2,
         "body_prints_deleted": 1,
+        "negatives_deleted": 0,
         "enrollments_deleted": 2,
         "objects_deleted": 2,
         "captures_deleted": 2,

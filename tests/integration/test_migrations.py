@@ -21,6 +21,7 @@ EXPECTED_TABLES = {
     "recognition_events",
     "handoffs",
     "audit_log",
+    "face_negatives",
 }
 
 

@@ -28,12 +28,14 @@ from cloud_functions.api.schemas import (
     StudentHistory,
     StudentRef,
 )
+from cloud_functions.core.db.negatives import record_correction
 from cloud_functions.core.db.schema import (
     attendance,
     attendance_corrections,
     class_sessions,
     course_rosters,
     courses,
+    recognition_events,
     rooms,
     students,
     timetable,
@@ -383,7 +385,12 @@ def override(
 ) -> AttendancePublic:
     """Set a student's status for a class by hand: a correction row (who, when, old -> new, reason)
     and the audit log. It replaces any mark, the sweep's absent included, and the sweep never
-    overwrites it."""
+    overwrites it.
+
+    With ``wrong_person`` the door capture behind the mark is recorded as a negative for the
+    student (``core.db.negatives``): face_match embeds its crop and, from then on, refuses a face
+    that is not closer to the student than to it. The mark must have come from a door
+    recognition of this student (else 422, nothing written)."""
     get_course(connection, course_code)
     get_student(connection, usn)
     key = (
@@ -392,6 +399,7 @@ def override(
         & (attendance.c.class_date == class_date)
     )
     before_row = connection.execute(sa.select(attendance).where(key)).mappings().one_or_none()
+    corrected_capture = _recognised_capture(connection, usn, before_row) if body.wrong_person else None
     now = datetime.now(UTC)
     before: dict[str, Any] | None = None
     if before_row is None:
@@ -424,11 +432,16 @@ def override(
             corrected_at=now,
         )
     )
+    if corrected_capture is not None:
+        capture_id, object_key = corrected_capture
+        record_correction(
+            connection, usn=usn, capture_id=capture_id, object_key=object_key, corrected_by=actor.name
+        )
     (after,) = _rows(connection, key)
     audit.record(
         connection,
         actor=actor.name,
-        action="override",
+        action="override_wrong_person" if body.wrong_person else "override",
         entity="attendance",
         entity_id=f"{usn}/{course_code}/{class_date.isoformat()}",
         before=before,
@@ -436,6 +449,26 @@ def override(
         reason=body.reason,
     )
     return after
+
+
+def _recognised_capture(connection: Connection, usn: str, row: RowMapping | None) -> tuple[str, str]:
+    """The (capture_id, object_key) of the door recognition of ``usn`` behind an attendance row."""
+    capture_id = row["capture_id"] if row is not None else None
+    event = None
+    if capture_id is not None:
+        event = connection.execute(
+            sa.select(recognition_events.c.object_key).where(
+                recognition_events.c.capture_id == capture_id,
+                recognition_events.c.usn == usn,
+                recognition_events.c.outcome == "recognised",
+            )
+        ).first()
+    if event is None:
+        raise InvalidRequestError(
+            "this mark did not come from a door recognition of this student; there is no capture to correct",
+            loc=("body", "wrong_person"),
+        )
+    return str(capture_id), str(event.object_key)
 
 
 def todays_classes(

@@ -29,7 +29,14 @@ from cloud_functions.api.schemas import (
     StudentCreate,
     StudentUpdate,
 )
-from cloud_functions.core.db.schema import body_prints, enrollments, faceprints, recognition_events, students
+from cloud_functions.core.db.schema import (
+    body_prints,
+    enrollments,
+    face_negatives,
+    faceprints,
+    recognition_events,
+    students,
+)
 from cloud_functions.core.storage import PresignedUpload
 from contracts.ids import same_usn
 from contracts.keys import (
@@ -244,7 +251,7 @@ def _biometric_counts(connection: Connection, usn: str) -> dict[str, int]:
                 sa.select(sa.func.count()).select_from(table).where(table.c.usn == usn)
             ).scalar_one()
         )
-        for table in (faceprints, body_prints, enrollments)
+        for table in (faceprints, body_prints, enrollments, face_negatives)
     }
 
 
@@ -276,7 +283,11 @@ def biometric_check(connection: Connection, bucket: PhotoBucket, usn: str) -> Bi
         body_prints=rows[body_prints.name],
         photos=photos,
         captures=len(images) - photos,
-        none_left=not images and not rows[faceprints.name] and not rows[body_prints.name],
+        negatives=rows[face_negatives.name],
+        none_left=not images
+        and not rows[faceprints.name]
+        and not rows[body_prints.name]
+        and not rows[face_negatives.name],
     )
     return result
 
@@ -320,6 +331,10 @@ def delete_biometrics(
         bucket.delete_many(keys + capture_keys)
     faceprints_deleted = connection.execute(faceprints.delete().where(faceprints.c.usn == usn)).rowcount
     body_prints_deleted = connection.execute(body_prints.delete().where(body_prints.c.usn == usn)).rowcount
+    # Negatives: faces of other people corrected as "not this student", kept only for them.
+    negatives_deleted = connection.execute(
+        face_negatives.delete().where(face_negatives.c.usn == usn)
+    ).rowcount
     enrollments_deleted = connection.execute(enrollments.delete().where(enrollments.c.usn == usn)).rowcount
     consent_withdrawn = withdraw_consent and student["consent_given_at"] is not None
     if consent_withdrawn:
@@ -340,6 +355,7 @@ def delete_biometrics(
         usn=usn,
         faceprints_deleted=faceprints_deleted,
         body_prints_deleted=body_prints_deleted,
+        negatives_deleted=negatives_deleted,
         enrollments_deleted=enrollments_deleted,
         objects_deleted=len(keys),
         captures_deleted=len(capture_keys),

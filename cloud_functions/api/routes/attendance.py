@@ -71,7 +71,9 @@ def override(
     """Set a student's status by hand; the reason, the caller and the values before and after are audited.
 
     A new row needs ``room_id`` when the course meets in several rooms that day (else 422).
-    A teacher corrects only the courses they teach (else 403).
+    A teacher corrects only the courses they teach (else 403). ``wrong_person: true`` says the
+    door took someone else for this student: that capture becomes a negative for them (422 when
+    the mark did not come from a door recognition of this student).
     """
     require_course(connection, user, course_code)
     return crud.override(connection, course_code, class_date, usn, body, user)

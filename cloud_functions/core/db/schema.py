@@ -124,6 +124,32 @@ faceprints = sa.Table(
     sa.Index("ix_faceprints_model_id_created_at", "model_id", "created_at"),
 )
 
+# A door capture a teacher corrected as "not this student": its embedding (recomputed by face_match
+# from the stored crop) is a negative for the student, so a later face closer to it than to the
+# student's faceprints is refused. Derived biometric data: it lives as long as the student's
+# faceprints and goes with their biometric data or the student (ON DELETE CASCADE), not with
+# the crop's capture retention (the crop itself still expires).
+FACE_NEGATIVE_STATUSES = ("pending", "stored", "unavailable")
+face_negatives = sa.Table(
+    "face_negatives",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("usn", USN, sa.ForeignKey("students.usn", ondelete="CASCADE"), nullable=False),
+    sa.Column("capture_id", CAPTURE_ID, nullable=False, unique=True),
+    sa.Column("object_key", OBJECT_KEY, nullable=False, comment="the corrected door crop"),
+    sa.Column("status", sa.String(16), nullable=False, comment="pending | stored | unavailable"),
+    sa.Column("detail", sa.String(255), nullable=True, comment="why a negative is unavailable"),
+    sa.Column("model_id", sa.String(128), nullable=True),
+    sa.Column("dim", sa.Integer, nullable=True),
+    sa.Column("embedding", sa.LargeBinary, nullable=True, comment="float32, L2-normalised"),
+    sa.Column("corrected_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+    sa.Column("embedded_at", UtcDateTime(), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'stored', 'unavailable')", name="status"),
+    sa.Index(None, "status"),
+    sa.Index(None, "model_id", "usn"),
+)
+
 enrollment_flags = sa.Table(
     "enrollment_flags",
     metadata,

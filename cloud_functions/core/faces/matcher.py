@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from cloud_functions.core.matching import Gallery, GalleryVersion, MatchResult, decide_for_class
+from cloud_functions.core.matching import (
+    Gallery,
+    GalleryVersion,
+    MatchDecision,
+    MatchResult,
+    decide_for_class,
+    enforce_negatives,
+)
 
 if TYPE_CHECKING:
     from cloud_functions.core.settings import FaceModelSettings
@@ -31,6 +38,18 @@ class GallerySource(Protocol):
 
     def load_gallery(self, model_id: str) -> Gallery:
         """Every faceprint of ``model_id``."""
+        ...
+
+
+class NegativeSource(Protocol):
+    """Where the negatives live: door captures corrected as "not this student" (the database)."""
+
+    def negatives_version(self, model_id: str) -> Hashable:
+        """A cheap value that changes whenever the model's stored negatives change."""
+        ...
+
+    def load_negatives(self, model_id: str) -> Mapping[str, NDArray[np.float32]]:
+        """Each student's negatives of ``model_id`` as one ``[K, D]`` matrix."""
         ...
 
 
@@ -60,6 +79,12 @@ class Matcher:
         off_roster_threshold: similarity a student who is not on the class's roster needs to be
             named (``not_on_roster``, never marked); stricter than ``threshold`` because the
             whole campus, not one class, competes for the face. Defaults to ``threshold``.
+        negatives: where the corrected captures' embeddings live (None: no negatives). A
+            student wins a face only if it is closer to their best faceprint than to their
+            nearest negative by more than ``negative_margin`` (``core.matching.enforce_negatives``).
+        negative_margin: how much closer to the student than to their negatives the face must be.
+            Higher refuses more impostors who resemble a corrected capture, and more honest
+            faces that happen to resemble it.
         refresh_s: ask the source for its version at most this often (0: before every match).
             Higher saves the version query on busy captures; a change is seen up to this late.
         clock: monotonic seconds (tests pass a fake one).
@@ -73,6 +98,8 @@ class Matcher:
         threshold: float,
         margin: float,
         off_roster_threshold: float | None = None,
+        negatives: NegativeSource | None = None,
+        negative_margin: float = 0.0,
         refresh_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -82,6 +109,10 @@ class Matcher:
         self.margin = margin
         self.off_roster_threshold = threshold if off_roster_threshold is None else off_roster_threshold
         self.refresh_s = refresh_s
+        self._negative_source = negatives
+        self.negative_margin = negative_margin
+        self._negatives: Mapping[str, NDArray[np.float32]] = {}
+        self._negatives_version: Hashable = None
         self._clock = clock
         self._checked_at: float | None = None
         self._gallery: Gallery | None = None
@@ -89,7 +120,13 @@ class Matcher:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: FaceModelSettings, source: GallerySource, model_id: str) -> Matcher:
+    def from_settings(
+        cls,
+        settings: FaceModelSettings,
+        source: GallerySource,
+        model_id: str,
+        negatives: NegativeSource | None = None,
+    ) -> Matcher:
         """A matcher with the threshold and margin from the settings."""
         return cls(
             source,
@@ -97,6 +134,8 @@ class Matcher:
             threshold=settings.match_threshold,
             margin=settings.match_margin,
             off_roster_threshold=settings.off_roster_match_threshold,
+            negatives=negatives,
+            negative_margin=settings.negative_margin,
             refresh_s=settings.gallery_refresh_s,
         )
 
@@ -111,6 +150,7 @@ class Matcher:
             ):
                 return self._gallery
             self._checked_at = now
+            self._refresh_negatives()
             version = self._source.gallery_version(self.model_id)
             if self._gallery is not None and version == self._version:
                 return self._gallery
@@ -125,6 +165,23 @@ class Matcher:
             self._gallery = merged
             self._version = version
             return merged
+
+    def negatives(self) -> Mapping[str, NDArray[np.float32]]:
+        """Each student's negatives as of the last refresh (``gallery`` refreshes them)."""
+        return self._negatives
+
+    def _refresh_negatives(self) -> None:
+        if self._negative_source is None:
+            return
+        version = self._negative_source.negatives_version(self.model_id)
+        if version == self._negatives_version:
+            return
+        self._negatives = self._negative_source.load_negatives(self.model_id)
+        self._negatives_version = version
+        logger.info(
+            "face negatives loaded",
+            extra={"model_id": self.model_id, "students": len(self._negatives)},
+        )
 
     def _merged(self, version: Hashable) -> Gallery | None:
         """The cached gallery with the rows written since its largest id, or ``None`` to reload."""
@@ -161,10 +218,11 @@ class Matcher:
 
         ``roster``: the students of the class running at the door (None: the course keeps no
         roster, the whole gallery competes); ``lookalikes``: each student's flagged look-alikes
-        and duplicates. The rule is ``core.matching.decide_for_class``.
+        and duplicates. The rule is ``core.matching.decide_for_class``, then
+        ``core.matching.enforce_negatives`` against the named student's negatives.
         """
         students, scores = self.gallery().student_scores(embedding)
-        return decide_for_class(
+        result = decide_for_class(
             students,
             scores,
             threshold=self.threshold,
@@ -173,3 +231,10 @@ class Matcher:
             roster=roster,
             lookalikes=lookalikes,
         )
+        named = result.best_usn if result.decision is not MatchDecision.UNKNOWN else None
+        negatives = self._negatives.get(named) if named is not None else None
+        if negatives is None or len(negatives) == 0:
+            return result
+        query = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        nearest = float((negatives @ query).max())
+        return enforce_negatives(result, nearest, negative_margin=self.negative_margin)
