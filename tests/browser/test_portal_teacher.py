@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cloud_functions.core.db.engine import create_engine
-from cloud_functions.core.db.schema import attendance_corrections
+from cloud_functions.core.db.schema import attendance_corrections, face_negatives
 from infra.migrations import upgrade
 from tests.browser.cdp import Browser
 from tests.browser.portal_harness import (
@@ -150,6 +150,31 @@ def test_teacher_marks_corrects_exports_and_prints_the_register(
     assert (
         "Corrected by Tom Teacher" in barbara and "Absent → Excused" in barbara and "doctor's note" in barbara
     )
+
+    # WHEN the teacher marks a door-recognised student absent, saying the door took someone else
+    usn = "1MS21CS004"
+    tab.focus(f"#mark-{usn}-absent")
+    browser.press("Enter")
+    browser.wait_for(f"!!document.querySelector('#wrong-person-{usn}')")
+    assert "The door camera took someone else for" in tab.text(".reason-form")
+    tab.check_page("register-wrong-person")
+    browser.evaluate(f"document.querySelector('#wrong-person-{usn}').click()")
+    tab.focus(f"#reason-{usn}")
+    browser.type_text("not our student at the door")
+    browser.press("Enter")
+    # THEN the mark is absent and that door capture is queued as a negative for the student
+    browser.wait_for(f"document.querySelector('#mark-{usn}-absent')?.getAttribute('aria-pressed') === 'true'")
+    with campus.engine.connect() as connection:
+        negatives = connection.execute(
+            sa.select(face_negatives.c.usn, face_negatives.c.capture_id, face_negatives.c.status)
+        ).all()
+    assert [tuple(n) for n in negatives] == [(usn, f"cap-{usn}", "pending")]
+    # AND a mark that came from no door capture offers no such choice
+    tab.focus("#mark-1MS21CS005-absent")
+    browser.press("Enter")
+    browser.wait_for("document.activeElement && document.activeElement.name === 'reason'")
+    assert browser.evaluate("document.querySelector('#wrong-person-1MS21CS005') === null")
+    tab.click(".reason-form button", "Cancel")
 
     # WHEN the register is exported as CSV
     downloads = tmp_path / "downloads"

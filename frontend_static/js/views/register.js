@@ -100,10 +100,15 @@ export async function render(root, params, ctx) {
     return { counts, unmarked, total: state.students.length };
   }
 
-  async function mark(student, newStatus, reason) {
+  async function mark(student, newStatus, reason, wrongPerson = false) {
     const saved = await api(`/attendance/${seg(courseCode)}/${seg(classDate)}/${seg(student.usn)}`, {
       method: "PUT",
-      body: { status: newStatus, reason, room_id: state.rows.get(student.usn) ? undefined : (dayPlace.room && dayPlace.room.room_id) || undefined },
+      body: {
+        status: newStatus,
+        reason,
+        room_id: state.rows.get(student.usn) ? undefined : (dayPlace.room && dayPlace.room.room_id) || undefined,
+        wrong_person: wrongPerson || undefined,
+      },
     });
     state.rows.set(student.usn, saved);
     return saved;
@@ -119,6 +124,11 @@ export async function render(root, params, ctx) {
   function reasonPanel(student, newStatus, index, cell, opener) {
     const label = `Reason for marking ${student.name} ${STATUS_WORDS[newStatus].toLowerCase()}`;
     const input = h("input", { name: "reason", maxlength: 255, "aria-label": label, placeholder: "Reason (kept with the change)", required: true });
+    // A door recognition marked as absent may have been someone else: saying so teaches the
+    // matcher (that face is never again taken for this student).
+    const current = state.rows.get(student.usn);
+    const fromDoor = current && (current.evidence && current.evidence.length ? current.evidence : legacyEvidence(current)).some((e) => e.kind === "door_sighting");
+    const wrongPerson = fromDoor && newStatus === "absent" ? h("input", { type: "checkbox", name: "wrong_person", id: `wrong-person-${student.usn}` }) : null;
     const form = h(
       "form",
       {
@@ -131,7 +141,7 @@ export async function render(root, params, ctx) {
             return;
           }
           try {
-            await mark(student, newStatus, input.value.trim());
+            await mark(student, newStatus, input.value.trim(), Boolean(wrongPerson && wrongPerson.checked));
             status.textContent = `${student.name}: ${STATUS_WORDS[newStatus]}`;
             toast(`${student.name} marked ${STATUS_WORDS[newStatus].toLowerCase()}.`);
             draw();
@@ -145,6 +155,9 @@ export async function render(root, params, ctx) {
       h("label", { class: "reason-label", for: `reason-${student.usn}` }, `Why is ${student.name} now ${STATUS_WORDS[newStatus].toLowerCase()}?`),
       input,
       h("span", { class: "field-error", id: `reason-${student.usn}-error`, hidden: true }),
+      wrongPerson
+        ? h("label", { class: "check", for: `wrong-person-${student.usn}` }, wrongPerson, ` The door camera took someone else for ${student.name}`)
+        : null,
       h(
         "div",
         { class: "actions" },
