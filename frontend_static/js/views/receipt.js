@@ -17,6 +17,7 @@ export async function render(root, params) {
         ["Enrollment records deleted", stored.enrollments_deleted],
         ["Photos deleted from storage", stored.objects_deleted],
         ["Door pictures deleted", stored.captures_deleted],
+        ["Corrected door faces (\u201cnot this student\u201d) deleted", stored.negatives_deleted ?? 0],
         ["Consent withdrawn", stored.consent_withdrawn ? "Yes" : "No"],
         ["Checked gone after deleting", stored.verified ? "Yes" : "No"],
       ]
@@ -31,7 +32,7 @@ export async function render(root, params) {
       stored ? h("p", {}, `Deleted: ${dateTimeIn(stored.deleted_at, ZONE)}`) : notice("This receipt was opened without a deletion in this tab; the check below is current.", "info"),
       rows.length ? h("dl", { class: "receipt-list" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))])) : null,
       h("h2", {}, "Checked again now"),
-      h("p", {}, `At ${dateTimeIn(check.checked_at, ZONE)}: ${check.faceprints} face prints, ${check.body_prints} body prints, ${check.photos} photos, ${check.captures} door pictures.`),
+      h("p", {}, `At ${dateTimeIn(check.checked_at, ZONE)}: ${check.faceprints} face prints, ${check.body_prints} body prints, ${check.photos} photos, ${check.captures} door pictures, ${check.negatives ?? 0} corrected door faces.`),
       check.none_left ? h("p", { class: "ok-line" }, "Nothing of this student's face data is left.") : notice("Some face data is still stored. Delete again or contact support."),
       h("p", { class: "muted small" }, "Attendance records are kept; they hold no face data."),
       h("div", { class: "actions no-print" }, h("button", { type: "button", onclick: () => window.print() }, "Print receipt"), h("a", { href: `#/students?usn=${encodeURIComponent(usn)}` }, "Back to the student")),
