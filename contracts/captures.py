@@ -13,6 +13,13 @@ from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts.appearance import (
+    APPEARANCE_METADATA_KEY,
+    APPEARANCE_SIZE,
+    AppearanceError,
+    decode_appearance,
+    encode_appearance,
+)
 from contracts.ids import CameraId, CaptureId, RoomId, Usn
 from contracts.liveness import METADATA_PREFIX, LivenessReport
 
@@ -43,14 +50,49 @@ class CaptureMetadata(BaseModel):
 
 
 class FaceCaptureMetadata(CaptureMetadata):
-    """A door face crop from cam1 (``captures/faces/...``), with the edge's liveness report.
+    """A door face crop from cam1 (``captures/faces/...``), with the edge's liveness report and
+    the clothing colour below the face.
 
     The report travels as flat ``liveness_*`` keys (``contracts.liveness``); ``liveness`` is
     ``None`` when the edge sent none (an older edge, liveness off). Malformed ``liveness_*`` keys
     fail validation on the ``liveness`` field, like any other malformed metadata.
+
+    The colour travels as one ``appearance`` key (``contracts.appearance``). It only helps cam2
+    tell apart people entering together, so a malformed one is dropped rather than failing the
+    capture: ``appearance`` is then ``None`` and ``appearance_problem`` says why.
     """
 
     liveness: LivenessReport | None = None
+    appearance: tuple[float, ...] | None = Field(
+        None,
+        min_length=APPEARANCE_SIZE,
+        max_length=APPEARANCE_SIZE,
+        description="Clothing colour below the face (vision.appearance descriptor, unit length).",
+    )
+    appearance_problem: str | None = Field(
+        None, exclude=True, description="Why a malformed appearance value was dropped (never sent)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decode_appearance(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        key = next((k for k in data if str(k).lower() == APPEARANCE_METADATA_KEY), None)
+        if key is None or not isinstance(data[key], str):
+            return data
+        rest = {k: v for k, v in data.items() if k != key}
+        try:
+            return {**rest, "appearance": decode_appearance(data[key])}
+        except AppearanceError as e:
+            return {**rest, "appearance": None, "appearance_problem": f"appearance ignored: {e}"}
+
+    @field_validator("appearance")
+    @classmethod
+    def _unit_values(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is not None:
+            encode_appearance(value)  # raises (a ValueError) on values outside [0, 1]
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -72,8 +114,11 @@ class FaceCaptureMetadata(CaptureMetadata):
         """The object's user metadata, the report's ``liveness_*`` keys included; within 2 KB."""
         values = super().to_s3()
         values.pop("liveness", None)
+        values.pop("appearance", None)
         if self.liveness is not None:
             values.update(self.liveness.to_metadata())
+        if self.appearance is not None:
+            values[APPEARANCE_METADATA_KEY] = encode_appearance(self.appearance)
         size = sum(len(k.encode()) + len(v.encode()) for k, v in values.items())
         if size > S3_METADATA_MAX_BYTES:
             raise ValueError(f"capture metadata of {size} bytes exceeds S3's {S3_METADATA_MAX_BYTES}")

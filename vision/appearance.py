@@ -8,6 +8,9 @@ can break ties between people who enter a second apart.
 The descriptor is a hue x saturation histogram of the torso (the band between the shoulders and
 the hips, where clothing dominates and the background least), square-rooted and L2-normalised:
 the dot product of two descriptors is their Bhattacharyya coefficient (1 = same colours).
+
+The door camera has a face box, not a person box: :func:`person_box_below_face` stands a person
+under the face by the body's usual proportions, so both cameras take the same torso band.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ _TORSO_ROWS = (0.2, 0.55)
 _TORSO_COLS = (0.2, 0.8)
 # Pixels this dark carry no reliable hue.
 _MIN_VALUE = 40
+# A standing person in face boxes: the head's top a third of a face above the face box, the
+# body 7.5 face heights tall and 3 face widths wide. The torso band then runs from just below
+# the chin to the hips and stays inside the shoulders.
+_HEAD_ABOVE_FACE = 1 / 3
+_BODY_FACE_HEIGHTS = 7.5
+_BODY_FACE_WIDTHS = 3.0
 
 
 def torso_box(xyxy: NDArray[np.floating] | tuple[float, float, float, float]) -> tuple[int, int, int, int]:
@@ -56,3 +65,26 @@ def clothing_descriptor(
     histogram = cv2.calcHist([hsv], [0, 1], mask, [HUE_BINS, SATURATION_BINS], [0, 180, 0, 256]).ravel()
     root = np.sqrt(histogram / max(float(histogram.sum()), 1e-9)).astype(np.float32)
     return root / max(float(np.linalg.norm(root)), 1e-9)
+
+
+def person_box_below_face(
+    face_xyxy: NDArray[np.floating] | tuple[float, float, float, float],
+) -> tuple[float, float, float, float]:
+    """The box of the person standing under a face box (it may reach past the frame)."""
+    x1, y1, x2, y2 = (float(v) for v in face_xyxy)
+    face_width, face_height = x2 - x1, y2 - y1
+    centre_x = (x1 + x2) / 2
+    top = y1 - _HEAD_ABOVE_FACE * face_height
+    half_width = _BODY_FACE_WIDTHS * face_width / 2
+    return (centre_x - half_width, top, centre_x + half_width, top + _BODY_FACE_HEIGHTS * face_height)
+
+
+def clothing_below_face(
+    frame: NDArray[np.uint8], face_xyxy: NDArray[np.floating] | tuple[float, float, float, float]
+) -> NDArray[np.float32] | None:
+    """The door camera's view of :func:`clothing_descriptor`: the torso under a face box.
+
+    ``None`` when the torso is cut off by the frame's lower edge (a face close to the camera)
+    or too dark, as for a person box.
+    """
+    return clothing_descriptor(frame, person_box_below_face(face_xyxy))

@@ -16,7 +16,7 @@ same object (its transaction is the record) from a racing object with the same c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -64,8 +64,9 @@ class CaptureResult:
         fields["captured_at"] = self.captured_at.isoformat() if self.captured_at else None
         return fields
 
-    def handoff(self, source: Literal["face", "body"]) -> Handoff:
-        """The handoff announcing this result's student to its room (an identified result only)."""
+    def handoff(self, source: Literal["face", "body"], appearance: Sequence[float] | None = None) -> Handoff:
+        """The handoff announcing this result's student to its room (an identified result only),
+        with the clothing colour the door camera sent, if any."""
         assert self.usn and self.capture_id and self.captured_at and self.room_id
         return Handoff(
             usn=self.usn,
@@ -76,6 +77,7 @@ class CaptureResult:
             room_id=self.room_id,
             camera_id=self.camera_id,
             source=source,
+            appearance=list(appearance) if appearance is not None else None,
         )
 
     def event(self, latency_ms: float) -> RecognitionEvent:

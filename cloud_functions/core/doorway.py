@@ -209,8 +209,10 @@ class DoorwayService:
             liveness: DoorLiveness | None = None,
         ) -> _Evaluation:
             # A USN and a course on an event say who was identified in which class (or, for a
-            # suspected spoof, whose face was shown), nothing else.
-            result.outcome, result.detail = outcome, detail
+            # suspected spoof, whose face was shown), nothing else. A dropped appearance value
+            # is noted whatever the outcome: the edge that sent it needs fixing.
+            notes = [note for note in (detail, meta.appearance_problem) if note]
+            result.outcome, result.detail = outcome, "; ".join(notes) or None
             result.course_code = session.course_code if session else None
             if outcome not in (Outcome.RECOGNISED, Outcome.SPOOF_SUSPECTED, Outcome.NOT_ON_ROSTER):
                 result.usn = None
@@ -355,4 +357,4 @@ class _DoorWrites:
             ),
         )
         result.attendance_status = row.status
-        return result.handoff("face")
+        return result.handoff("face", meta.appearance)

@@ -96,6 +96,7 @@ class Cam1Pipeline:
             max_side_px=s.crop_max_side_px,
             max_bytes=s.max_jpeg_bytes,
             liveness=self.liveness.report(decision) if self.liveness is not None else None,
+            appearance=s.send_appearance,
         )
         self.outbox.put(capture.object_key, capture.jpeg, capture.metadata)
         self.captures += 1

@@ -14,6 +14,7 @@ from contracts.keys import face_capture_key
 from contracts.liveness import LivenessReport
 from edge_client.cam1.errors import CaptureError
 from edge_client.cam1.gate import CaptureDecision
+from vision.appearance import clothing_below_face
 from vision.faces import DetectedFace
 
 JPEG_QUALITY_STEP = 10
@@ -31,6 +32,8 @@ class Capture:
         captured_at: UTC time of the chosen frame.
         jpeg: the encoded crop.
         liveness: the edge's liveness report on the stable window (``None``: not judged).
+        appearance: clothing colour below the face in the chosen frame (``vision.appearance``;
+            ``None``: not sent, or the torso was out of the frame).
     """
 
     capture_id: str
@@ -39,6 +42,7 @@ class Capture:
     captured_at: datetime
     jpeg: bytes
     liveness: LivenessReport | None = None
+    appearance: tuple[float, ...] | None = None
 
     @property
     def object_key(self) -> str:
@@ -54,6 +58,7 @@ class Capture:
             captured_at=self.captured_at,
             capture_id=self.capture_id,
             liveness=self.liveness,
+            appearance=self.appearance,
         ).to_s3()
 
 
@@ -95,10 +100,13 @@ def build_capture(
     max_side_px: int,
     max_bytes: int,
     liveness: LivenessReport | None = None,
+    appearance: bool = False,
 ) -> Capture:
-    """The upload for a gate decision: crop with margin, JPEG, fresh capture id, liveness report."""
+    """The upload for a gate decision: crop with margin, JPEG, fresh capture id, liveness report,
+    and with ``appearance`` the clothing colour below the face in the full frame."""
     crop = crop_with_margin(decision.image, decision.face, margin)
     jpeg = encode_jpeg(crop, quality=quality, max_side_px=max_side_px, max_bytes=max_bytes)
+    colour = clothing_below_face(decision.image, decision.face.xyxy) if appearance else None
     return Capture(
         capture_id=str(uuid.uuid4()),
         room_id=room_id,
@@ -106,4 +114,5 @@ def build_capture(
         captured_at=decision.captured_at.astimezone(UTC),
         jpeg=jpeg,
         liveness=liveness,
+        appearance=tuple(float(v) for v in colour) if colour is not None else None,
     )

@@ -13,10 +13,12 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import numpy as np
 import supervision as sv
 
+from contracts.appearance import decode_appearance, encode_appearance
 from contracts.handoff import Handoff
 from edge_client.cam2.detection import select
 from edge_client.cam2.evaluation import MotSequence, gt_identity_of
@@ -25,12 +27,46 @@ from edge_client.cam2.pipeline import FrameStage, RoomPipeline
 from edge_client.cam2.settings import Cam2Settings
 from edge_client.cam2.tracking import BodyEmbedder, build_tracker
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
-from vision.appearance import clothing_descriptor
+from vision.appearance import clothing_below_face, clothing_descriptor
 
 SIMULATION_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SIM_ROOM_ID = "SIM-ROOM"
 # A detection this close to a hidden ground-truth box is removed by a simulated occlusion.
 OCCLUDED_IOU = 0.3
+
+
+DoorView = Literal["below_face", "person_box"]
+"""How a simulated door camera takes a person's clothing colour: ``below_face`` as cam1 does
+(under the face box a face detector would give), ``person_box`` from the whole person box (what
+cam2 does; an upper bound on what the door camera could send)."""
+
+
+def face_box_of(person_xyxy: Sequence[float] | np.ndarray) -> tuple[float, float, float, float]:
+    """The face box a face detector would give on a standing person's box.
+
+    The shared sequences' faces are too small for a face detector (10-30 px), so the face is
+    placed by the head's usual proportions: an eighth of the person's height, centred, 0.8 as
+    wide as tall, just under the top of the box.
+    """
+    x1, y1, x2, y2 = (float(v) for v in person_xyxy)
+    height = y2 - y1
+    face_height = height / 8
+    centre_x, top = (x1 + x2) / 2, y1 + 0.04 * height
+    half_width = 0.4 * face_height
+    return (centre_x - half_width, top, centre_x + half_width, top + face_height)
+
+
+def door_camera_colour(
+    image: np.ndarray, person_xyxy: Sequence[float] | np.ndarray, view: DoorView = "below_face"
+) -> list[float] | None:
+    """The clothing colour a door camera would send for this person, through the wire format."""
+    if view == "below_face":
+        descriptor = clothing_below_face(image, face_box_of(person_xyxy))
+    else:
+        descriptor = clothing_descriptor(image, np.asarray(person_xyxy, dtype=float))
+    if descriptor is None:
+        return None
+    return list(decode_appearance(encode_appearance([float(v) for v in descriptor])))
 
 
 @dataclass(frozen=True)
@@ -143,6 +179,7 @@ def simulate(
     clock_offset_s: float = 0.0,
     clock: ClockOffsetEstimator | None = None,
     door_colour: bool = False,
+    door_view: DoorView = "below_face",
 ) -> SimulationResult:
     """Like :func:`simulate_handoffs`, optionally with more stages (re-id), scoring identity keeping too.
 
@@ -163,6 +200,7 @@ def simulate(
         door_colour: each handoff carries the person's clothing colour as a door camera would
             send it, taken from their ground-truth box two seconds after entering (another
             place and pose than the room track's first sighting).
+        door_view: how the door camera takes that colour (see ``DoorView``).
     """
     door = DoorZone(settings.door_zone)
     rng = random.Random(seed)
@@ -175,8 +213,7 @@ def simulate(
         if door_colour and images is not None:
             boxes = [b for b in sequence.identity_frames()[entry.identity] if b.frame <= len(images)]
             later = [b for b in boxes if b.frame >= entry.frame + round(2.0 * sequence.fps)] or boxes[-1:]
-            descriptor = clothing_descriptor(images[later[0].frame - 1], later[0].xyxy)
-            colour = descriptor.tolist() if descriptor is not None else None
+            colour = door_camera_colour(images[later[0].frame - 1], later[0].xyxy, door_view)
         captured_at = (
             frame_time(sequence, entry.frame)
             - timedelta(seconds=settings.walk_delay_s)
@@ -303,6 +340,7 @@ def simulate_crowded_entries(
     seed: int,
     appearance_weight_s: float,
     view_gap_s: float = 2.0,
+    door_view: DoorView = "below_face",
 ) -> CrowdedEntryResult:
     """Several people enter through the door a fraction of a second apart; the assigner decides.
 
@@ -311,7 +349,8 @@ def simulate_crowded_entries(
     ``view_gap_s`` later (another place in the view, another pose), so the colours differ as
     they would between two cameras. Entries are ``gap_s`` (uniform) apart; each handoff's time
     is off by up to ``jitter_s``. The tracks themselves are given (one per person, born in the
-    door zone): this measures the assignment alone.
+    door zone): this measures the assignment alone. ``door_view``: how the door camera takes
+    its colour (cam1's way, below the face, by default).
     """
     rng = random.Random(seed)
     door = settings.door_zone
@@ -338,7 +377,7 @@ def simulate_crowded_entries(
         first = rng.randrange(0, len(boxes) - frames_apart)
         seen_at_door = boxes[first]
         seen_in_room = boxes[rng.randrange(first + frames_apart, len(boxes))]
-        door_colour = clothing_descriptor(images[seen_at_door.frame - 1], seen_at_door.xyxy)
+        door_colour = door_camera_colour(images[seen_at_door.frame - 1], seen_at_door.xyxy, door_view)
         room_colour = clothing_descriptor(images[seen_in_room.frame - 1], seen_in_room.xyxy)
         usn = f"GT{seen_at_door.identity}"
         captured_at = entry_at - timedelta(seconds=settings.walk_delay_s - rng.uniform(-jitter_s, jitter_s))
@@ -350,7 +389,7 @@ def simulate_crowded_entries(
                 similarity=0.8,
                 room_id=SIM_ROOM_ID,
                 source="face",
-                appearance=door_colour.tolist() if door_colour is not None else None,
+                appearance=door_colour,
             )
         )
         expected[usn] = tracker_id

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from moto.server import ThreadedMotoServer
 
+from contracts.captures import FaceCaptureMetadata
 from edge_client.cam1.app import Cam1Runner
 from edge_client.cam1.capture import Capture
 from edge_client.cam1.gate import CaptureDecision
@@ -143,6 +144,9 @@ def test_lfw_doorway_replay_stores_one_crop_per_person_with_metadata(
         assert captured_at.utcoffset() is not None and captured_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
         assert metadata["room_id"] == ROOM_ID and metadata["camera_id"] == CAMERA_ID
         assert uuid.UUID(metadata["capture_id"]).version == 4
+        # the clothing colour below the face survives S3's metadata round trip
+        read = FaceCaptureMetadata.from_s3(metadata)
+        assert read.appearance is not None and read.appearance_problem is None
         assert (
             key
             == f"captures/faces/{ROOM_ID}/{captured_at.astimezone(UTC):%Y-%m-%d}/{metadata['capture_id']}.jpg"

@@ -48,6 +48,7 @@ from cloud_functions.core.settings import FaceModelSettings, function_settings
 from cloud_functions.core.storage import S3ObjectStore
 from cloud_functions.core.timetable import CaptureTimeBounds
 from cloud_functions.face_match import handler as face_match
+from contracts.appearance import encode_appearance
 from contracts.handoff import Handoff
 from infra.local_stack import LambdaContext, LocalStack
 from infra.seed import Person, Slot, lfw_people, seed_campus, seed_roster, seed_students
@@ -240,6 +241,61 @@ def test_known_student_in_class_gets_one_attendance_row_and_one_handoff_to_their
     assert len(table_rows(campus, recognition_events)) == 1
     assert len(table_rows(campus, handoffs)) == 1
     assert room_messages(stack, "R101") == []
+
+
+_DOOR_COLOUR = tuple(v / float(np.linalg.norm(np.arange(1, 49))) for v in range(1, 49))
+
+
+@pytest.mark.parametrize(
+    ("case", "appearance", "carried", "detail"),
+    [
+        ("a descriptor", encode_appearance(_DOOR_COLOUR), True, None),
+        ("none sent (older cam1)", None, False, None),
+        ("not hex", "not-a-colour", False, "appearance ignored: appearance must be 96 hex digits"),
+        ("too long", "ab" * 200, False, "appearance ignored: appearance must be 96 hex digits"),
+        ("all zero", "00" * 48, False, "appearance ignored: appearance is all zero"),
+    ],
+)
+def test_the_door_cameras_clothing_colour_rides_on_the_handoff_and_a_bad_one_is_dropped_and_noted(
+    stack: LocalStack,
+    campus: Engine,
+    database_url: str,
+    case: str,
+    appearance: str | None,
+    carried: bool,
+    detail: str | None,
+) -> None:
+    # GIVEN a capture of an enrolled student in class whose metadata carries a clothing colour
+    capture_id = str(uuid.uuid4())
+    metadata = {
+        "room_id": "R101",
+        "camera_id": "R101-door",
+        "captured_at": IN_CLASS.isoformat(),
+        "capture_id": capture_id,
+    }
+    if appearance is not None:
+        metadata["appearance"] = appearance
+    put_capture(stack, photo("Colin_Powell", 10), metadata=metadata)
+    # WHEN it is delivered
+    result = drain(stack, database_url)
+    # THEN the student is recognised and handed off whatever the colour's state
+    assert result.errors == [] and result.failed_message_ids == [], case
+    [event] = table_rows(campus, recognition_events)
+    assert (event.outcome, event.usn) == ("recognised", usn_of("Colin_Powell")), case
+    assert len(table_rows(campus, attendance)) == 1
+    [message] = room_messages(stack, "R101")
+    handoff = Handoff.model_validate(message)
+    assert handoff.capture_id == capture_id
+    # AND a good colour reaches the room camera, a bad one is dropped with the reason recorded
+    if carried:
+        assert handoff.appearance is not None
+        assert float(np.dot(handoff.appearance, _DOOR_COLOUR)) == pytest.approx(1.0, abs=1e-3)
+    else:
+        assert handoff.appearance is None, case
+    if detail is None:
+        assert event.detail is None or "appearance" not in event.detail
+    else:
+        assert event.detail is not None and detail in event.detail, case
 
 
 def _truncated_jpeg() -> bytes:

@@ -9,11 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from contracts.appearance import decode_appearance
 from contracts.keys import face_capture_key
 from edge_client.cam1.capture import build_capture, crop_with_margin, encode_jpeg
 from edge_client.cam1.errors import CaptureError
 from edge_client.cam1.gate import CaptureDecision
 from tests.conftest import DATA_DIR, MODELS_DIR
+from vision.appearance import clothing_descriptor, person_box_below_face
 from vision.faces import DetectedFace, YuNetDetector
 
 PHOTO = sorted((DATA_DIR / "faces" / "lfw_subset" / "known" / "Colin_Powell").glob("*.jpg"))[0]
@@ -102,3 +104,62 @@ def test_build_capture_from_a_real_face() -> None:
     crop = cv2.imdecode(np.frombuffer(capture.jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert crop is not None
     assert crop.shape[1] == pytest.approx(face.width * 1.7, abs=2)
+
+
+def _door_frame(shirt_bgr: tuple[int, int, int], face_top_px: int) -> tuple[np.ndarray, DetectedFace]:
+    """A 640x480 door frame: a real LFW face with a shirt of one colour below it."""
+    photo = cv2.imread(str(PHOTO))
+    assert photo is not None
+    frame = np.full((480, 640, 3), 70, dtype=np.uint8)
+    head = photo[40:190, 60:190]  # the face and a little hair, 130x150
+    bottom = min(480, face_top_px + head.shape[0])
+    frame[face_top_px + 140 :, 200:440] = shirt_bgr
+    frame[face_top_px:bottom, 255 : 255 + head.shape[1]] = head[: bottom - face_top_px]
+    faces = YuNetDetector(MODELS_DIR / "face" / "face_detection_yunet.onnx").detect(frame)
+    return frame, max(faces, key=lambda f: f.area)
+
+
+def _decision(frame: np.ndarray, face: DetectedFace) -> CaptureDecision:
+    return CaptureDecision(frame, face, 80.0, 12, 1.2, datetime(2026, 11, 24, 9, tzinfo=UTC), 2.0, 2.0, 1)
+
+
+def _capture(decision: CaptureDecision, appearance: bool) -> dict[str, str]:
+    options = {"margin": 0.35, "quality": 90, "max_side_px": 400, "max_bytes": 300_000}
+    return build_capture(
+        decision, room_id="R101", camera_id="door-1", appearance=appearance, **options
+    ).metadata
+
+
+@pytest.mark.parametrize(
+    ("shirt", "other"),
+    [((40, 40, 200), (200, 60, 30)), ((200, 60, 30), (40, 160, 40)), ((40, 160, 40), (40, 40, 200))],
+)
+def test_a_capture_sends_the_colour_of_the_clothes_below_the_face(
+    shirt: tuple[int, int, int], other: tuple[int, int, int]
+) -> None:
+    # GIVEN a door frame with a real face above a shirt of one colour
+    frame, face = _door_frame(shirt, face_top_px=40)
+    # WHEN cam1 turns the gate's decision into a capture
+    metadata = _capture(_decision(frame, face), appearance=True)
+    # THEN its metadata holds the shirt's colour as cam2 measures it on a person box around
+    # the shirt, and not another shirt's
+    sent = np.array(decode_appearance(metadata["appearance"]))
+    person = np.full((480, 640, 3), 70, dtype=np.uint8)
+    person[100:400, 200:440] = shirt
+    same = clothing_descriptor(person, (200, 0, 440, 560))
+    person[100:400, 200:440] = other
+    different = clothing_descriptor(person, (200, 0, 440, 560))
+    assert same is not None and different is not None
+    assert float(sent @ same) > 0.9
+    assert float(sent @ different) < 0.3
+
+
+def test_no_colour_is_sent_when_the_clothes_are_out_of_the_frame_or_it_is_turned_off() -> None:
+    # GIVEN a face so low in the frame that nothing below it is visible
+    frame, face = _door_frame((40, 40, 200), face_top_px=330)
+    assert person_box_below_face(face.xyxy)[1] + 0.2 * 7.5 * face.height > 480
+    # THEN the capture goes without a colour
+    assert "appearance" not in _capture(_decision(frame, face), appearance=True)
+    # AND with the setting off no colour is sent even when the clothes are in view
+    frame, face = _door_frame((40, 40, 200), face_top_px=40)
+    assert "appearance" not in _capture(_decision(frame, face), appearance=False)

@@ -16,6 +16,7 @@ from edge_client.cam2.handoff import HandoffAssigner, ensure_room, parse_handoff
 from edge_client.cam2.pipeline import RoomPipeline
 from edge_client.cam2.tracking import ByteTrackPersonTracker
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
+from vision.appearance import clothing_below_face, clothing_descriptor
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DOOR = DoorZone([(0, 0), (100, 0), (100, 100), (0, 100)])
@@ -172,6 +173,60 @@ def test_joint_assignment_beats_greedy() -> None:
     assert registry.records[1].usn == "USN-A"
     assert registry.records[2].usn == "USN-B"
     assert assigner.pending == {}
+
+
+RED_SHIRT, BLUE_SHIRT = (40, 40, 200), (200, 60, 30)  # BGR
+
+
+def door_camera_colour(shirt: tuple[int, int, int]) -> list[float]:
+    """What cam1 sends: the colour below a face box, close to the door camera."""
+    frame = np.full((480, 640, 3), 90, dtype=np.uint8)
+    frame[60:140, 280:350] = (140, 170, 210)  # the face
+    frame[150:480, 230:400] = shirt
+    colour = clothing_below_face(frame, (285, 60, 345, 140))
+    assert colour is not None
+    return colour.tolist()
+
+
+def room_camera_colour(shirt: tuple[int, int, int]) -> np.ndarray:
+    """What cam2 computes for a door-entry track: the torso of a small person box, further away."""
+    frame = np.full((360, 480, 3), 60, dtype=np.uint8)
+    frame[110:200, 52:88] = shirt
+    colour = clothing_descriptor(frame, (45, 80, 95, 260))
+    assert colour is not None
+    return colour
+
+
+@pytest.mark.parametrize(
+    ("weight_s", "colours_sent", "expected"),
+    [
+        (2.0, True, {"USN-RED": 1, "USN-BLUE": 2}),  # colour outweighs 0.4 s of clock jitter
+        (0.0, True, {"USN-RED": 2, "USN-BLUE": 1}),  # weight 0: time alone, swapped
+        (2.0, False, {"USN-RED": 2, "USN-BLUE": 1}),  # no colour sent (older cam1): time alone
+    ],
+)
+def test_the_door_cameras_clothing_colour_tells_apart_people_entering_half_a_second_apart(
+    weight_s: float, colours_sent: bool, expected: dict[str, int]
+) -> None:
+    # GIVEN a red-shirted and a blue-shirted student entering 0.5 s apart (red first), whose
+    # handoffs' capture times are off so that by time alone the second fits red better
+    registry = TrackRegistry(DOOR, startup_frames=0)
+    assigner = HandoffAssigner(
+        walk_delay_s=3.0, max_time_diff_s=4.0, settle_s=1.0, wait_s=10.0, appearance_weight_s=weight_s
+    )
+    for usn, captured_s, shirt in (("USN-RED", 7.4, RED_SHIRT), ("USN-BLUE", 6.9, BLUE_SHIRT)):
+        body = handoff_body(usn=usn, capture_id=f"cap-{usn}", captured_at=at(captured_s).isoformat())
+        if colours_sent:
+            body["appearance"] = door_camera_colour(shirt)
+        assigner.submit(Handoff.model_validate(body))
+    see(registry, 10.0, {1: True})
+    registry.records[1].appearance = room_camera_colour(RED_SHIRT)
+    see(registry, 10.5, {1: False, 2: True})
+    registry.records[2].appearance = room_camera_colour(BLUE_SHIRT)
+    # WHEN both handoffs settle
+    outcomes = assigner.update(registry, at(12.5))
+    # THEN each goes to the track the evidence points at
+    assert {o.message.usn: o.tracker_id for o in outcomes} == expected
 
 
 def test_handoff_waits_to_settle_before_it_is_applied() -> None:

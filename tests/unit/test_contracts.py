@@ -21,11 +21,15 @@ import supervision as sv
 import yaml
 from pydantic import ValidationError
 
+from cloud_functions.core.captures import CaptureResult
 from cloud_functions.core.db import schema
 from cloud_functions.core.handoff import SnsHandoffPublisher
+from cloud_functions.core.outcomes import Outcome
 from contracts import ids, keys
+from contracts.appearance import APPEARANCE_HEX_CHARS, APPEARANCE_SIZE, encode_appearance
 from contracts.captures import BodyCaptureMetadata, FaceCaptureMetadata, GalleryCropMetadata
 from contracts.handoff import Handoff
+from contracts.liveness import LivenessReport
 from contracts.presence import PresenceReport
 from edge_client.cam1.capture import Capture
 from edge_client.cam1.settings import Cam1Settings
@@ -34,6 +38,7 @@ from edge_client.cam2.handoff import parse_handoff
 from edge_client.cam2.presence import BodyCropUploader, GalleryCropUploader, PresenceReporter
 from edge_client.cam2.tracks import DoorZone, TrackRegistry
 from edge_client.settings import EdgeConfigurationError, load_edge_settings
+from vision.appearance import DESCRIPTOR_SIZE, clothing_descriptor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 11, 23, 3, 35, 12, 345678, tzinfo=UTC)
@@ -88,6 +93,89 @@ def test_ids_beyond_the_limits_are_refused_on_both_sides(field: str, value: str)
     metadata = {"room_id": "R101", "camera_id": "door-1", "captured_at": AT.isoformat(), "capture_id": "c1"}
     with pytest.raises(ValidationError):
         FaceCaptureMetadata.from_s3({**metadata, field: value})
+
+
+def _shirt_colour(bgr: tuple[int, int, int]) -> tuple[float, ...]:
+    frame = np.full((480, 640, 3), 40, dtype=np.uint8)
+    frame[100:400, 250:390] = bgr
+    descriptor = clothing_descriptor(frame, (250, 50, 390, 450))
+    assert descriptor is not None
+    return tuple(float(v) for v in descriptor)
+
+
+def test_the_wire_size_of_appearance_is_the_descriptor_size() -> None:
+    assert APPEARANCE_SIZE == DESCRIPTOR_SIZE
+
+
+def test_a_cam1_capture_carries_its_clothing_colour_into_the_handoff_cam2_reads() -> None:
+    # GIVEN cam1's capture with the colour below the face and a liveness report beside it
+    colour = _shirt_colour((30, 30, 200))
+    liveness = LivenessReport(
+        version="1:x", verdict="live", frames=14, scores={"model": 0.98, "planar": 0.02}
+    )
+    capture = Capture(str(uuid.uuid4()), "R101", "R101-door", AT, b"jpeg", liveness, colour)
+    # WHEN face_match reads the metadata and publishes the handoff of the recognised student
+    metadata = capture.metadata
+    assert len(metadata["appearance"]) == APPEARANCE_HEX_CHARS
+    assert sum(len(k) + len(v) for k, v in metadata.items()) < 1024
+    meta = FaceCaptureMetadata.from_s3(metadata)
+    result = CaptureResult(
+        capture.object_key,
+        Outcome.RECOGNISED,
+        capture_id=meta.capture_id,
+        camera_id=meta.camera_id,
+        room_id=meta.room_id,
+        captured_at=meta.captured_at,
+        usn="1MS21CS001",
+        similarity=0.7,
+    )
+    sns = _RecordingSns()
+    SnsHandoffPublisher(sns, "arn:aws:sns:us-east-1:0:handoffs").publish(
+        result.handoff("face", meta.appearance)
+    )
+    [call] = sns.published
+    handoff = parse_handoff(call["Message"], {"room_id": "R101"})
+    # THEN cam2 gets the same colour back, to within the byte per value of the wire
+    assert meta.appearance_problem is None and meta.liveness == liveness
+    assert handoff.appearance is not None
+    assert float(np.dot(handoff.appearance, colour)) == pytest.approx(1.0, abs=1e-3)
+    assert float(np.max(np.abs(np.subtract(handoff.appearance, colour)))) < 1 / 255
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("zz" * APPEARANCE_SIZE, "96 hex digits"),
+        ("00" * (APPEARANCE_SIZE - 1), "96 hex digits"),
+        ("00" * (APPEARANCE_SIZE + 1), "96 hex digits"),
+        ("00" * APPEARANCE_SIZE, "all zero"),
+        ("", "96 hex digits"),
+        ("0x" + "ff" * (APPEARANCE_SIZE - 1), "96 hex digits"),
+        ("1.0," * APPEARANCE_SIZE, "96 hex digits"),
+    ],
+)
+def test_a_malformed_appearance_is_dropped_with_its_reason_and_the_capture_still_reads(
+    value: str, problem: str
+) -> None:
+    # GIVEN otherwise good capture metadata with a broken appearance value
+    metadata = {"room_id": "R101", "camera_id": "door-1", "captured_at": AT.isoformat(), "capture_id": "c1"}
+    # WHEN face_match reads it
+    meta = FaceCaptureMetadata.from_s3({**metadata, "appearance": value})
+    # THEN the capture is read, without a colour, and the reason is kept (never the value itself)
+    assert (meta.room_id, meta.capture_id) == ("R101", "c1")
+    assert meta.appearance is None
+    assert meta.appearance_problem is not None and problem in meta.appearance_problem
+    assert value[:8] not in meta.appearance_problem or not value
+    assert "appearance" not in meta.to_s3()
+
+
+def test_cam1_refuses_to_write_an_appearance_that_is_not_a_descriptor() -> None:
+    with pytest.raises(ValueError, match="a descriptor has 48"):
+        encode_appearance([0.1] * 12)
+    with pytest.raises(ValidationError):
+        FaceCaptureMetadata(
+            room_id="R101", camera_id="door-1", captured_at=AT, capture_id="c1", appearance=(2.0,) * 48
+        )
 
 
 def test_the_id_limits_are_the_database_columns() -> None:
