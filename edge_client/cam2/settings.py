@@ -102,7 +102,7 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         ),
     )
     track_min_iou: float = Field(
-        0.2,
+        0.3,
         ge=0.0,
         le=0.95,
         description="Least overlap (track_iou) between a predicted track and a detection to associate them.",
@@ -122,7 +122,7 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         ),
     )
     track_relink_window_s: float = Field(
-        3.0, ge=0.0, le=60.0, description="How long after a track is lost a new track may continue its id."
+        1.5, ge=0.0, le=60.0, description="How long after a track is lost a new track may continue its id."
     )
     track_relink_radius_heights: float = Field(
         1.5,
