@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge_client.aws import edge_aws_client
+from edge_client.cam2.compute import DetectorPlan, this_machine_plan
 from edge_client.cam2.detection import PersonDetector, YoloPersonDetector
 from edge_client.cam2.handoff import build_assigner
 from edge_client.cam2.pipeline import FrameResult, FrameStage, RoomPipeline
@@ -50,6 +51,16 @@ def build_detector(settings: Cam2Settings) -> YoloPersonDetector:
     )
 
 
+def detect_every_n(settings: Cam2Settings, frame_rate: float, plan: DetectorPlan | None = None) -> int:
+    """The detector schedule: ``person_detect_every_n`` when set, else this CPU's plan (logged)."""
+    if settings.person_detect_every_n is not None:
+        logger.info("person detector on 1 frame in %d (settings)", settings.person_detect_every_n)
+        return settings.person_detect_every_n
+    plan = plan or this_machine_plan(frame_rate)
+    logger.info("%s (set person_detect_every_n to override)", plan.reason)
+    return plan.detect_every_n
+
+
 def build_pipeline(
     settings: Cam2Settings,
     *,
@@ -67,6 +78,7 @@ def build_pipeline(
         embedder: body re-id model; built from settings when re-id is on and none is given.
         frame_rate: nominal frame rate of the source (the tracker's first motion step).
     """
+    every = detect_every_n(settings, frame_rate)
     assigner = build_assigner(settings)
     stages: list[FrameStage] = []
     if embedder is None and (settings.reid_enabled or settings.track_relink_enabled):
@@ -110,7 +122,7 @@ def build_pipeline(
             )
     return RoomPipeline(
         detector=detector,
-        tracker=build_tracker(settings, frame_rate=frame_rate, embedder=embedder),
+        tracker=build_tracker(settings, frame_rate=frame_rate, embedder=embedder, detect_every_n=every),
         registry=TrackRegistry(
             DoorZone(settings.door_zone),
             forget_after_s=settings.track_forget_s,
@@ -118,6 +130,7 @@ def build_pipeline(
         ),
         assigner=assigner,
         stages=stages,
+        detect_every_n=every,
     )
 
 
@@ -127,6 +140,7 @@ class RunSummary:
 
     frames: int = 0
     seconds: float = 0.0
+    dropped_frames: int = 0  # frames the source skipped because the loop was behind (newest wins)
     handoffs_applied: int = 0
     handoffs_expired: int = 0
 
@@ -141,6 +155,7 @@ class RunSummary:
             {
                 "frames": self.frames,
                 "fps": round(self.fps, 2),
+                "dropped_frames": self.dropped_frames,
                 "handoffs_applied": self.handoffs_applied,
                 "handoffs_expired": self.handoffs_expired,
             }
@@ -252,6 +267,7 @@ class Cam2Runner:
             "camera_id": self.settings.camera_id,
             "fps": round(self.fps, 2),
             "frames": self.summary.frames,
+            "dropped_frames": self.summary.dropped_frames,
             "tracks": len(self.pipeline.registry.live_ids),
             "identified": sum(1 for r in self.pipeline.registry.live() if r.usn),
             "pending_handoffs": self.pipeline.pending_handoffs,
@@ -316,6 +332,7 @@ class Cam2Runner:
                         self.origin = frame.captured_at - timedelta(seconds=frame.timestamp_s)
                     # media time anchored to the wall clock: replays stay consistent with handoff times
                     self.process_frame(frame.image, self.origin + timedelta(seconds=frame.timestamp_s))
+                    self.summary.dropped_frames = source.dropped_frames
                     if self._stop.is_set() or (max_frames is not None and self.summary.frames >= max_frames):
                         break
         finally:

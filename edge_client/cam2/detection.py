@@ -42,6 +42,23 @@ def _load_yolo(weights_path: Path | str, what: str) -> Any:
         raise ModelLoadError(f"cannot load {what} {weights}: {e}") from e
 
 
+def fixed_input_size(weights_path: Path | str) -> int | None:
+    """The input size an ultralytics export was fixed to (``metadata.yaml``), ``None`` if dynamic or unknown.
+
+    ultralytics runs a fixed-size export at its own size whatever ``imgsz`` asks for, silently.
+    """
+    import yaml
+
+    metadata = Path(weights_path) / "metadata.yaml"
+    if not metadata.is_file():
+        return None
+    values = yaml.safe_load(metadata.read_text()) or {}
+    if (values.get("args") or {}).get("dynamic"):
+        return None
+    size = values.get("imgsz")
+    return int(max(size)) if isinstance(size, list) and size else None
+
+
 def select(detections: sv.Detections, mask: np.ndarray) -> sv.Detections:
     """The detections where ``mask`` is true (``sv.Detections.__getitem__`` with a precise type)."""
     return cast(sv.Detections, detections[mask])
@@ -91,6 +108,10 @@ class YoloPersonDetector:
         self.weights_path = weights
         self.confidence = confidence
         self.iou = iou
+        fixed = fixed_input_size(weights)
+        if fixed is not None and fixed != imgsz:
+            logger.warning("%s has a fixed %d input; person_imgsz=%d does not apply", weights, fixed, imgsz)
+            imgsz = fixed
         self.imgsz = imgsz
         self.min_height_fraction = min_height_fraction
         logger.info("person detector loaded: %s (imgsz=%d, conf=%.2f)", weights, imgsz, confidence)

@@ -48,6 +48,7 @@ class FrameResult:
     detections: sv.Detections
     outcomes: list[HandoffOutcome] = field(default_factory=list)
     elapsed_s: float = 0.0  # time this frame took in the pipeline (detector included)
+    detected: bool = True  # False: the detector skipped this frame and the boxes are predicted
 
 
 class RoomPipeline:
@@ -62,6 +63,10 @@ class RoomPipeline:
         inbox_max: handoffs waiting for the frame loop at most. A stalled loop must not grow
             memory without limit: beyond it a handoff is refused and stays on the room's queue
             (not deleted), so it comes back after the queue's visibility timeout.
+        detect_every_n: run the detector on one frame in this many; on the others the tracker
+            predicts each track's box (Kalman) and every later stage runs as usual. 2 roughly
+            halves the detector's share of the CPU; people who move fast between detections
+            are matched from further away, which costs some identity accuracy (bench/edge_pc.py).
     """
 
     def __init__(
@@ -72,8 +77,13 @@ class RoomPipeline:
         assigner: HandoffAssigner,
         stages: list[FrameStage] | None = None,
         inbox_max: int = 1000,
+        detect_every_n: int = 1,
     ) -> None:
+        if detect_every_n < 1:
+            raise ValueError("detect_every_n must be at least 1")
         self.detector = detector
+        self.detect_every_n = detect_every_n
+        self._frames_since_detection: int | None = None  # None: the next frame is detected
         self.tracker = tracker
         self.registry = registry
         self.assigner = assigner
@@ -106,21 +116,34 @@ class RoomPipeline:
         Args:
             frame: BGR image (used for crops and embeddings; the detector when ``detections`` is None).
             at: capture time of the frame; strictly increasing.
-            detections: precomputed detections of ``frame``, skipping the detector.
+            detections: precomputed detections of ``frame``, used instead of the detector
+                (ignored on a frame ``detect_every_n`` skips).
         """
         started = time.perf_counter()
-        if detections is None:
-            if self.detector is None:
-                raise ValueError("a pipeline without a detector needs precomputed detections")
-            detections = self.detector.detect(frame)
-        tracked = self.tracker.update_with_detections(detections, timestamp_s=at.timestamp(), frame=frame)
+        detect = self._detection_due()
+        if detect:
+            if detections is None:
+                if self.detector is None:
+                    raise ValueError("a pipeline without a detector needs precomputed detections")
+                detections = self.detector.detect(frame)
+            tracked = self.tracker.update_with_detections(detections, timestamp_s=at.timestamp(), frame=frame)
+        else:
+            tracked = self.tracker.predict(at.timestamp())
         tracked = self.registry.update_with_detections(tracked, at)
         self._describe_entries(tracked, frame)
         outcomes = self._drain_inbox()
         outcomes += self.assigner.update(self.registry, at)
         for stage in self.stages:
             tracked = stage.update_with_detections(tracked, frame, at, self.registry)
-        return FrameResult(self.registry.label(tracked), outcomes, time.perf_counter() - started)
+        return FrameResult(self.registry.label(tracked), outcomes, time.perf_counter() - started, detect)
+
+    def _detection_due(self) -> bool:
+        """Whether this frame goes through the detector (the first after a reset always does)."""
+        if self._frames_since_detection is None or self._frames_since_detection + 1 >= self.detect_every_n:
+            self._frames_since_detection = 0
+            return True
+        self._frames_since_detection += 1
+        return False
 
     def _describe_entries(self, tracked: sv.Detections, frame: np.ndarray) -> None:
         """Record the clothing colour of each door-entry track once, for crowded-entry handoffs."""
@@ -149,6 +172,7 @@ class RoomPipeline:
 
     def reset(self) -> None:
         """Forget all tracks and handoffs (new source)."""
+        self._frames_since_detection = None
         self.tracker.reset()
         self.registry.reset()
         self.assigner.reset()

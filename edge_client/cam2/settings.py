@@ -54,7 +54,22 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         ge=160,
         le=1920,
         multiple_of=32,
-        description="Detector input size. Larger finds distant people but costs time quadratically.",
+        description=(
+            "Detector input size. Larger finds distant people but costs time quadratically. "
+            "An export with a fixed input (the shared OpenVINO int8 model: 640) runs at its own size."
+        ),
+    )
+
+    person_detect_every_n: int | None = Field(
+        None,
+        ge=1,
+        le=4,
+        description=(
+            "Run the person detector on one frame in this many; on the others the tracker predicts "
+            "each track's box and re-id, handoffs and presence run as usual. Higher saves CPU "
+            "(the detector is most of cam2's frame) but matches moving people from further away. "
+            "Empty: chosen from this PC's CPU (edge_client.cam2.compute; logged at start-up)."
+        ),
     )
 
     person_min_height_fraction: float = Field(

@@ -15,6 +15,7 @@ of cam2 and owns the ids cam2 sees. It does two things a motion tracker cannot:
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from dataclasses import dataclass
@@ -50,6 +51,14 @@ class PersonTracker(Protocol):
 
     def reset(self) -> None:
         """Forget every track (new scene or new source)."""
+        ...
+
+    def predict(self, timestamp_s: float) -> sv.Detections:
+        """The tracks of the last update, moved by their motion model to ``timestamp_s``.
+
+        For frames the detector skips (``person_detect_every_n``): tracks keep their ids and get
+        predicted boxes, and no track state changes, so the next real update sees the true gap.
+        """
         ...
 
 
@@ -146,6 +155,9 @@ class ByteTrackPersonTracker:
             frame_rate=frame_rate,
             iou=iou,
         )
+        self._frame_rate = frame_rate
+        self._last: sv.Detections = sv.Detections.empty()
+        self._last_timestamp_s: float | None = None
 
     def update_with_detections(
         self, detections: sv.Detections, timestamp_s: float, frame: np.ndarray | None = None
@@ -164,12 +176,48 @@ class ByteTrackPersonTracker:
             warnings.simplefilter("ignore", UserWarning)
             tracked = self._tracker.update(detections, timestamp=timestamp_s)
         if tracked.tracker_id is None or len(tracked) == 0:
+            tracked = sv.Detections.empty()
+        else:
+            tracked = select(tracked, np.asarray(tracked.tracker_id) >= 0)
+        # A copy: later stages replace the ids of what is returned (the guard's public ids).
+        self._last, self._last_timestamp_s = copy.deepcopy(tracked), timestamp_s
+        return tracked
+
+    def predict(self, timestamp_s: float) -> sv.Detections:
+        """The tracks matched by the last update, each box moved by a copy of its Kalman filter.
+
+        The library's own filters are left alone: the next update predicts over the whole gap
+        since the last detection, as if these frames had not been seen.
+        """
+        if len(self._last) == 0 or self._last_timestamp_s is None or self._last.tracker_id is None:
             return sv.Detections.empty()
-        return select(tracked, np.asarray(tracked.tracker_id) >= 0)
+        frame_step = max(timestamp_s - self._last_timestamp_s, 0.0) * self._frame_rate
+        tracklets = {
+            int(t.tracker_id): t
+            for t in self._tracker.tracks
+            if t.tracker_id >= 0 and t.time_since_update == 0
+        }
+        keep, boxes = [], []
+        for index, library_id in enumerate(self._last.tracker_id.tolist()):
+            tracklet = tracklets.get(int(library_id))
+            if tracklet is None:
+                continue
+            estimator = getattr(tracklet, "state_estimator", None)
+            if estimator is None:  # a tracker without a Kalman state: the box stays where it was
+                boxes.append(self._last.xyxy[index])
+            else:
+                estimator = copy.deepcopy(estimator)
+                estimator.predict(frame_step, self._frame_rate)
+                boxes.append(estimator.state_to_bbox())
+            keep.append(index)
+        predicted = select(self._last, np.isin(np.arange(len(self._last)), keep))
+        predicted.xyxy = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        return predicted
 
     def reset(self) -> None:
         """Forget every track; the next ids start again from the beginning."""
         self._tracker.reset()
+        self._last, self._last_timestamp_s = sv.Detections.empty(), None
 
 
 @dataclass
@@ -323,6 +371,20 @@ class IdentityGuard:
         tracked.tracker_id = ids
         return tracked
 
+    def predict(self, timestamp_s: float) -> sv.Detections:
+        """The motion tracker's predicted boxes under their public ids; the guard's memory is unchanged.
+
+        A skipped frame is no sighting: leaps, births, re-links and embeddings wait for the next
+        frame the detector sees.
+        """
+        predicted = self.tracker.predict(timestamp_s)
+        if len(predicted) == 0 or predicted.tracker_id is None:
+            return sv.Detections.empty()
+        public = [self._public_of.get(int(t)) for t in predicted.tracker_id]
+        known = select(predicted, np.array([p is not None for p in public]))
+        known.tracker_id = np.array([p for p in public if p is not None], dtype=int)
+        return known
+
     def _starting(self, timestamp_s: float) -> bool:
         return self._started_s is not None and timestamp_s - self._started_s <= self.startup_s
 
@@ -429,7 +491,11 @@ class IdentityGuard:
 
 
 def build_tracker(
-    settings: Cam2Settings, *, frame_rate: float, embedder: BodyEmbedder | None = None
+    settings: Cam2Settings,
+    *,
+    frame_rate: float,
+    embedder: BodyEmbedder | None = None,
+    detect_every_n: int = 1,
 ) -> IdentityGuard:
     """The tracker the settings describe: library tracker, door protection, appearance re-links.
 
@@ -437,6 +503,8 @@ def build_tracker(
         settings: cam2 settings.
         frame_rate: nominal frame rate of the source.
         embedder: body re-id model for re-linking (``None``: motion and door protection only).
+        detect_every_n: the detector runs on one frame in this many; the others are predicted,
+            so a new track needs this many times more frames to be confirmed.
     """
     motion = ByteTrackPersonTracker(
         activation_threshold=settings.track_activation_threshold,
@@ -456,5 +524,5 @@ def build_tracker(
         relink_radius_heights=settings.track_relink_radius_heights,
         relink_similarity=settings.track_relink_similarity,
         refresh_s=settings.track_relink_refresh_s,
-        startup_s=(settings.track_min_consecutive_frames + 1) / max(frame_rate, 1e-3),
+        startup_s=(settings.track_min_consecutive_frames + 1) * detect_every_n / max(frame_rate, 1e-3),
     )
