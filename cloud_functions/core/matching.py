@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
@@ -123,14 +123,17 @@ class Gallery:
         )
         if matrix.ndim != 2 or matrix.shape[0] != len(usns):
             raise ValueError(f"{len(usns)} prints but embeddings of shape {matrix.shape}")
-        keys: list[tuple[str, str]] | Sequence[str] = (
-            list(zip(usns, poses, strict=True)) if poses is not None else usns
+        # One numpy sort of the keys (usn, then pose), not a Python sort of 50,000 tuples.
+        usn_keys = np.asarray(usns, dtype=str)
+        order = (
+            np.lexsort((np.asarray(poses, dtype=str), usn_keys))
+            if poses is not None
+            else np.argsort(usn_keys, kind="stable")
         )
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        if order != list(range(len(order))):
-            matrix = matrix[np.asarray(order)]
-            usns = [usns[i] for i in order]
-            poses = [poses[i] for i in order] if poses is not None else None
+        if not np.array_equal(order, np.arange(len(order))):
+            matrix = matrix[order]
+            usns = [usns[i] for i in order.tolist()]
+            poses = [poses[i] for i in order.tolist()] if poses is not None else None
         return cls(
             model_id=model_id,
             usns=tuple(usns),
@@ -154,22 +157,40 @@ class Gallery:
         """
         if self.usns and not self.poses:
             raise ValueError("this gallery was built without poses; prints cannot be replaced in it")
+        new_max_id = max(filter(None, (self.max_id, max_id)), default=None)
+        if not usns:  # e.g. only the newest faceprint was deleted: nothing to add
+            return replace(self, max_id=new_max_id)
         new_vectors = np.asarray(embeddings, dtype=np.float32).reshape(len(usns), -1)
-        index = {key: i for i, key in enumerate(zip(self.usns, self.poses, strict=True))}
-        keep = np.ones(len(self.usns), dtype=bool)
-        for key in zip(usns, poses, strict=True):
-            existing = index.get(key)
-            if existing is not None:
-                keep[existing] = False
-        kept = np.flatnonzero(keep)
-        matrix = np.concatenate([self.embeddings[kept], new_vectors]) if self.usns else new_vectors
-        return Gallery.from_rows(
+        if not self.usns:
+            return Gallery.from_rows(self.model_id, usns, new_vectors, poses, max_id=new_max_id)
+        # The rows are sorted by (usn, pose): each new print is found and placed by bisection, so
+        # a merge costs O(k log N) comparisons and one copy of the matrix, not a sort of every key.
+        added = sorted(range(len(usns)), key=lambda i: (usns[i], poses[i]))
+        replaced: list[int] = []
+        for i in added:
+            at = self._position((usns[i], poses[i]))
+            if at < len(self.usns) and (self.usns[at], self.poses[at]) == (usns[i], poses[i]):
+                replaced.append(at)
+        kept_usns = np.delete(np.asarray(self.usns, dtype=object), replaced)
+        kept_poses = np.delete(np.asarray(self.poses, dtype=object), replaced)
+        kept_matrix = np.delete(self.embeddings, replaced, axis=0) if replaced else self.embeddings
+        positions = [
+            bisect.bisect_left(
+                range(len(kept_usns)), (usns[i], poses[i]), key=lambda j: (kept_usns[j], kept_poses[j])
+            )
+            for i in added
+        ]
+        return Gallery(
             self.model_id,
-            [self.usns[i] for i in kept] + list(usns),
-            matrix,
-            [self.poses[i] for i in kept] + list(poses),
-            max_id=max(filter(None, (self.max_id, max_id)), default=None),
+            tuple(np.insert(kept_usns, positions, [usns[i] for i in added]).tolist()),
+            np.insert(kept_matrix, positions, new_vectors[added], axis=0),
+            tuple(np.insert(kept_poses, positions, [poses[i] for i in added]).tolist()),
+            new_max_id,
         )
+
+    def _position(self, key: tuple[str, str]) -> int:
+        """Where (usn, pose) is, or would go, in the sorted rows."""
+        return bisect.bisect_left(range(len(self.usns)), key, key=lambda j: (self.usns[j], self.poses[j]))
 
     def prepare(self) -> Gallery:
         """Build the per-student index now (at load), not inside the first capture's search."""

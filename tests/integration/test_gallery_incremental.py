@@ -123,3 +123,51 @@ def test_a_deleted_faceprint_forces_a_full_reload(engine: Engine, enrolled: Face
     assert source.full_loads == 2
     assert ("S07", "front") not in set(zip(gallery.usns, gallery.poses, strict=True))
     assert len(gallery.usns) == 60
+
+
+def test_deleting_only_the_newest_faceprint_reloads_without_failing(
+    engine: Engine, enrolled: FaceprintRepository
+) -> None:
+    # Regression: nothing was written since, so the rows since the version were none, and merging
+    # an empty read failed (an empty matrix cannot be reshaped) instead of reloading.
+    source = CountingSource(enrolled)
+    matcher = Matcher(source, MODEL, threshold=0.9, margin=0.01)
+    matcher.gallery()
+    # WHEN the newest faceprint (S19 right) goes and nothing is written after it
+    EnrollmentRepository(engine).reject("S19", "right", "too_blurry: test")
+    # THEN the matcher reloads and the pose is gone
+    gallery = matcher.gallery()
+    assert source.full_loads == 2
+    assert ("S19", "right") not in set(zip(gallery.usns, gallery.poses, strict=True))
+    assert len(gallery.usns) == 59
+
+
+def test_the_full_load_equals_a_row_by_row_read_across_chunks(engine: Engine) -> None:
+    # MariaDB packs 1,024 faceprints per result row; 2,500 spans three packed rows.
+    with engine.begin() as connection:
+        connection.execute(
+            students.insert(),
+            [
+                {"usn": f"T{i:04d}", "name": f"T {i}", "consent_given_at": datetime.now(UTC)}
+                for i in range(500)
+            ],
+        )
+    repository = FaceprintRepository(engine)
+    vectors = iter(_vectors(2_500, seed=5))
+    # Written in an order unlike the sorted one, with a gap in the ids where a pose was replaced.
+    for pose in ("up", "front", "left", "right", "down"):
+        for i in reversed(range(500)):
+            repository.save(f"T{i:04d}", pose, MODEL, next(vectors))
+    replacement = _vectors(1, seed=6)[0]
+    repository.save("T0007", "front", MODEL, replacement)
+    gallery = repository.load_gallery(MODEL)
+    rows = repository.faceprints_since(MODEL, GalleryVersion(0, 0, None))
+    assert len(gallery.usns) == 2_500
+    assert gallery.usns == rows.usns and gallery.poses == rows.poses
+    np.testing.assert_array_equal(gallery.embeddings, rows.embeddings)
+    assert gallery.max_id == rows.max_id == repository.gallery_version(MODEL).max_id
+    assert list(zip(gallery.usns, gallery.poses, strict=True)) == sorted(
+        zip(gallery.usns, gallery.poses, strict=True)
+    )
+    at = list(zip(gallery.usns, gallery.poses, strict=True)).index(("T0007", "front"))
+    np.testing.assert_allclose(gallery.embeddings[at], replacement, atol=1e-6)

@@ -124,3 +124,35 @@ def test_refresh_interval_spares_the_version_query_and_still_sees_changes_after_
     now[0] += 0.6
     assert matcher.match(_unit(1, 0, 0)).usn == "S1"
     assert source.version_queries == 2
+
+
+@pytest.mark.parametrize(
+    ("cached", "written"),
+    [
+        pytest.param([("B", "front"), ("D", "left")], [("C", "front")], id="new student between two"),
+        pytest.param(
+            [("B", "front"), ("D", "left")], [("A", "up"), ("E", "up")], id="before first, after last"
+        ),
+        pytest.param([("B", "front"), ("B", "left")], [("B", "front")], id="replaced pose"),
+        pytest.param([("B", "left")], [("B", "down"), ("B", "front"), ("B", "up")], id="poses around one"),
+        pytest.param(
+            [("B", "front"), ("C", "front")], [("C", "front"), ("A", "x"), ("B", "front")], id="mixed"
+        ),
+        pytest.param([], [("A", "front")], id="empty gallery"),
+        pytest.param([("A", "front")], [], id="nothing written"),
+    ],
+)
+def test_merged_rows_equal_a_gallery_built_from_scratch(
+    cached: list[tuple[str, str]], written: list[tuple[str, str]]
+) -> None:
+    rng = np.random.default_rng(0)
+    vectors = {key: rng.standard_normal(4).astype(np.float32) for key in cached}
+    gallery = Gallery.from_rows("m", [u for u, _ in cached], list(vectors.values()), [p for _, p in cached])
+    new = rng.standard_normal((len(written), 4)).astype(np.float32)
+    # WHEN the written prints are merged into the cached gallery
+    merged = gallery.with_rows([u for u, _ in written], [p for _, p in written], new)
+    # THEN it equals the gallery read from scratch: sorted rows, each pose once, newest vector
+    vectors.update(zip(written, new, strict=True))
+    fresh = Gallery.from_rows("m", [u for u, _ in vectors], list(vectors.values()), [p for _, p in vectors])
+    assert merged.usns == fresh.usns and merged.poses == fresh.poses
+    np.testing.assert_array_equal(merged.embeddings, fresh.embeddings)
