@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,12 @@ MYSQL_SERVER_URL = os.environ.get("CLASSSIGHT_TEST_MYSQL_URL", "mysql+pymysql://
 # every object with today's date, as if an outbox had held them since. The bound on that delay is
 # widened for the whole session (functions read it from the environment); the tests of the
 # bound itself set it back.
+# One test process loads both TensorFlow (the DeepFace embedder's tests) and torch (cam2's
+# detector through ultralytics). torch probes for triton (GPU kernels, unused on CPU), and
+# importing triton after TensorFlow crashes the process (both bundle LLVM). The functions and the
+# edge clients never load both; here triton is marked absent so torch skips it.
+sys.modules.setdefault("triton", None)  # type: ignore[arg-type]
+
 REPLAYED_CALENDAR_MAX_AGE = "P3650D"
 os.environ.setdefault("CLASSSIGHT_CAPTURE_MAX_AGE", REPLAYED_CALENDAR_MAX_AGE)
 
