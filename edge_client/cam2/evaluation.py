@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import supervision as sv
@@ -154,18 +155,28 @@ def track_sequence(
     tracker: PersonTracker,
     fps: float,
     frames: Sequence[np.ndarray] | None = None,
+    detect_every_n: int = 1,
+    between: Literal["predict", "hold"] = "predict",
 ) -> list[sv.Detections]:
     """Feed cached per-frame detections through ``tracker`` at the sequence's frame times.
 
     ``frames`` (the decoded images, index 0 = frame 1) let an appearance-aware tracker embed.
+    With ``detect_every_n`` above 1 only one frame in that many is detected: ``predict`` gives the
+    others the tracker's predicted boxes (cam2 under ``person_detect_every_n``); ``hold`` keeps the
+    last result on them, as when a client that cannot keep up drops the frames in between (build
+    the tracker for the rate it then really runs at).
     """
     tracker.reset()
-    return [
-        tracker.update_with_detections(
-            d, timestamp_s=i / fps, frame=frames[i] if frames is not None else None
-        )
-        for i, d in enumerate(detections)
-    ]
+    out: list[sv.Detections] = []
+    for i, d in enumerate(detections):
+        if i % detect_every_n == 0:
+            frame = frames[i] if frames is not None else None
+            out.append(tracker.update_with_detections(d, timestamp_s=i / fps, frame=frame))
+        elif between == "predict":
+            out.append(tracker.predict(i / fps))
+        else:
+            out.append(out[-1])
+    return out
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
