@@ -51,12 +51,18 @@ def build_detector(settings: Cam2Settings) -> YoloPersonDetector:
     )
 
 
-def detect_every_n(settings: Cam2Settings, frame_rate: float, plan: DetectorPlan | None = None) -> int:
-    """The detector schedule: ``person_detect_every_n`` when set, else this CPU's plan (logged)."""
+def detect_every_n(
+    settings: Cam2Settings,
+    frame_rate: float,
+    plan: DetectorPlan | None = None,
+    detector: PersonDetector | None = None,
+) -> int:
+    """The detector schedule: ``person_detect_every_n`` when set, else this CPU's plan (logged,
+    with ``detector`` timed on this PC when given)."""
     if settings.person_detect_every_n is not None:
         logger.info("person detector on 1 frame in %d (settings)", settings.person_detect_every_n)
         return settings.person_detect_every_n
-    plan = plan or this_machine_plan(frame_rate)
+    plan = plan or this_machine_plan(frame_rate, detector)
     logger.info("%s (set person_detect_every_n to override)", plan.reason)
     return plan.detect_every_n
 
@@ -78,7 +84,7 @@ def build_pipeline(
         embedder: body re-id model; built from settings when re-id is on and none is given.
         frame_rate: nominal frame rate of the source (the tracker's first motion step).
     """
-    every = detect_every_n(settings, frame_rate)
+    every = detect_every_n(settings, frame_rate, detector=detector)
     assigner = build_assigner(settings)
     stages: list[FrameStage] = []
     if embedder is None and (settings.reid_enabled or settings.track_relink_enabled):

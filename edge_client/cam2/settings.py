@@ -67,8 +67,10 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         description=(
             "Run the person detector on one frame in this many; on the others the tracker predicts "
             "each track's box and re-id, handoffs and presence run as usual. Higher saves CPU "
-            "(the detector is most of cam2's frame) but matches moving people from further away. "
-            "Empty: chosen from this PC's CPU (edge_client.cam2.compute; logged at start-up)."
+            "(the detector is most of cam2's frame) but matches moving people from further away, "
+            "which costs more identity than dropping frames (README). Empty: every frame; the "
+            "detector is timed at start-up and the expected frame rate and dropped share logged "
+            "(edge_client.cam2.compute)."
         ),
     )
 
