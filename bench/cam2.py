@@ -13,9 +13,10 @@ the speed table always runs the whole pipeline. Tables:
 
 1. person detection AP50 (IoU 0.5);
 2. tracking MOTA / IDF1 / HOTA with one set of settings for every sequence: the cam2 default
-   (ByteTrack with GIoU association, door-protected births and appearance re-links on OSNet
-   embeddings), and the alternatives measured against it (plain ByteTrack, BoT-SORT, OC-SORT
-   from roboflow ``trackers``; the guard switched off);
+   (ByteTrack with GIoU association, door-protected births, appearance re-links on OSNet
+   embeddings, full-width boxes for people the frame's side edges cut), and the alternatives
+   measured against it (plain ByteTrack, BoT-SORT, OC-SORT from roboflow ``trackers``; the
+   guard or the frame-edge handling switched off);
 3. speed: median per frame of the detector alone and of the whole pipeline (detector, tracker
    with re-link embeddings, registry, assigner, re-id stage), with the CPU and load average;
 4. handoff accuracy (one simulated door-camera handoff per ground-truth person entering through
@@ -179,6 +180,12 @@ def tracker_variants(
             build_tracker(settings, frame_rate=fps, embedder=embedder),
         ),
         ("ByteTrack GIoU + door guard, no re-link", build_tracker(settings, frame_rate=fps)),
+        (
+            "cam2 default without frame-edge handling",
+            build_tracker(
+                replace_setting(settings, track_frame_edges=False), frame_rate=fps, embedder=embedder
+            ),
+        ),
     ]
 
     def motion(**overrides: Any) -> ByteTrackPersonTracker:

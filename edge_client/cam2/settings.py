@@ -104,18 +104,19 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         description="Score a detection needs to start a new track. Higher means fewer ghost tracks.",
     )
     track_high_confidence: float = Field(
-        0.5,
+        0.48,
         ge=0.05,
         le=0.99,
         description="Score separating ByteTrack's first (high) and second (low) association stages.",
     )
     track_lost_buffer_s: float = Field(
-        1.0,
+        0.5,
         ge=0.0,
         le=60.0,
         description=(
-            "How long a lost track may come back under the same id. Longer bridges occlusions "
-            "but lets a stale track grab a different person."
+            "How long a lost track may come back under the same id on motion alone. Longer "
+            "bridges occlusions but lets a stale track grab a different person; longer breaks "
+            "are mended by the appearance re-link (track_relink_window_s)."
         ),
     )
     track_min_iou: float = Field(
@@ -129,6 +130,15 @@ class Cam2Settings(SourceSettings, EdgeSettings):
         ge=1,
         le=30,
         description="Frames a new track must be seen before it gets an id. Higher drops flicker.",
+    )
+
+    track_frame_edges: bool = Field(
+        True,
+        description=(
+            "A person the frame's left or right edge cuts keeps the width their track had in "
+            "full view (the box reaches past the edge, as people are annotated), and a person "
+            "whose box centre is past the edge is not reported: mostly out of view, not in the room."
+        ),
     )
 
     track_relink_enabled: bool = Field(

@@ -11,6 +11,9 @@ of cam2 and owns the ids cam2 sees. It does two things a motion tracker cannot:
 - **appearance-assisted re-linking**: when the library starts a new track outside the door zone
   soon after another was lost nearby (distance in person heights), the OSNet body embeddings
   decide whether it is the same person coming back; only then does the old id continue.
+
+Its :class:`FrameEdges` stage then widens people the frame's side edges cut to the width they
+had in full view and stops reporting people mostly out of the frame.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # trackers expresses its lost-track buffer in frames of a 30 fps reference video.
 _TRACKERS_REFERENCE_FPS = 30.0
+# Uncut boxes whose width-to-height ratio stands in for a track first seen cut by the frame's edge.
+_ASPECT_HISTORY = 50
 
 TrackerKind = Literal["bytetrack", "botsort", "ocsort"]
 
@@ -156,6 +161,7 @@ class ByteTrackPersonTracker:
             iou=iou,
         )
         self._frame_rate = frame_rate
+        self._kind = kind
         self._last: sv.Detections = sv.Detections.empty()
         self._last_timestamp_s: float | None = None
 
@@ -170,11 +176,14 @@ class ByteTrackPersonTracker:
                 the motion model uses the real gap between frames.
             frame: unused (motion only).
         """
+        first = self._last_timestamp_s is None
         with warnings.catch_warnings():
             # Duplicate timestamps are skipped by the tracker with a warning; a replay at a
             # fixed rate never produces them, a live camera occasionally does.
             warnings.simplefilter("ignore", UserWarning)
             tracked = self._tracker.update(detections, timestamp=timestamp_s)
+        if first and self._kind == "bytetrack" and tracked.tracker_id is not None:
+            self._activate_first_frame(tracked)
         if tracked.tracker_id is None or len(tracked) == 0:
             tracked = sv.Detections.empty()
         else:
@@ -182,6 +191,28 @@ class ByteTrackPersonTracker:
         # A copy: later stages replace the ids of what is returned (the guard's public ids).
         self._last, self._last_timestamp_s = copy.deepcopy(tracked), timestamp_s
         return tracked
+
+    def _activate_first_frame(self, tracked: sv.Detections) -> None:
+        """Give the tracks born on a source's first frame their ids at once.
+
+        The people in view when the camera starts are not flicker that
+        ``min_consecutive_frames`` should wait out; the library's BoT-SORT does the same
+        (``instant_first_frame_activation``), its ByteTrack does not.
+        """
+        ids = np.asarray(tracked.tracker_id, dtype=int).copy()
+        for tracklet in self._tracker.tracks:
+            if tracklet.tracker_id != -1:
+                continue
+            box = np.asarray(tracklet.get_state_bbox(), dtype=float)
+            rows = [
+                row
+                for row in range(len(tracked))
+                if ids[row] == -1 and np.allclose(tracked.xyxy[row], box, atol=1e-3)
+            ]
+            if rows:
+                tracklet.tracker_id = self._tracker._allocate_tracker_id()
+                ids[rows[0]] = tracklet.tracker_id
+        tracked.tracker_id = ids
 
     def predict(self, timestamp_s: float) -> sv.Detections:
         """The tracks matched by the last update, each box moved by a copy of its Kalman filter.
@@ -218,6 +249,89 @@ class ByteTrackPersonTracker:
         """Forget every track; the next ids start again from the beginning."""
         self._tracker.reset()
         self._last, self._last_timestamp_s = sv.Detections.empty(), None
+
+
+class FrameEdges:
+    """People cut by the frame's left or right edge: full-width boxes, and none once mostly out.
+
+    A detector boxes only the visible part of someone the frame's edge cuts, so the box shrinks
+    as they walk out and its centre stays inside the frame until they are gone. This stage
+    gives such a box the width the person's track had in full view (from the last
+    ``history`` uncut sightings; a track first seen cut takes the typical width-to-height ratio
+    of the people seen so far), reaching past the edge, and drops it when that full box's
+    centre is past the edge: the person is mostly out of view, leaving or not yet in.
+
+    Boxes keep their heights; the top and bottom edges are left alone.
+
+    Args:
+        margin_px: a box side this close to the frame's edge counts as cut by it.
+        history: uncut widths remembered per track.
+        default_aspect: width / height of a standing person before any has been seen uncut.
+    """
+
+    def __init__(self, margin_px: float = 2.0, history: int = 10, default_aspect: float = 0.4) -> None:
+        self.margin_px = margin_px
+        self.history = history
+        self.default_aspect = default_aspect
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track's width."""
+        self._widths: dict[int, list[float]] = {}
+        self._aspects: list[float] = []
+        self._frame_width: int | None = None
+
+    def apply(
+        self, tracked: sv.Detections, frame_width: int | None = None, *, learn: bool = True
+    ) -> sv.Detections:
+        """``tracked`` with cut boxes widened and mostly-out people removed.
+
+        Args:
+            tracked: boxes with their public ``tracker_id``.
+            frame_width: the frame's width in pixels (``None``: the last one given; none yet: the
+                boxes are returned unchanged).
+            learn: remember the widths of uncut boxes (a predicted frame teaches nothing).
+        """
+        if frame_width is not None:
+            self._frame_width = frame_width
+        width = self._frame_width
+        if width is None or len(tracked) == 0 or tracked.tracker_id is None:
+            return tracked
+        boxes = np.asarray(tracked.xyxy, dtype=np.float64).copy()
+        keep = np.ones(len(tracked), dtype=bool)
+        for index, tracker_id in enumerate(int(t) for t in tracked.tracker_id):
+            x1, y1, x2, y2 = boxes[index]
+            cut_left, cut_right = x1 <= self.margin_px, x2 >= width - 1 - self.margin_px
+            if not (cut_left or cut_right):
+                if learn:
+                    widths = self._widths.setdefault(tracker_id, [])
+                    widths.append(x2 - x1)
+                    del widths[: -self.history]
+                    self._aspects.append((x2 - x1) / max(y2 - y1, 1.0))
+                    del self._aspects[:-_ASPECT_HISTORY]
+                continue
+            if cut_left and cut_right:  # someone filling the frame's width: nothing to say
+                continue
+            full = self._full_width(tracker_id, y2 - y1)
+            if x2 - x1 < full:
+                x1, x2 = (x2 - full, x2) if cut_left else (x1, x1 + full)
+                boxes[index] = (x1, y1, x2, y2)
+            centre = (x1 + x2) / 2.0
+            keep[index] = 0.0 <= centre <= width
+        if learn:
+            live = {int(t) for t in tracked.tracker_id}
+            if len(self._widths) > 4 * max(len(live), 16):
+                self._widths = {k: v for k, v in self._widths.items() if k in live}
+        out = copy.deepcopy(tracked)
+        out.xyxy = boxes.astype(np.asarray(tracked.xyxy).dtype)
+        return select(out, keep)
+
+    def _full_width(self, tracker_id: int, height: float) -> float:
+        widths = self._widths.get(tracker_id)
+        if widths:
+            return float(np.median(widths))
+        aspect = float(np.median(self._aspects)) if self._aspects else self.default_aspect
+        return aspect * max(height, 1.0)
 
 
 @dataclass
@@ -267,6 +381,8 @@ class IdentityGuard:
             so the library has put the id on someone else. 0 turns it off.
         startup_s: births in the first seconds of a source are people already in the room, so
             they are not protected as door entries.
+        frame_edges: widens people cut by the frame's left or right edge and drops those
+            mostly out of view (:class:`FrameEdges`); ``None``: boxes as the tracker gives them.
     """
 
     def __init__(
@@ -282,8 +398,10 @@ class IdentityGuard:
         door_leap_heights: float = 0.5,
         room_leap_heights: float = 1.5,
         startup_s: float = 0.0,
+        frame_edges: FrameEdges | None = None,
     ) -> None:
         self.tracker = tracker
+        self.frame_edges = frame_edges
         self.door_polygon = np.asarray(door_polygon if door_polygon is not None else [], dtype=np.float32)
         self.door_polygon = self.door_polygon.reshape(-1, 2)
         self.embedder = embedder
@@ -303,6 +421,8 @@ class IdentityGuard:
     def reset(self) -> None:
         """Forget every track and mapping."""
         self.tracker.reset()
+        if self.frame_edges is not None:
+            self.frame_edges.reset()
         self._public_of: dict[int, int] = {}
         self._tracks: dict[int, _PublicTrack] = {}
         self._next_id = 1
@@ -369,6 +489,8 @@ class IdentityGuard:
         ids = np.array(public, dtype=int)
         self._remember(tracked, ids, in_door, embeddings, frame, timestamp_s)
         tracked.tracker_id = ids
+        if self.frame_edges is not None:
+            tracked = self.frame_edges.apply(tracked, frame.shape[1] if frame is not None else None)
         return tracked
 
     def predict(self, timestamp_s: float) -> sv.Detections:
@@ -383,6 +505,8 @@ class IdentityGuard:
         public = [self._public_of.get(int(t)) for t in predicted.tracker_id]
         known = select(predicted, np.array([p is not None for p in public]))
         known.tracker_id = np.array([p for p in public if p is not None], dtype=int)
+        if self.frame_edges is not None:
+            known = self.frame_edges.apply(known, learn=False)
         return known
 
     def _starting(self, timestamp_s: float) -> bool:
@@ -525,4 +649,5 @@ def build_tracker(
         relink_similarity=settings.track_relink_similarity,
         refresh_s=settings.track_relink_refresh_s,
         startup_s=(settings.track_min_consecutive_frames + 1) * detect_every_n / max(frame_rate, 1e-3),
+        frame_edges=FrameEdges() if settings.track_frame_edges else None,
     )

@@ -92,7 +92,7 @@ def test_tracking_reaches_mota_on_pets09(
     assert scores.mota >= 0.5, scores
 
 
-@pytest.mark.parametrize(("name", "min_idf1"), [("PETS09-S2L1", 0.85), ("TUD-Campus", 0.75)])
+@pytest.mark.parametrize(("name", "min_idf1"), [("PETS09-S2L1", 0.85), ("TUD-Campus", 0.85)])
 def test_default_tracker_keeps_identities(
     sequences: dict[str, tuple[MotSequence, list[sv.Detections]]],
     embedder: OsnetBodyEmbedder,
@@ -106,8 +106,8 @@ def test_default_tracker_keeps_identities(
     tracker = build_tracker(settings, frame_rate=sequence.fps, embedder=embedder)
     # WHEN the sequence is tracked
     scores = score_tracking(sequence, track_sequence(detections, tracker, sequence.fps, images[name]))
-    # THEN identities hold (measured 0.898 on PETS09-S2L1 and 0.793 on TUD-Campus, where these
-    # detections allow at most about 0.86 even with perfect identities)
+    # THEN identities hold at the target on both (measured 0.900 on PETS09-S2L1 and 0.856 on
+    # TUD-Campus, where these boxes allow 0.886 even with perfect identities)
     assert scores.idf1 >= min_idf1, scores
 
 
