@@ -322,9 +322,9 @@ class FrameEdges:
             live = {int(t) for t in tracked.tracker_id}
             if len(self._widths) > 4 * max(len(live), 16):
                 self._widths = {k: v for k, v in self._widths.items() if k in live}
-        out = copy.deepcopy(tracked)
-        out.xyxy = boxes.astype(np.asarray(tracked.xyxy).dtype)
-        return select(out, keep)
+        out = select(tracked, keep)  # a new Detections: the caller's boxes stay as they were
+        out.xyxy = boxes[keep].astype(np.asarray(tracked.xyxy).dtype)
+        return out
 
     def _full_width(self, tracker_id: int, height: float) -> float:
         widths = self._widths.get(tracker_id)
